@@ -1,0 +1,1 @@
+"""Service settings and call-center parameters: ``config/continuity.yaml`` plus environment."""

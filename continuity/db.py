@@ -1,0 +1,88 @@
+"""Database wiring shared by the service, the CLI, migrations and tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise.context import TortoiseContext
+from tortoise.migrations import api as migrations_api
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+MODELS_MODULE = "continuity.models"
+MIGRATIONS_MODULE = "continuity.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for one database (one app, ``models``, with its migrations).
+
+    Datetimes are stored in UTC (``use_tz``); business dates are plain ``DATE`` columns
+    evaluated in the call center's time zone by the code, never by the database.
+    """
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def backend_name(database_url: str) -> str:
+    """``sqlite`` or ``postgres``: the two engines the service supports."""
+    scheme = database_url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in {"postgres", "postgresql", "asyncpg", "psycopg"}:
+        return "postgres"
+    raise ValueError(f"unsupported database URL scheme {scheme!r}: use sqlite:// or postgres://")
+
+
+@asynccontextmanager
+async def open_database(
+    database_url: str, *, global_fallback: bool = False
+) -> AsyncIterator[TortoiseContext]:
+    """Open the ORM on one database for the duration of the block (CLI commands, jobs, tests)."""
+    async with TortoiseContext() as ctx:
+        await ctx.init(
+            config=tortoise_config(database_url), _enable_global_fallback=global_fallback
+        )
+        try:
+            yield ctx
+        finally:
+            await ctx.close_connections()
+
+
+async def migrate(database_url: str) -> list[str]:
+    """Apply every pending migration; return the names of those applied (idempotent)."""
+    applied: list[str] = []
+
+    def progress(event: str, app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(f"{app_label}.{name}")
+
+    # The migration API initialises its own apps: give it a context of its own.
+    async with TortoiseContext() as ctx:
+        try:
+            await migrations_api.migrate(config=tortoise_config(database_url), progress=progress)
+        finally:
+            await ctx.close_connections()
+    return applied
+
+
+async def unmigrated_model_changes() -> list[str]:
+    """Migrations that ``tortoise makemigrations`` would write now; empty when models and
+    migrations agree (the CI check)."""
+    config = tortoise_config("sqlite://:memory:")
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=config, init_connections=False)
+        assert ctx.apps is not None
+        detector = MigrationAutodetector(ctx.apps, config["apps"])
+        writers = await detector.changes()
+        return [f"{writer.app_label}.{writer.name}" for writer in writers]

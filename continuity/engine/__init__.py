@@ -1,0 +1,1 @@
+"""The schedule engine: pure date and occurrence arithmetic (no database, no GraphQL)."""

@@ -1,0 +1,52 @@
+"""Job 1, "update current event period": which event each ``current_event`` program is in."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from continuity.engine.calendar import CalendarEvent, GapSpec, current_event
+from continuity.enums import OrderStart
+from continuity.jobs.runs import recorded_run
+from continuity.models import JobRun, Program, ProgramEvent, ProgramVersion
+
+JOB_NAME = "update-event-period"
+
+
+async def update_current_event_period(
+    as_of: date, *, program: str | None = None, triggered_by: str = "scheduler"
+) -> JobRun:
+    """Set ``Program.current_event`` for ``as_of``; a program already set for that date and
+    event is not written again, so a second run changes nothing."""
+    filters = {"program": program} if program else {}
+    async with recorded_run(JOB_NAME, as_of, filters, triggered_by) as run:
+        programs = Program.filter(retired=False)
+        if program:
+            programs = programs.filter(code=program)
+        for row in await programs.order_by("id"):
+            version = await ProgramVersion.filter(program_id=row.id).order_by("-number").first()
+            if version is None or version.order_start is not OrderStart.CURRENT_EVENT:
+                continue
+            if version.current_event_anchor is None:
+                run.fail(row.code, "current_event program without an anchor date")
+                continue
+            events = await ProgramEvent.filter(version_id=version.id).order_by("number")
+            calendar = [
+                CalendarEvent(
+                    number=e.number,
+                    gap=GapSpec(e.gap_unit, e.gap_count),
+                    shipments=None if e.repeat_forever else e.repeat + 1,
+                )
+                for e in events
+            ]
+            try:
+                number = current_event(version.current_event_anchor, calendar, as_of)
+            except ValueError as exc:
+                run.fail(row.code, str(exc))
+                continue
+            run.count("programs")
+            if row.current_event == number and row.current_event_as_of == as_of:
+                continue
+            row.current_event, row.current_event_as_of = number, as_of
+            await row.save(update_fields=["current_event", "current_event_as_of"])
+            run.count("updated")
+    return run.run

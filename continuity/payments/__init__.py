@@ -1,0 +1,1 @@
+"""Payments: the gateway interface, the built-in test gateway, and recording charges."""

@@ -1,0 +1,1 @@
+"""Thin GraphQL resolvers: read the context, call the domain, shape the result."""

@@ -1,0 +1,39 @@
+"""Errors of the rule files, in the `path:line:column: message` form that editors and CI parse.
+
+Validation never stops at the first problem: merchandisers fix a whole batch of mistakes at once,
+so the loader collects every :class:`RuleError` and raises one :class:`RuleValidationFailed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class RuleError:
+    """One problem in one rule file.
+
+    The field order makes the natural sort order (path, line, column), which is the order a reader
+    goes through the files.
+    """
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class RuleValidationFailed(Exception):
+    """The rule files are invalid; nothing of them may be applied."""
+
+    errors: tuple[RuleError, ...]
+
+    def __init__(self, errors: Iterable[RuleError]) -> None:
+        self.errors = tuple(sorted(errors))
+        count = len(self.errors)
+        lines = "\n".join(str(error) for error in self.errors)
+        super().__init__(f"{count} error{'s' if count != 1 else ''} in the rule files:\n{lines}")

@@ -1,0 +1,50 @@
+"""The in-process APScheduler 3 that runs the daily job chain.
+
+Every replica runs one; the jobs themselves are idempotent, so a second replica running the
+same chain for the same date changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from config.settings import Settings
+from continuity.jobs import run_daily_chain
+
+log = logging.getLogger("continuity.scheduler")
+
+DAILY_CHAIN_JOB_ID = "daily-chain"
+
+
+def business_today(settings: Settings) -> date:
+    """Today in the call center's time zone: the default ``as_of`` of every job."""
+    return datetime.now(settings.timezone).date()
+
+
+async def run_chain_for_today(settings: Settings) -> None:
+    as_of = business_today(settings)
+    runs = await run_daily_chain(as_of, triggered_by="scheduler")
+    for run in runs:
+        log.info("job %s for %s: %s %s", run.job, as_of, run.status, run.counts)
+
+
+def start_scheduler(settings: Settings) -> AsyncIOScheduler:
+    """Start the scheduler on the running event loop (call inside the app's lifespan)."""
+    hour, minute = (int(part) for part in settings.service.daily_run_at.split(":"))
+    scheduler = AsyncIOScheduler(timezone=settings.timezone)
+    scheduler.add_job(
+        run_chain_for_today,
+        CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
+        args=[settings],
+        id=DAILY_CHAIN_JOB_ID,
+        replace_existing=True,
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,1 @@
+"""The process: the Starlette application, its lifespan, and the ``continuity`` CLI."""

@@ -1,0 +1,108 @@
+"""The ASGI application: GraphQL at ``/graphql``, the ORM, the rules and the scheduler.
+
+Start-up order matters: migrate, open the ORM, store the call-center parameters, load the rules
+(an invalid rule set is logged and the previous good version stays live), then start the
+in-process scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from tortoise.contrib.starlette import RegisterTortoise
+
+from config.settings import Settings, load_settings
+from continuity.db import migrate, tortoise_config
+from continuity.parameters import save_call_center_parameters
+from continuity.payments.gateway import PaymentGateway, TestGateway
+from resolvers.context import Context
+from rules.reload import reload_rules
+from scheduler import start_scheduler
+from schema import build_schema
+
+log = logging.getLogger("continuity.server")
+
+
+class ContinuityGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings, gateway: PaymentGateway) -> None:
+        development = settings.service.development
+        super().__init__(
+            build_schema(development=development),
+            graphql_ide="graphiql" if development else None,
+            allow_queries_via_get=False,
+        )
+        self.settings = settings
+        self.gateway = gateway
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        return Context(
+            settings=self.settings, gateway=self.gateway, request=request, response=response
+        )
+
+
+async def health(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Parameters and rules into the (open) database; bad rules are logged, never applied."""
+    await save_call_center_parameters(settings.call_center.model_dump())
+    result = await reload_rules(settings.rules_dir)
+    if result.report is None:
+        for error in result.errors:
+            log.error("rule error: %s", error)
+        log.error(
+            "%d error(s) in %s: the previous programs stay live",
+            len(result.errors),
+            settings.rules_dir,
+        )
+    else:
+        for change in result.report.programs:
+            log.info(
+                "program %s %s (version %s → %s)",
+                change.program_id,
+                change.kind,
+                change.from_version,
+                change.to_version,
+            )
+
+
+def create_app(
+    settings: Settings | None = None, *, gateway: PaymentGateway | None = None
+) -> Starlette:
+    """The application; ``gateway`` defaults to the built-in test gateway (the only one
+    shipped so far: a real gateway implements ``PaymentGateway``)."""
+    settings = settings or load_settings()
+    gateway = gateway or TestGateway()
+    graphql = ContinuityGraphQL(settings, gateway)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await migrate(settings.database_url)
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            await prepare_database(settings)
+            scheduler = start_scheduler(settings) if settings.service.scheduler_enabled else None
+            try:
+                yield
+            finally:
+                if scheduler is not None:
+                    scheduler.shutdown(wait=False)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,204 @@
+"""Reading programs, products, schedules and parameters over GraphQL on HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.api.graphql import gql
+
+pytestmark = pytest.mark.db
+
+PROGRAM = """
+query ($id: ID!) {
+  program(id: $id) {
+    id name active retired currency
+    parentProduct { sku name price { amount currency } eventCount }
+    orderStart currentEventAnchor daysAfterOrder promptForStartDate consolidatePastOrders
+    billing { upFront promptForPaymentSchedule paymentSchedule { id }
+              allowedSchedules { id kind installmentCount } }
+    cadence { unit count }
+    version { number contentHash }
+    events { number gap { unit count } notBefore repeat repeatsForever action
+             items { sku name quantity price { amount currency } priceOverridden } }
+  }
+}
+"""
+
+
+def test_programs_lists_the_bundled_programs(client: TestClient) -> None:
+    data = gql(client, "{ programs { id active version { number } } }")
+    assert [p["id"] for p in data["programs"]] == [
+        "book-club",
+        "coffee",
+        "gift-box",
+        "seasonal-wine",
+        "vitamins-refill",
+    ]
+    assert all(p["version"]["number"] == 1 and p["active"] for p in data["programs"])
+    assert gql(client, "{ programs(active: false) { id } }")["programs"] == []
+
+
+def test_program_shows_settings_billing_and_events(client: TestClient) -> None:
+    book = gql(client, PROGRAM, id="book-club")["program"]
+    assert book["parentProduct"] == {
+        "sku": "BOOKCLUB",
+        "name": "Book of the Month Club",
+        "price": {"amount": "0.00", "currency": "USD"},
+        "eventCount": 0,
+    }
+    assert (book["orderStart"], book["promptForStartDate"], book["consolidatePastOrders"]) == (
+        "FIRST_EVENT",
+        True,
+        True,
+    )
+    assert book["cadence"] == {"unit": "MONTH", "count": 1}
+    assert len(book["version"]["contentHash"]) == 64
+    events = book["events"]
+    assert [e["number"] for e in events] == list(range(1, 13))
+    assert events[6] == {
+        "number": 7,
+        "gap": {"unit": "MONTH", "count": 1},
+        "notBefore": None,
+        "repeat": 0,
+        "repeatsForever": False,
+        "action": "SKIP",
+        "items": [],
+    }
+    assert events[11]["action"] == "END"
+    assert events[0]["items"] == [
+        {
+            "sku": "BOOK-001",
+            "name": "The Lighthouse Keeper's Daughter",
+            "quantity": 1,
+            "price": {"amount": "9.99", "currency": "USD"},
+            "priceOverridden": True,
+        }
+    ]
+
+    coffee = gql(client, PROGRAM, id="coffee")["program"]
+    assert coffee["daysAfterOrder"] == 2
+    assert [(e["repeat"], e["gap"]) for e in coffee["events"]] == [
+        (2, {"unit": "DAY", "count": 14}),
+        (8, {"unit": "MONTH", "count": 1}),
+    ]
+    assert [i["sku"] for i in coffee["events"][1]["items"]] == ["COF-SINGLE-12", "COF-HOUSE-12"]
+
+    vitamins = gql(client, PROGRAM, id="vitamins-refill")["program"]
+    assert vitamins["events"][0]["repeatsForever"] is True
+
+    wine = gql(client, PROGRAM, id="seasonal-wine")["program"]
+    assert (wine["orderStart"], wine["currentEventAnchor"]) == ("CURRENT_EVENT", "2026-01-01")
+    assert wine["billing"]["upFront"] is True
+    assert wine["billing"]["paymentSchedule"] == {"id": "three-monthly"}
+    assert {s["id"]: s["kind"] for s in wine["billing"]["allowedSchedules"]} == {
+        "three-monthly": "EQUAL",
+        "deposit-balance": "SPECIFIED",
+    }
+    assert wine["events"][11]["notBefore"] == "2026-12-15"
+
+
+def test_unknown_program_is_null(client: TestClient) -> None:
+    assert gql(client, '{ program(id: "nope") { id } }') == {"program": None}
+
+
+def test_products_and_payment_schedules(client: TestClient) -> None:
+    parents = gql(client, "{ products(kind: PARENT) { sku program { id } } }")["products"]
+    assert {p["sku"]: p["program"]["id"] for p in parents} == {
+        "BOOKCLUB": "book-club",
+        "COFFEECLUB": "coffee",
+        "GIFTBOX6": "gift-box",
+        "WINECLUB12": "seasonal-wine",
+        "VITREFILL": "vitamins-refill",
+    }
+    inactive = gql(client, "{ products(active: false) { sku kind } }")["products"]
+    assert {"sku": "BOOK-007", "kind": "ITEM"} in inactive
+    chocolate = next(
+        p
+        for p in gql(client, "{ products { sku price { amount } } }")["products"]
+        if p["sku"] == "GIFT-CHOC"
+    )
+    assert Decimal(chocolate["price"]["amount"]) == Decimal("12.00")
+
+    schedules = gql(
+        client,
+        "{ paymentSchedules { id kind installmentCount period { unit count } "
+        "shipAfterInstallment lines { percent offsetDays } } }",
+    )["paymentSchedules"]
+    assert schedules == [
+        {
+            "id": "deposit-balance",
+            "kind": "SPECIFIED",
+            "installmentCount": 2,
+            "period": None,
+            "shipAfterInstallment": 1,
+            "lines": [{"percent": "30", "offsetDays": 0}, {"percent": "70", "offsetDays": 30}],
+        },
+        {
+            "id": "three-monthly",
+            "kind": "EQUAL",
+            "installmentCount": 3,
+            "period": {"unit": "MONTH", "count": 1},
+            "shipAfterInstallment": 1,
+            "lines": [],
+        },
+    ]
+
+
+def test_call_center_parameters_come_from_config(client: TestClient) -> None:
+    params = gql(
+        client,
+        "{ callCenterParameters { repeatThreshold daysBeforeDelivery "
+        "onAccountBillDays maxChildOrdersPerRun authorizeChildOrders "
+        "reauthorizationLimit retryDays timezone } }",
+    )["callCenterParameters"]
+    assert params == {
+        "repeatThreshold": 3,
+        "daysBeforeDelivery": 5,
+        "onAccountBillDays": 7,
+        "maxChildOrdersPerRun": 0,
+        "authorizeChildOrders": True,
+        "reauthorizationLimit": 3,
+        "retryDays": 2,
+        "timezone": "America/New_York",
+    }
+
+
+class _QueryCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.queries: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.lstrip().upper().startswith("SELECT"):
+            self.queries.append(message)
+
+
+@pytest.fixture
+def query_counter() -> Iterator[_QueryCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    handler, level = _QueryCounter(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_programs_with_everything_nested_take_a_fixed_number_of_queries(
+    client: TestClient, query_counter: _QueryCounter
+) -> None:
+    """No N+1: one query per level, whatever the number of programs and events."""
+    query = PROGRAM.replace("query ($id: ID!) {\n  program(id: $id) {", "{\n  programs {")
+    data = gql(client, query)
+    assert len(data["programs"]) == 5
+    # programs, latest versions, events, allowed schedules, default schedules, items,
+    # allowed schedules by id (a second batch: it waits for the version's links), products
+    assert len(query_counter.queries) == 8, query_counter.queries

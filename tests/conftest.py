@@ -1,0 +1,83 @@
+"""Fixtures: a fresh migrated database per test, and the HTTP app over one."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+from tortoise.context import TortoiseContext
+
+from config.settings import Settings, load_settings
+from continuity.db import open_database
+from rules.loader import BUNDLED_RULES_DIR
+from server.app import create_app
+from tests.dbutil import create_database, drop_database, drop_template, fresh_database_url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_template_at_exit() -> Iterator[None]:
+    yield
+    asyncio.run(drop_template())
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database_url(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[TortoiseContext]:
+    async with open_database(database_url) as ctx:
+        yield ctx
+
+
+@pytest.fixture
+def rules_dir(tmp_path: Path) -> Path:
+    """A writable copy of the bundled rules, so that a test can edit them."""
+    target = tmp_path / "rules"
+    shutil.copytree(BUNDLED_RULES_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return target
+
+
+def make_settings(database_url: str, rules_dir: Path, **service: object) -> Settings:
+    base = load_settings(environ={})
+    return base.model_copy(
+        update={
+            "service": base.service.model_copy(
+                update={
+                    "database_url": database_url,
+                    "rules_dir": rules_dir,
+                    "scheduler_enabled": False,
+                    **service,
+                }
+            )
+        }
+    )
+
+
+@pytest.fixture
+def sync_database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh database for tests that run the app in its own thread (its lifespan migrates)."""
+    # Not fresh_database_url: asyncio.run would finalize its generator (and drop the database)
+    # as soon as it returned.
+    url = asyncio.run(create_database(tmp_path))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_database(url))
+
+
+@pytest.fixture
+def settings(sync_database_url: str, rules_dir: Path) -> Settings:
+    return make_settings(sync_database_url, rules_dir)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.settings import ConfigError, load_settings
+from rules.loader import BUNDLED_RULES_DIR
+
+
+def test_defaults_come_from_the_bundled_file() -> None:
+    settings = load_settings(environ={})
+    assert settings.call_center.repeat_threshold == 3
+    assert settings.call_center.timezone == "America/New_York"
+    assert settings.database_url == "sqlite://continuity.sqlite3"
+    assert settings.rules_dir == BUNDLED_RULES_DIR
+    assert settings.service.scheduler_enabled is True
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={
+            "CONTINUITY_DATABASE_URL": "postgres://u@h/db",
+            "CONTINUITY_RULES_DIR": str(tmp_path),
+            "CONTINUITY_TIMEZONE": "Europe/Paris",
+            "CONTINUITY_SCHEDULER_ENABLED": "false",
+            "CONTINUITY_REPEAT_THRESHOLD": "6",
+        }
+    )
+    assert settings.database_url == "postgres://u@h/db"
+    assert settings.rules_dir == tmp_path
+    assert settings.call_center.timezone == "Europe/Paris"
+    assert settings.service.scheduler_enabled is False
+    assert settings.call_center.repeat_threshold == 6
+
+
+def test_a_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"CONTINUITY_TIMEZONE": "Mars/Olympus", "CONTINUITY_RETRY_DAYS": "0"})
+    message = str(raised.value)
+    assert "environment variable CONTINUITY_TIMEZONE: call_center.timezone" in message
+    assert "unknown time zone 'Mars/Olympus'" in message
+    assert "environment variable CONTINUITY_RETRY_DAYS: call_center.retry_days" in message
+
+
+def test_a_bad_file_value_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("call_center:\n  repeat_treshold: 4\nservice:\n  daily_run_at: '25:00'\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={}, config_file=path)
+    message = str(raised.value)
+    assert f"{path}: call_center.repeat_treshold: Extra inputs are not permitted" in message
+    assert f"{path}: service.daily_run_at" in message
+
+
+def test_config_file_from_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("call_center:\n  days_before_delivery: 9\n")
+    settings = load_settings(environ={"CONTINUITY_CONFIG": str(path)})
+    assert settings.call_center.days_before_delivery == 9
+    assert settings.call_center.repeat_threshold == 3  # defaults fill the rest
