@@ -1,0 +1,184 @@
+"""Planned occurrences of a continuity order: the one place that knows the schedule rules.
+
+Order placement, the projections and every job call these functions, so a preview is always
+what the jobs will do. Rules (SPEC §3–§4):
+
+- events ship in number order, from the order's first event (event 1, or the program's current
+  event); ``repeat: N`` ships N+1 times, ``forever`` never ends; ``skip`` occupies its slot and
+  ships nothing; ``end`` (or the last covered event) ends the order;
+- the first occurrence ships on the schedule anchor (the start date at placement); each later one
+  a gap after the previous (the gap of the event being shipped), never before its ``not_before``;
+- dates are computed from the anchor, so monthly schedules never drift (see ``calendar``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import islice
+
+from continuity.engine.calendar import DateWalker, current_event
+from continuity.engine.spec import EventSpec, ProgramSpec
+from continuity.enums import EventAction, OrderStart
+
+#: Safety bound on the occurrences of one finite order (a program is at most this long).
+MAX_FINITE_OCCURRENCES = 10_000
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    product_id: int
+    sku: str
+    quantity: int
+    price_minor: int
+
+    @property
+    def amount_minor(self) -> int:
+        return self.quantity * self.price_minor
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    event_number: int
+    repeat_index: int
+    action: EventAction
+    ship_date: date
+    items: tuple[PlannedItem, ...]
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.event_number, self.repeat_index
+
+    @property
+    def ships(self) -> bool:
+        return self.action is not EventAction.SKIP
+
+    @property
+    def amount_minor(self) -> int:
+        return sum(item.amount_minor for item in self.items)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where the dates of an order are computed from: the occurrence ``(event, repeat)`` ships
+    on ``ship_date``. Placement anchors at the first event; a resume re-anchors."""
+
+    ship_date: date
+    event_number: int
+    repeat_index: int = 0
+
+
+def start_date(spec: ProgramSpec, order_date: date, prompted: date | None = None) -> date:
+    """Prompted date (or the order date) plus the program's ``days_after_order``."""
+    return (prompted or order_date) + timedelta(days=spec.days_after_order)
+
+
+def first_event_number(spec: ProgramSpec, start: date) -> int:
+    """Event 1, or for ``current_event`` programs the event the program calendar is in."""
+    if spec.order_start is OrderStart.CURRENT_EVENT and spec.current_event_anchor is not None:
+        return current_event(
+            spec.current_event_anchor, [e.calendar_event for e in spec.events], start
+        )
+    return spec.events[0].number
+
+
+def covered_events(spec: ProgramSpec, first_event: int) -> tuple[EventSpec, ...]:
+    """The events an order starting at ``first_event`` covers: up to the first ``end`` event,
+    and at most the parent product's event count."""
+    numbers = [e.number for e in spec.events]
+    events = spec.events[numbers.index(first_event) :]
+    if spec.parent_event_count:
+        events = events[: spec.parent_event_count]
+    for index, event in enumerate(events):
+        if event.action is EventAction.END:
+            return events[: index + 1]
+    return events
+
+
+def is_finite(spec: ProgramSpec, first_event: int) -> bool:
+    return all(e.shipments is not None for e in covered_events(spec, first_event))
+
+
+def occurrences(
+    spec: ProgramSpec, first_event: int, anchor: Anchor, *, quantity: int = 1
+) -> Iterator[Occurrence]:
+    """Every occurrence from the anchor on, in shipping order (endless for ``forever``).
+
+    ``quantity`` (the parent line's quantity) multiplies every item quantity.
+    """
+    events = covered_events(spec, first_event)
+    numbers = [e.number for e in events]
+    start_index = numbers.index(anchor.event_number)
+    walker = DateWalker(anchor.ship_date)
+    first = True
+    for event in events[start_index:]:
+        repeat_index = anchor.repeat_index if event.number == anchor.event_number else 0
+        while event.shipments is None or repeat_index < event.shipments:
+            when = walker.current if first else walker.step(event.gap)
+            if event.not_before is not None:
+                when = walker.hold_until(event.not_before)
+            first = False
+            items = (
+                ()
+                if event.action is EventAction.SKIP
+                else tuple(
+                    PlannedItem(i.product_id, i.sku, i.quantity * quantity, i.price_minor)
+                    for i in event.items
+                )
+            )
+            yield Occurrence(event.number, repeat_index, event.action, when, items)
+            repeat_index += 1
+
+
+def all_occurrences(
+    spec: ProgramSpec, first_event: int, anchor: Anchor, *, quantity: int = 1
+) -> list[Occurrence]:
+    """Every occurrence of a finite order (up-front billing needs them all)."""
+    if not is_finite(spec, first_event):
+        raise ValueError(f"program {spec.code} repeats forever: its occurrences never end")
+    return list(
+        islice(occurrences(spec, first_event, anchor, quantity=quantity), MAX_FINITE_OCCURRENCES)
+    )
+
+
+def materialize(
+    spec: ProgramSpec,
+    first_event: int,
+    anchor: Anchor,
+    *,
+    quantity: int = 1,
+    threshold: int,
+    up_front: bool,
+    pending: Counter[int] | None = None,
+    skip_keys: frozenset[tuple[int, int]] = frozenset(),
+) -> list[Occurrence]:
+    """The occurrences to hold as lines now.
+
+    Up-front orders are materialized in full. Otherwise at most ``threshold`` occurrences of a
+    repeating event are pending at a time (``pending`` counts those already held, by event), and
+    materialization stops at the first occurrence over that limit: later events wait for the
+    extend job, so lines are always a prefix of the schedule. ``skip_keys`` are occurrences
+    already held as lines.
+    """
+    if up_front:
+        return [
+            o
+            for o in all_occurrences(spec, first_event, anchor, quantity=quantity)
+            if o.key not in skip_keys
+        ]
+    held: Counter[int] = Counter(pending or {})
+    planned: list[Occurrence] = []
+    repeating = {e.number for e in spec.events if e.repeats}
+    for occurrence in occurrences(spec, first_event, anchor, quantity=quantity):
+        if occurrence.key in skip_keys:
+            continue
+        if occurrence.event_number in repeating:
+            if held[occurrence.event_number] >= threshold:
+                break
+            held[occurrence.event_number] += 1
+        planned.append(occurrence)
+        if len(planned) >= MAX_FINITE_OCCURRENCES:
+            break
+    return planned

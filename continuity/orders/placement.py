@@ -1,0 +1,467 @@
+"""Placing a sales order: ordinary lines charged at once, parent-product lines becoming
+continuity orders with their lines materialized and their billing set up (SPEC §3).
+
+Everything is validated before anything is written; the order, its continuity orders, lines,
+payments and history are written in one transaction. Charges due now are attempted after the
+commit, so a gateway failure never loses an order: the payment stays recorded and is retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from continuity.customers import card_expired
+from continuity.engine.billing import installments
+from continuity.engine.schedule import (
+    Anchor,
+    Occurrence,
+    all_occurrences,
+    first_event_number,
+    is_finite,
+    materialize,
+    start_date,
+)
+from continuity.engine.spec import ProgramSpec
+from continuity.enums import (
+    BillingMode,
+    ContinuityLineStatus,
+    EventAction,
+    PaymentKind,
+    PaymentPurpose,
+    PaymentStatus,
+    ProductKind,
+    SalesLineKind,
+)
+from continuity.errors import ErrorCode, InvalidInput, NotFound
+from continuity.models import (
+    Address,
+    ContinuityLine,
+    ContinuityOrder,
+    Customer,
+    Payment,
+    PaymentMethod,
+    PaymentSchedule,
+    Product,
+    Program,
+    ProgramVersion,
+    ProgramVersionSchedule,
+    SalesOrder,
+    SalesOrderLine,
+)
+from continuity.orders.history import record
+from continuity.orders.numbers import new_number
+from continuity.payments.charges import attempt_payment
+from continuity.payments.gateway import PaymentGateway
+from continuity.programs import live_version, program_spec, schedule_spec
+
+MAX_LINES = 50
+MAX_QUANTITY = 1000
+#: How far from the order date a prompted start date may be.
+MAX_START_OFFSET = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class OrderLineInput:
+    sku: str
+    quantity: int = 1
+    start_date: date | None = None
+    payment_schedule: str | None = None
+
+
+@dataclass(frozen=True)
+class SalesOrderInput:
+    customer_id: int
+    ship_to_address_id: int
+    payment_method_id: int
+    lines: tuple[OrderLineInput, ...]
+
+
+@dataclass(frozen=True)
+class BillingRules:
+    """The call-center parameters placement needs."""
+
+    repeat_threshold: int
+    retry_days: int
+    reauthorization_limit: int
+
+
+@dataclass
+class _ParentLine:
+    index: int
+    line: OrderLineInput
+    product: Product
+    program: Program
+    version: ProgramVersion
+    spec: ProgramSpec
+    schedule: PaymentSchedule | None
+    start: date
+    first_event: int
+    planned: list[Occurrence] = field(default_factory=list)
+    total_minor: int = 0
+
+
+@dataclass
+class PlacedOrder:
+    sales_order: SalesOrder
+    continuity_orders: list[ContinuityOrder]
+    payments: list[Payment]
+
+
+def _line_field(index: int, name: str) -> list[str]:
+    return ["input", "lines", str(index), name]
+
+
+async def _customer_parts(
+    order: SalesOrderInput, today: date
+) -> tuple[Customer, Address, PaymentMethod]:
+    customer = await Customer.get_or_none(id=order.customer_id)
+    if customer is None:
+        raise NotFound("no such customer", field=["input", "customerId"])
+    address = await Address.get_or_none(id=order.ship_to_address_id, customer_id=customer.id)
+    if address is None:
+        raise NotFound("no such address for this customer", field=["input", "shipToAddressId"])
+    method = await PaymentMethod.get_or_none(id=order.payment_method_id, customer_id=customer.id)
+    if method is None:
+        raise NotFound(
+            "no such payment method for this customer", field=["input", "paymentMethodId"]
+        )
+    if not method.active:
+        raise InvalidInput(
+            "the payment method was removed",
+            field=["input", "paymentMethodId"],
+            code=ErrorCode.PAYMENT_METHOD_INACTIVE,
+        )
+    if card_expired(method.exp_month, method.exp_year, today):
+        raise InvalidInput(
+            f"the card expired at the end of {method.exp_month:02d}/{method.exp_year}",
+            field=["input", "paymentMethodId"],
+            code=ErrorCode.PAYMENT_METHOD_EXPIRED,
+        )
+    return customer, address, method
+
+
+async def _parent_line(
+    index: int, line: OrderLineInput, product: Product, order_date: date
+) -> _ParentLine:
+    program = await Program.get(id=product.program_id)
+    if program.retired or not program.active:
+        raise InvalidInput(
+            f"program {program.code} takes no new orders",
+            field=_line_field(index, "sku"),
+            code=ErrorCode.PRODUCT_INACTIVE,
+        )
+    version = await live_version(program.id)
+    spec = await program_spec(version, program.code)
+    if line.start_date is not None:
+        if not version.prompt_for_start_date:
+            raise InvalidInput(
+                f"program {program.code} does not take a start date",
+                field=_line_field(index, "startDate"),
+                code=ErrorCode.START_DATE_NOT_ALLOWED,
+            )
+        if abs(line.start_date - order_date) > MAX_START_OFFSET:
+            raise InvalidInput(
+                "must be within a year of the order date", field=_line_field(index, "startDate")
+            )
+    schedule = await _payment_schedule(index, line, version)
+    start = start_date(spec, order_date, line.start_date)
+    first = first_event_number(spec, start)
+    if spec.bill_up_front and not is_finite(spec, first):
+        raise InvalidInput(  # the rule loader refuses it; kept for hand-made databases
+            f"program {program.code} repeats forever and cannot be billed up front",
+            field=_line_field(index, "sku"),
+        )
+    return _ParentLine(index, line, product, program, version, spec, schedule, start, first)
+
+
+async def _payment_schedule(
+    index: int, line: OrderLineInput, version: ProgramVersion
+) -> PaymentSchedule | None:
+    if line.payment_schedule is None:
+        if version.default_payment_schedule_id is None:
+            return None
+        return await PaymentSchedule.get(id=version.default_payment_schedule_id)
+    allowed = await ProgramVersionSchedule.filter(
+        version_id=version.id, schedule__code=line.payment_schedule
+    ).first()
+    if allowed is None:
+        raise InvalidInput(
+            f"payment schedule {line.payment_schedule!r} is not offered for this program",
+            field=_line_field(index, "paymentSchedule"),
+            code=ErrorCode.PAYMENT_SCHEDULE_NOT_ALLOWED,
+        )
+    return await PaymentSchedule.get(id=allowed.schedule_id)
+
+
+async def validate_order(
+    order: SalesOrderInput, *, order_date: date, rules: BillingRules
+) -> tuple[Customer, Address, PaymentMethod, list[tuple[int, Product]], list[_ParentLine]]:
+    """Every check, before anything is written; raises the first problem found."""
+    customer, address, method = await _customer_parts(order, order_date)
+    if not order.lines:
+        raise InvalidInput("an order needs at least one line", field=["input", "lines"])
+    if len(order.lines) > MAX_LINES:
+        raise InvalidInput(f"at most {MAX_LINES} lines", field=["input", "lines"])
+    products = {p.sku: p for p in await Product.filter(sku__in={line.sku for line in order.lines})}
+    ordinary: list[tuple[int, Product]] = []
+    parents: list[_ParentLine] = []
+    currencies: set[str] = set()
+    for index, line in enumerate(order.lines):
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise InvalidInput(f"must be 1 to {MAX_QUANTITY}", field=_line_field(index, "quantity"))
+        product = products.get(line.sku)
+        if product is None:
+            raise InvalidInput(
+                f"unknown SKU {line.sku!r}",
+                field=_line_field(index, "sku"),
+                code=ErrorCode.UNKNOWN_SKU,
+            )
+        if not product.active:
+            raise InvalidInput(
+                f"{line.sku} is not sold any more",
+                field=_line_field(index, "sku"),
+                code=ErrorCode.PRODUCT_INACTIVE,
+            )
+        currencies.add(product.currency)
+        if len(currencies) > 1:
+            raise InvalidInput(
+                "all lines of an order must be in one currency",
+                field=_line_field(index, "sku"),
+                code=ErrorCode.CURRENCY_MISMATCH,
+            )
+        if product.kind is ProductKind.PARENT:
+            parents.append(await _parent_line(index, line, product, order_date))
+        else:
+            if line.start_date is not None or line.payment_schedule is not None:
+                raise InvalidInput(
+                    "only a continuity (parent) product takes a start date or payment schedule",
+                    field=_line_field(index, "startDate" if line.start_date else "paymentSchedule"),
+                )
+            ordinary.append((index, product))
+    for parent in parents:
+        anchor = Anchor(parent.start, parent.first_event)
+        parent.planned = materialize(
+            parent.spec,
+            parent.first_event,
+            anchor,
+            quantity=parent.line.quantity,
+            threshold=rules.repeat_threshold,
+            up_front=parent.spec.bill_up_front,
+        )
+        if parent.spec.bill_up_front:
+            parent.total_minor = sum(
+                o.amount_minor
+                for o in all_occurrences(
+                    parent.spec, parent.first_event, anchor, quantity=parent.line.quantity
+                )
+            )
+    return customer, address, method, ordinary, parents
+
+
+async def place_sales_order(
+    order: SalesOrderInput,
+    *,
+    order_date: date,
+    actor: str,
+    rules: BillingRules,
+    gateway: PaymentGateway,
+) -> PlacedOrder:
+    customer, address, method, ordinary, parents = await validate_order(
+        order, order_date=order_date, rules=rules
+    )
+    currency = (ordinary[0][1] if ordinary else parents[0].product).currency
+    async with in_transaction() as conn:
+        sales_order = await SalesOrder.create(
+            number=new_number("SO", order_date),
+            customer_id=customer.id,
+            ship_to_id=address.id,
+            payment_method_id=method.id,
+            currency=currency,
+            order_date=order_date,
+            placed_by=actor,
+            using_db=conn,
+        )
+        payments: list[Payment] = []
+        total = 0
+        for index, product in ordinary:
+            quantity = order.lines[index].quantity
+            total += quantity * product.price_minor
+            await SalesOrderLine.create(
+                sales_order_id=sales_order.id,
+                line_number=index + 1,
+                kind=SalesLineKind.REGULAR,
+                product_id=product.id,
+                quantity=quantity,
+                unit_price_minor=product.price_minor,
+                amount_minor=quantity * product.price_minor,
+                using_db=conn,
+            )
+        if total:
+            sales_order.total_minor = total
+            await sales_order.save(update_fields=["total_minor"], using_db=conn)
+            payments.append(
+                await Payment.create(
+                    kind=PaymentKind.CHARGE,
+                    purpose=PaymentPurpose.ORDER_LINES,
+                    status=PaymentStatus.PENDING,
+                    sales_order_id=sales_order.id,
+                    payment_method_id=method.id,
+                    amount_minor=total,
+                    currency=currency,
+                    due_date=order_date,
+                    idempotency_key=f"{sales_order.number}:lines",
+                    using_db=conn,
+                )
+            )
+        continuity_orders = []
+        for parent in parents:
+            continuity_order, parent_payments = await _create_continuity_order(
+                parent, sales_order, address, method, order_date, actor, conn
+            )
+            continuity_orders.append(continuity_order)
+            payments.extend(parent_payments)
+    for payment in payments:
+        if payment.status is PaymentStatus.PENDING:
+            await attempt_payment(
+                payment,
+                gateway,
+                today=order_date,
+                retry_days=rules.retry_days,
+                reauthorization_limit=rules.reauthorization_limit,
+            )
+    return PlacedOrder(sales_order, continuity_orders, payments)
+
+
+async def _create_continuity_order(
+    parent: _ParentLine,
+    sales_order: SalesOrder,
+    address: Address,
+    method: PaymentMethod,
+    order_date: date,
+    actor: str,
+    conn: BaseDBAsyncClient,
+) -> tuple[ContinuityOrder, list[Payment]]:
+    spec, line = parent.spec, parent.line
+    sales_line = await SalesOrderLine.create(
+        sales_order_id=sales_order.id,
+        line_number=parent.index + 1,
+        kind=SalesLineKind.CONTINUITY_PARENT,
+        product_id=parent.product.id,
+        quantity=line.quantity,
+        unit_price_minor=parent.product.price_minor,
+        amount_minor=0,
+        using_db=conn,
+    )
+    if not spec.bill_up_front:
+        mode = BillingMode.PER_SHIPMENT
+    else:
+        mode = BillingMode.INSTALLMENTS if parent.schedule else BillingMode.UP_FRONT
+    order = await ContinuityOrder.create(
+        number=new_number("CO", order_date),
+        sales_order_id=sales_order.id,
+        sales_line_id=sales_line.id,
+        customer_id=sales_order.customer_id,
+        program_id=parent.program.id,
+        program_version_id=parent.version.id,
+        start_date=parent.start,
+        first_event_number=parent.first_event,
+        anchor_date=parent.start,
+        anchor_event_number=parent.first_event,
+        quantity=line.quantity,
+        currency=spec.currency,
+        billing_mode=mode,
+        payment_schedule_id=parent.schedule.id if parent.schedule else None,
+        total_minor=parent.total_minor,
+        ship_to_id=address.id,
+        payment_method_id=method.id,
+        using_db=conn,
+    )
+    rows = []
+    for occurrence in parent.planned:
+        status = ContinuityLineStatus.PENDING
+        if occurrence.action is EventAction.SKIP:
+            status = ContinuityLineStatus.SKIPPED
+        items = occurrence.items or (None,)
+        for seq, item in enumerate(items):
+            rows.append(
+                ContinuityLine(
+                    continuity_order_id=order.id,
+                    event_number=occurrence.event_number,
+                    repeat_index=occurrence.repeat_index,
+                    item_seq=seq,
+                    action=occurrence.action,
+                    product_id=item.product_id if item else None,
+                    quantity=item.quantity if item else 0,
+                    price_minor=item.price_minor if item else 0,
+                    planned_ship_date=occurrence.ship_date,
+                    status=status,
+                )
+            )
+    await ContinuityLine.bulk_create(rows, using_db=conn)
+    payments = await _up_front_payments(parent, order, method, order_date, conn)
+    missed = sum(1 for o in parent.planned if o.ships and o.ship_date < order_date)
+    await record(
+        order.id,
+        "placed",
+        actor=actor,
+        details={
+            "program": parent.program.code,
+            "version": parent.version.number,
+            "start_date": parent.start.isoformat(),
+            "first_event": parent.first_event,
+            "lines": len(rows),
+            "missed_occurrences": missed,
+            "billing_mode": mode.value,
+        },
+        using_db=conn,
+    )
+    return order, payments
+
+
+async def _up_front_payments(
+    parent: _ParentLine,
+    order: ContinuityOrder,
+    method: PaymentMethod,
+    order_date: date,
+    conn: BaseDBAsyncClient,
+) -> list[Payment]:
+    if not parent.spec.bill_up_front or parent.total_minor == 0:
+        return []
+    if parent.schedule is None:
+        return [
+            await Payment.create(
+                kind=PaymentKind.CHARGE,
+                purpose=PaymentPurpose.UP_FRONT,
+                status=PaymentStatus.PENDING,
+                continuity_order_id=order.id,
+                sales_order_id=order.sales_order_id,
+                payment_method_id=method.id,
+                amount_minor=parent.total_minor,
+                currency=order.currency,
+                due_date=order_date,
+                idempotency_key=f"{order.number}:up-front",
+                using_db=conn,
+            )
+        ]
+    plan = installments(parent.total_minor, await schedule_spec(parent.schedule), order_date)
+    return [
+        await Payment.create(
+            kind=PaymentKind.CHARGE,
+            purpose=PaymentPurpose.INSTALLMENT,
+            status=PaymentStatus.PENDING if i.due_date <= order_date else PaymentStatus.SCHEDULED,
+            continuity_order_id=order.id,
+            sales_order_id=order.sales_order_id,
+            payment_method_id=method.id,
+            installment_number=i.number,
+            amount_minor=i.amount_minor,
+            currency=order.currency,
+            due_date=i.due_date,
+            idempotency_key=f"{order.number}:installment-{i.number}",
+            using_db=conn,
+        )
+        for i in plan
+    ]

@@ -1,0 +1,156 @@
+"""Placing orders through the domain: lines, dates, billing, payments, errors."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from tortoise.context import TortoiseContext
+
+from continuity.enums import BillingMode, ContinuityLineStatus, PaymentPurpose, PaymentStatus
+from continuity.errors import ContinuityError, ErrorCode
+from continuity.models import (
+    ContinuityLine,
+    ContinuityOrder,
+    OrderHistoryEntry,
+    Payment,
+    SalesOrder,
+)
+from continuity.orders.placement import OrderLineInput, SalesOrderInput, place_sales_order
+from continuity.payments.gateway import TestGateway
+from tests.orders.fixtures import RULES, TODAY, Buyer, setup
+
+pytestmark = pytest.mark.db
+
+
+def _order(buyer: Buyer, *lines: OrderLineInput) -> SalesOrderInput:
+    return SalesOrderInput(buyer.customer.id, buyer.address.id, buyer.card.id, tuple(lines))
+
+
+async def test_book_club_per_shipment(db: TortoiseContext, rules_dir: Path) -> None:
+    buyer = await setup(rules_dir)
+    gateway = TestGateway()
+    placed = await place_sales_order(
+        _order(buyer, OrderLineInput("BOOKCLUB")),
+        order_date=TODAY,
+        actor="agent:7",
+        rules=RULES,
+        gateway=gateway,
+    )
+    order = placed.continuity_orders[0]
+    assert (order.billing_mode, order.start_date, order.total_minor) == (
+        BillingMode.PER_SHIPMENT,
+        TODAY,
+        0,
+    )
+    lines = await ContinuityLine.filter(continuity_order_id=order.id).order_by("event_number")
+    assert [(line.event_number, line.planned_ship_date) for line in lines][:3] == [
+        (1, date(2027, 1, 31)),
+        (2, date(2027, 2, 28)),
+        (3, date(2027, 3, 31)),
+    ]
+    assert len(lines) == 12
+    assert lines[6].status is ContinuityLineStatus.SKIPPED
+    assert lines[0].price_minor == 999
+    assert await Payment.filter(continuity_order_id=order.id).count() == 0
+    assert gateway.calls == 0
+    history = await OrderHistoryEntry.get(continuity_order_id=order.id)
+    assert (history.action, history.actor, history.details["lines"]) == ("placed", "agent:7", 12)
+
+
+async def test_gift_box_up_front_charged_now(db: TortoiseContext, rules_dir: Path) -> None:
+    buyer = await setup(rules_dir)
+    gateway = TestGateway()
+    placed = await place_sales_order(
+        _order(buyer, OrderLineInput("GIFTBOX6", quantity=2)),
+        order_date=TODAY,
+        actor="web",
+        rules=RULES,
+        gateway=gateway,
+    )
+    order = placed.continuity_orders[0]
+    lines = await ContinuityLine.filter(continuity_order_id=order.id)
+    assert order.billing_mode is BillingMode.UP_FRONT
+    assert order.total_minor == sum(line.quantity * line.price_minor for line in lines)
+    payment = await Payment.get(continuity_order_id=order.id)
+    assert (payment.purpose, payment.status, payment.amount_minor) == (
+        PaymentPurpose.UP_FRONT,
+        PaymentStatus.SUCCEEDED,
+        order.total_minor,
+    )
+    assert gateway.moved_minor == order.total_minor
+
+
+async def test_installments_first_due_now(db: TortoiseContext, rules_dir: Path) -> None:
+    buyer = await setup(rules_dir)
+    placed = await place_sales_order(
+        _order(buyer, OrderLineInput("WINECLUB12")),
+        order_date=date(2026, 3, 10),
+        actor="web",
+        rules=RULES,
+        gateway=TestGateway(),
+    )
+    order = placed.continuity_orders[0]
+    assert (order.billing_mode, order.first_event_number) == (BillingMode.INSTALLMENTS, 3)
+    payments = await Payment.filter(continuity_order_id=order.id).order_by("installment_number")
+    assert [(p.installment_number, p.due_date, p.status) for p in payments] == [
+        (1, date(2026, 3, 10), PaymentStatus.SUCCEEDED),
+        (2, date(2026, 4, 10), PaymentStatus.SCHEDULED),
+        (3, date(2026, 5, 10), PaymentStatus.SCHEDULED),
+    ]
+    assert sum(p.amount_minor for p in payments) == order.total_minor
+
+
+async def test_declined_charge_keeps_the_order(db: TortoiseContext, rules_dir: Path) -> None:
+    buyer = await setup(rules_dir, token="tok_decline")
+    placed = await place_sales_order(
+        _order(buyer, OrderLineInput("GIFTBOX6")),
+        order_date=TODAY,
+        actor="web",
+        rules=RULES,
+        gateway=TestGateway(),
+    )
+    payment = await Payment.get(continuity_order_id=placed.continuity_orders[0].id)
+    assert (payment.status, payment.attempts, payment.next_retry_on, payment.failure_code) == (
+        PaymentStatus.DECLINED,
+        1,
+        date(2027, 2, 2),
+        "card_declined",
+    )
+    assert await ContinuityOrder.all().count() == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "code", "field"),
+    [
+        (OrderLineInput("NOPE"), ErrorCode.UNKNOWN_SKU, "sku"),
+        (OrderLineInput("BOOK-007"), ErrorCode.PRODUCT_INACTIVE, "sku"),
+        (OrderLineInput("BOOKCLUB", quantity=0), ErrorCode.INVALID_INPUT, "quantity"),
+        (
+            OrderLineInput("WINECLUB12", payment_schedule="nope"),
+            ErrorCode.PAYMENT_SCHEDULE_NOT_ALLOWED,
+            "paymentSchedule",
+        ),
+        (
+            OrderLineInput("COFFEECLUB", start_date=date(2027, 1, 1)),
+            ErrorCode.START_DATE_NOT_ALLOWED,
+            "startDate",
+        ),
+    ],
+)
+async def test_bad_lines_write_nothing(
+    db: TortoiseContext, rules_dir: Path, line: OrderLineInput, code: ErrorCode, field: str
+) -> None:
+    buyer = await setup(rules_dir)
+    with pytest.raises(ContinuityError) as raised:
+        await place_sales_order(
+            _order(buyer, OrderLineInput("BOOK-001"), line),
+            order_date=TODAY,
+            actor="web",
+            rules=RULES,
+            gateway=TestGateway(),
+        )
+    assert (raised.value.code, raised.value.field) == (code, ("input", "lines", "1", field))
+    assert await SalesOrder.all().count() == 0
+    assert await Payment.all().count() == 0
