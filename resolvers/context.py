@@ -207,10 +207,15 @@ def _grouped_ids(
     return DataLoader(load_fn=load)
 
 
+Clock: TypeAlias = Callable[[], date]
+
+
 @dataclass
 class Context:
     settings: Settings
     gateway: PaymentGateway
+    #: Today's business date; tests pass a fixed one.
+    clock: Clock | None = None
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
     loaders: Loaders = field(default_factory=Loaders)
@@ -226,6 +231,8 @@ class Context:
     @property
     def today(self) -> date:
         """Today in the call center's time zone."""
+        if self.clock is not None:
+            return self.clock()
         return datetime.now(self.settings.timezone).date()
 
 

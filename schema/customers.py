@@ -9,6 +9,7 @@ import strawberry
 from continuity import models
 from resolvers.context import Info
 from schema.common import UserError
+from schema.pagination import PageInfo
 
 
 @strawberry.type
@@ -139,3 +140,15 @@ class CreateCustomerPayload:
 class AddPaymentMethodPayload:
     payment_method: PaymentMethod | None
     user_errors: list[UserError]
+
+
+@strawberry.type
+class CustomerEdge:
+    cursor: str
+    node: Customer
+
+
+@strawberry.type
+class CustomerConnection:
+    edges: list[CustomerEdge]
+    page_info: PageInfo

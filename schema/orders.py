@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 from continuity import models
 from resolvers.context import Info
 from schema.catalog import PaymentSchedule
-from schema.common import Money
+from schema.common import Money, UserError
 from schema.customers import Address, Customer, PaymentMethod
 from schema.enums import (
     BillingMode,
@@ -25,6 +25,7 @@ from schema.enums import (
     SalesLineKind,
     SalesOrderStatus,
 )
+from schema.pagination import PageInfo
 from schema.programs import Program, ProgramVersion
 
 
@@ -305,3 +306,83 @@ class SalesOrder:
     async def payments(self, info: Info) -> list[Payment]:
         rows = await info.context.loaders.payments_by_sales_order.load(self._row.id)
         return [Payment.from_row(row) for row in rows]
+
+
+@strawberry.type
+class ContinuityOrderEdge:
+    cursor: str
+    node: ContinuityOrder
+
+
+@strawberry.type
+class ContinuityOrderConnection:
+    edges: list[ContinuityOrderEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: str
+    quantity: int = 1
+    start_date: datetime.date | None = strawberry.field(
+        default=None, description="Parent products whose program prompts for a start date."
+    )
+    payment_schedule: str | None = strawberry.field(
+        default=None, description="Parent products billed up front: a schedule id it allows."
+    )
+
+
+@strawberry.input
+class PlaceSalesOrderInput:
+    customer_id: strawberry.ID
+    ship_to_address_id: strawberry.ID
+    payment_method_id: strawberry.ID
+    lines: list[OrderLineInput]
+
+
+@strawberry.type
+class PlaceSalesOrderPayload:
+    sales_order: SalesOrder | None
+    continuity_orders: list[ContinuityOrder]
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class ShipmentItem:
+    sku: str
+    quantity: int
+    price: Money
+    amount: Money
+
+
+@strawberry.type(description="A future shipment and the charge it will bring.")
+class UpcomingShipment:
+    event_number: int
+    repeat_index: int
+    ship_date: datetime.date
+    items: list[ShipmentItem]
+    amount: Money
+    charge: Money = strawberry.field(
+        description="Charged when its child order is created (zero when prepaid)."
+    )
+    materialized: bool = strawberry.field(
+        description="Held as continuity lines already (else computed from the program)."
+    )
+
+
+@strawberry.type
+class PlannedInstallment:
+    number: int
+    due_date: datetime.date
+    amount: Money
+
+
+@strawberry.type(description="What an order placed for a start date would ship and bill.")
+class ProgramPreview:
+    program: Program
+    start_date: datetime.date
+    first_event_number: int
+    finite: bool
+    shipments: list[UpcomingShipment]
+    up_front_total: Money | None
+    installments: list[PlannedInstallment]

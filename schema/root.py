@@ -1,4 +1,4 @@
-"""The GraphQL schema: root query and mutation types, limits and caches."""
+"""The GraphQL schema: the root types with their limits and caches."""
 
 from __future__ import annotations
 
@@ -15,56 +15,8 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from resolvers.catalog import (
-    resolve_call_center_parameters,
-    resolve_payment_schedules,
-    resolve_products,
-)
-from resolvers.context import Info
-from resolvers.programs import resolve_program, resolve_programs
-from resolvers.rules import resolve_reload_rules
-from schema.catalog import CallCenterParameters, PaymentSchedule, Product
-from schema.enums import ProductKind
-from schema.programs import Program
-from schema.rules import ReloadRulesPayload
-
-
-@strawberry.type
-class Query:
-    @strawberry.field(description="Programs by id; `active` filters on the active flag.")
-    async def programs(self, info: Info, active: bool | None = None) -> list[Program]:
-        return await resolve_programs(info, active)
-
-    @strawberry.field(description="One program by its id in the rule files.")
-    async def program(self, info: Info, id: strawberry.ID) -> Program | None:
-        return await resolve_program(info, str(id))
-
-    @strawberry.field
-    async def products(
-        self, kind: ProductKind | None = None, active: bool | None = None
-    ) -> list[Product]:
-        return await resolve_products(kind, active)
-
-    @strawberry.field
-    async def payment_schedules(self) -> list[PaymentSchedule]:
-        return await resolve_payment_schedules()
-
-    @strawberry.field
-    async def call_center_parameters(self) -> CallCenterParameters:
-        return await resolve_call_center_parameters()
-
-
-@strawberry.type
-class Mutation:
-    @strawberry.mutation(
-        description=(
-            "Validate every rule file and sync programs, products and schedules in one "
-            "transaction; with dryRun, only report what would change."
-        )
-    )
-    async def reload_rules(self, info: Info, dry_run: bool = False) -> ReloadRulesPayload:
-        return await resolve_reload_rules(info, dry_run)
-
+from schema.mutation import Mutation
+from schema.query import Query
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30

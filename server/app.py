@@ -23,7 +23,7 @@ from config.settings import Settings, load_settings
 from continuity.db import migrate, tortoise_config
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway, TestGateway
-from resolvers.context import Context
+from resolvers.context import Clock, Context
 from rules.reload import reload_rules
 from scheduler import start_scheduler
 from schema import build_schema
@@ -32,7 +32,9 @@ log = logging.getLogger("continuity.server")
 
 
 class ContinuityGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, gateway: PaymentGateway) -> None:
+    def __init__(
+        self, settings: Settings, gateway: PaymentGateway, clock: Clock | None = None
+    ) -> None:
         development = settings.service.development
         super().__init__(
             build_schema(development=development),
@@ -41,12 +43,17 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.gateway = gateway
+        self.clock = clock
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         return Context(
-            settings=self.settings, gateway=self.gateway, request=request, response=response
+            settings=self.settings,
+            gateway=self.gateway,
+            clock=self.clock,
+            request=request,
+            response=response,
         )
 
 
@@ -78,13 +85,17 @@ async def prepare_database(settings: Settings) -> None:
 
 
 def create_app(
-    settings: Settings | None = None, *, gateway: PaymentGateway | None = None
+    settings: Settings | None = None,
+    *,
+    gateway: PaymentGateway | None = None,
+    clock: Clock | None = None,
 ) -> Starlette:
-    """The application; ``gateway`` defaults to the built-in test gateway (the only one
-    shipped so far: a real gateway implements ``PaymentGateway``)."""
+    """The application. ``gateway`` defaults to the built-in test gateway (the only one shipped
+    so far: a real gateway implements ``PaymentGateway``); ``clock`` to today in the business
+    time zone."""
     settings = settings or load_settings()
     gateway = gateway or TestGateway()
-    graphql = ContinuityGraphQL(settings, gateway)
+    graphql = ContinuityGraphQL(settings, gateway, clock)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

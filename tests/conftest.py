@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tortoise.context import TortoiseContext
 
 from config.settings import Settings, load_settings
 from continuity.db import open_database
+from continuity.payments.gateway import TestGateway
 from rules.loader import BUNDLED_RULES_DIR
 from server.app import create_app
 from tests.dbutil import create_database, drop_database, drop_template, fresh_database_url
@@ -77,7 +79,16 @@ def settings(sync_database_url: str, rules_dir: Path) -> Settings:
     return make_settings(sync_database_url, rules_dir)
 
 
+#: The business date API tests run on (orders are placed "today").
+API_TODAY = date(2027, 1, 31)
+
+
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+def gateway() -> TestGateway:
+    return TestGateway()
+
+
+@pytest.fixture
+def client(settings: Settings, gateway: TestGateway) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, gateway=gateway, clock=lambda: API_TODAY)) as test_client:
         yield test_client
