@@ -60,6 +60,16 @@ class ContinuityOrderStatus(StrEnum):
     CLOSED = "closed"
 
 
+class CancelReason(StrEnum):
+    """Why a continuity order was cancelled (``ContinuityOrder.cancel_reason``)."""
+
+    CUSTOMER_REQUEST = "customer_request"
+    PAYMENT_FAILED = "payment_failed"
+    FRAUD = "fraud"
+    DUPLICATE = "duplicate"
+    OTHER = "other"  # the free-text reason is then required
+
+
 class ContinuityLineStatus(StrEnum):
     PENDING = "pending"  # planned, no child order yet
     RELEASED = "released"  # on a child order

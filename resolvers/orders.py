@@ -169,6 +169,7 @@ async def resolve_program_preview(
         preview = await projection.program_preview(
             program,
             start_date or info.context.today,
+            order_date=info.context.today,
             count=count,
             quantity=quantity,
             payment_schedule=payment_schedule,

@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from config.settings import Settings
-from continuity.jobs import run_daily_chain
+from continuity.jobs import JobEnv, run_daily_chain
 
 log = logging.getLogger("continuity.scheduler")
 
@@ -25,21 +25,21 @@ def business_today(settings: Settings) -> date:
     return datetime.now(settings.timezone).date()
 
 
-async def run_chain_for_today(settings: Settings) -> None:
+async def run_chain_for_today(settings: Settings, env: JobEnv) -> None:
     as_of = business_today(settings)
-    runs = await run_daily_chain(as_of, triggered_by="scheduler")
+    runs = await run_daily_chain(as_of, env=env, triggered_by="scheduler")
     for run in runs:
         log.info("job %s for %s: %s %s", run.job, as_of, run.status, run.counts)
 
 
-def start_scheduler(settings: Settings) -> AsyncIOScheduler:
+def start_scheduler(settings: Settings, env: JobEnv) -> AsyncIOScheduler:
     """Start the scheduler on the running event loop (call inside the app's lifespan)."""
     hour, minute = (int(part) for part in settings.service.daily_run_at.split(":"))
     scheduler = AsyncIOScheduler(timezone=settings.timezone)
     scheduler.add_job(
         run_chain_for_today,
         CronTrigger(hour=hour, minute=minute, timezone=settings.timezone),
-        args=[settings],
+        args=[settings, env],
         id=DAILY_CHAIN_JOB_ID,
         replace_existing=True,
         coalesce=True,

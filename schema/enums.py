@@ -6,11 +6,13 @@ import strawberry
 
 from continuity.enums import (
     BillingMode,
+    CancelReason,
     ChildOrderStatus,
     ContinuityLineStatus,
     ContinuityOrderStatus,
     EventAction,
     GapUnit,
+    JobRunStatus,
     OrderStart,
     PaymentKind,
     PaymentPurpose,
@@ -26,12 +28,14 @@ from continuity.errors import ErrorCode
 # enums are used as they are in annotations.
 __all__ = [
     "BillingMode",
+    "CancelReason",
     "ChildOrderStatus",
     "ContinuityLineStatus",
     "ContinuityOrderStatus",
     "ErrorCode",
     "EventAction",
     "GapUnit",
+    "JobRunStatus",
     "OrderStart",
     "PaymentKind",
     "PaymentPurpose",

@@ -13,6 +13,7 @@ from resolvers.catalog import (
 )
 from resolvers.context import Info
 from resolvers.customers import resolve_customer, resolve_customers
+from resolvers.jobs import resolve_continuity_update_preview, resolve_job_runs
 from resolvers.orders import (
     resolve_continuity_order,
     resolve_continuity_orders,
@@ -23,6 +24,7 @@ from resolvers.programs import resolve_program, resolve_programs
 from schema.catalog import CallCenterParameters, PaymentSchedule, Product
 from schema.customers import Customer, CustomerConnection
 from schema.enums import ContinuityOrderStatus, ProductKind
+from schema.jobs import JobName, JobRunConnection, OrderUpdatePreview
 from schema.orders import (
     ContinuityOrder,
     ContinuityOrderConnection,
@@ -119,4 +121,30 @@ class Query:
             count,
             quantity,
             str(payment_schedule) if payment_schedule is not None else None,
+        )
+
+    @strawberry.field(description="Job runs, newest first, with counts and failures.")
+    async def job_runs(
+        self,
+        info: Info,
+        job: JobName | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> JobRunConnection:
+        return await resolve_job_runs(info, job, first, after)
+
+    @strawberry.field(
+        description="The continuity update's dry run: what moving each order on an old "
+        "program version to the live one would change."
+    )
+    async def continuity_update_preview(
+        self,
+        info: Info,
+        program: strawberry.ID | None = None,
+        order: strawberry.ID | None = None,
+    ) -> list[OrderUpdatePreview]:
+        return await resolve_continuity_update_preview(
+            info,
+            str(program) if program is not None else None,
+            str(order) if order is not None else None,
         )

@@ -21,6 +21,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from config.settings import Settings, load_settings
 from continuity.db import migrate, tortoise_config
+from continuity.jobs import JobEnv
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway, TestGateway
 from resolvers.context import Clock, Context
@@ -102,7 +103,11 @@ def create_app(
         await migrate(settings.database_url)
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await prepare_database(settings)
-            scheduler = start_scheduler(settings) if settings.service.scheduler_enabled else None
+            scheduler = (
+                start_scheduler(settings, JobEnv(gateway=gateway))
+                if settings.service.scheduler_enabled
+                else None
+            )
             try:
                 yield
             finally:

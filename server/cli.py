@@ -78,27 +78,111 @@ def cmd_db_check(_args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from continuity.db import migrate, open_database
-    from continuity.jobs import DAILY_CHAIN, JOBS
+    from continuity.jobs import JobEnv, JobFilters, run_job
+    from continuity.parameters import save_call_center_parameters
+    from continuity.payments.gateway import TestGateway
     from scheduler import business_today
 
     settings = _settings()
     as_of = date.fromisoformat(args.as_of) if args.as_of else business_today(settings)
-    names = [name for name, _job in DAILY_CHAIN] if args.job == "all" else [args.job]
+    filters = JobFilters(program=args.program, order=args.order)
 
     async def run() -> int:
         await migrate(settings.database_url)
-        failed = 0
         async with open_database(settings.database_url):
-            for name in names:
-                filters = {"program": args.program} if args.program else {}
-                result = await JOBS[name](as_of, triggered_by="cli", **filters)
-                print(f"{name} {as_of}: {result.status} {result.counts}")
-                for failure in result.failures:
-                    print(f"  failed {failure['item']}: {failure['error']}")
-                failed += len(result.failures)
+            await save_call_center_parameters(settings.call_center.model_dump())
+            runs = await run_job(
+                args.job,
+                as_of,
+                env=JobEnv(gateway=TestGateway()),
+                filters=filters,
+                triggered_by="cli",
+            )
+        failed = 0
+        for result in runs:
+            print(f"{result.job} {as_of}: {result.status} {result.counts}")
+            for failure in result.failures:
+                print(f"  failed {failure['item']}: {failure['error']}")
+            failed += len(result.failures)
         return 1 if failed else 0
 
     return asyncio.run(run())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from continuity.db import migrate, open_database
+    from continuity.parameters import save_call_center_parameters
+    from rules.reload import reload_rules
+    from scheduler import business_today
+    from server.demo import SAMPLE_QUERY, seed_demo
+
+    settings = _settings()
+    today = date.fromisoformat(args.today) if args.today else business_today(settings)
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            loaded = await reload_rules(settings.rules_dir)
+            if not loaded.ok:
+                for error in loaded.errors:
+                    print(error)
+                print(f"{len(loaded.errors)} error(s) in {settings.rules_dir}", file=sys.stderr)
+                return 1
+            await save_call_center_parameters(settings.call_center.model_dump())
+            summary = await seed_demo(today)
+        print(f"Demo data as of {today} in {settings.database_url}")
+        created = ", ".join(summary.customers_created) or "none"
+        print(f"customers created: {created}")
+        if summary.customers_found:
+            print(f"customers already there: {', '.join(summary.customers_found)}")
+        print(f"orders placed: {len(summary.orders_created)} of {len(summary.orders)}")
+        for order in summary.orders:
+            state = "placed" if order.created else "already there"
+            print(
+                f"  {order.account_number} {order.program}: {order.continuity_order}"
+                f" (sales order {order.sales_order}), {order.billing_mode},"
+                f" starts {order.start_date}, {state}"
+            )
+        for problem in summary.not_placed:
+            print(f"  not placed: {problem}")
+        print(f"missed occurrence lines (sent at the next child-order run): {summary.missed_lines}")
+        print(f"declined payments (retried by the payments job): {summary.declined_payments}")
+        print("Next: run `continuity serve --dev`, open http://127.0.0.1:8000/graphql and try:")
+        print(SAMPLE_QUERY)
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from rules.errors import RuleValidationFailed
+    from server.simulate import simulate
+
+    settings = _settings()
+    try:
+        result = asyncio.run(
+            simulate(
+                settings,
+                date.fromisoformat(args.start),
+                args.days,
+                program=args.program,
+                customers=args.customers,
+            )
+        )
+    except RuleValidationFailed as failure:
+        for error in failure.errors:
+            print(error)
+        return 1
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    placed = ", ".join(f"{code} ×{count}" for code, count in sorted(result.orders.items()))
+    print(
+        f"Simulated {args.days} days from {args.start} on a throwaway database; "
+        f"orders placed on day 1: {placed}"
+    )
+    print(result.table())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,7 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("job", choices=[*(name for name, _job in DAILY_CHAIN), "all"])
     run.add_argument("--as-of", help="YYYY-MM-DD (default: today in the business time zone)")
     run.add_argument("--program", help="only this program id")
+    run.add_argument("--order", type=int, help="only this continuity order id")
     run.set_defaults(func=cmd_jobs_run)
+
+    demo = commands.add_parser("demo", help="load the rules and create demo customers and orders")
+    demo.add_argument("--today", help="YYYY-MM-DD (default: today in the business time zone)")
+    demo.set_defaults(func=cmd_demo)
+
+    simulate = commands.add_parser(
+        "simulate", help="run the daily chain over a virtual calendar on a throwaway database"
+    )
+    simulate.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    simulate.add_argument("--days", type=int, default=365)
+    simulate.add_argument("--program", help="only this program id")
+    simulate.add_argument("--customers", type=int, default=1, help="orders per program")
+    simulate.set_defaults(func=cmd_simulate)
     return parser
 
 

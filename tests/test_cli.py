@@ -63,6 +63,21 @@ def test_rules_check_prints_every_error_and_fails(rules_dir: Path) -> None:
     assert "2 error(s)" in result.stderr
 
 
+def test_the_installed_console_script_works_from_any_directory(tmp_path: Path) -> None:
+    """`pip install` put a `continuity` script beside the interpreter; it must import the
+    project's packages wherever it runs (not only from the checkout)."""
+    script = Path(sys.executable).parent / "continuity"
+    result = subprocess.run(
+        [str(script), "rules", "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "all rule files are valid" in result.stdout
+
+
 def test_rules_check_touches_no_database(tmp_path: Path) -> None:
     database = tmp_path / "never.sqlite3"
     result = continuity("rules", "check", env={"CONTINUITY_DATABASE_URL": f"sqlite://{database}"})

@@ -1,21 +1,72 @@
-"""The maintenance jobs (SPEC §5), each an async function of ``as_of`` and optional filters."""
+"""The six maintenance jobs (SPEC §5), each an async function of ``as_of``, an environment
+(the payment gateway, the batch size) and optional program/order filters.
+
+Every job is idempotent (a second run for the same date changes nothing), resumable (work is
+committed order by order, so a crash is completed by the next run), catching up (everything
+due up to ``as_of`` is handled) and safe with several replicas (rows are claimed with
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL and re-checked inside their transaction).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import date
+from typing import Protocol
 
-from continuity.jobs.event_period import JOB_NAME as UPDATE_EVENT_PERIOD
-from continuity.jobs.event_period import update_current_event_period
+from continuity.jobs import child_orders, close, event_period, extend, payments, update
+from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.models import JobRun
 
-Job = Callable[..., Awaitable[JobRun]]
 
-#: The daily chain, in SPEC §5 order. Later jobs join it as they are built.
-DAILY_CHAIN: tuple[tuple[str, Job], ...] = ((UPDATE_EVENT_PERIOD, update_current_event_period),)
+class Job(Protocol):
+    def __call__(
+        self,
+        as_of: date,
+        *,
+        env: JobEnv,
+        filters: JobFilters = ...,
+        triggered_by: str = ...,
+    ) -> Awaitable[JobRun]: ...
+
+
+#: The daily chain, in SPEC §5 order.
+DAILY_CHAIN: tuple[tuple[str, Job], ...] = (
+    (event_period.JOB_NAME, event_period.update_current_event_period),
+    (extend.JOB_NAME, extend.extend_lines),
+    (update.JOB_NAME, update.continuity_update),
+    (payments.JOB_NAME, payments.process_payments),
+    (child_orders.JOB_NAME, child_orders.create_child_orders),
+    (close.JOB_NAME, close.close_orders),
+)
 JOBS: dict[str, Job] = dict(DAILY_CHAIN)
 
 
-async def run_daily_chain(as_of: date, *, triggered_by: str = "scheduler") -> list[JobRun]:
+async def run_job(
+    name: str,
+    as_of: date,
+    *,
+    env: JobEnv,
+    filters: JobFilters = NO_FILTERS,
+    triggered_by: str = "scheduler",
+) -> list[JobRun]:
+    """Run one job, or the whole chain for ``all``; returns the runs in order."""
+    if name == "all":
+        return await run_daily_chain(as_of, env=env, filters=filters, triggered_by=triggered_by)
+    return [await JOBS[name](as_of, env=env, filters=filters, triggered_by=triggered_by)]
+
+
+async def run_daily_chain(
+    as_of: date,
+    *,
+    env: JobEnv,
+    filters: JobFilters = NO_FILTERS,
+    triggered_by: str = "scheduler",
+) -> list[JobRun]:
     """Run every job of the chain for ``as_of``, in order."""
-    return [await job(as_of, triggered_by=triggered_by) for _name, job in DAILY_CHAIN]
+    return [
+        await job(as_of, env=env, filters=filters, triggered_by=triggered_by)
+        for _name, job in DAILY_CHAIN
+    ]
+
+
+__all__ = ["DAILY_CHAIN", "JOBS", "Job", "JobEnv", "JobFilters", "run_daily_chain", "run_job"]

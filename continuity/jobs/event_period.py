@@ -6,6 +6,7 @@ from datetime import date
 
 from continuity.engine.calendar import CalendarEvent, GapSpec, current_event
 from continuity.enums import OrderStart
+from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.runs import recorded_run
 from continuity.models import JobRun, Program, ProgramEvent, ProgramVersion
 
@@ -13,15 +14,19 @@ JOB_NAME = "update-event-period"
 
 
 async def update_current_event_period(
-    as_of: date, *, program: str | None = None, triggered_by: str = "scheduler"
+    as_of: date,
+    *,
+    env: JobEnv | None = None,
+    filters: JobFilters = NO_FILTERS,
+    triggered_by: str = "scheduler",
 ) -> JobRun:
     """Set ``Program.current_event`` for ``as_of``; a program already set for that date and
-    event is not written again, so a second run changes nothing."""
-    filters = {"program": program} if program else {}
-    async with recorded_run(JOB_NAME, as_of, filters, triggered_by) as run:
+    event is not written again, so a second run changes nothing. (The order filter does not
+    apply: the job works on programs.)"""
+    async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
         programs = Program.filter(retired=False)
-        if program:
-            programs = programs.filter(code=program)
+        if filters.program:
+            programs = programs.filter(code=filters.program)
         for row in await programs.order_by("id"):
             version = await ProgramVersion.filter(program_id=row.id).order_by("-number").first()
             if version is None or version.order_start is not OrderStart.CURRENT_EVENT:

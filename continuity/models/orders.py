@@ -104,6 +104,10 @@ class ContinuityOrder(Model):
         ContinuityOrderStatus, max_length=16, default=ContinuityOrderStatus.ACTIVE
     )
     start_date = fields.DateField()
+    #: The business date the order was placed: lines planned before it were missed.
+    order_date = fields.DateField()
+    #: Every occurrence of the (finite) schedule is held as a line: nothing left to extend.
+    schedule_complete = fields.BooleanField(default=False)
     #: The event the customer started at (``current_event`` programs start past event 1).
     first_event_number = fields.IntField(default=1)
     #: Where the schedule's dates are computed from: occurrence (event, repeat) ships on the

@@ -44,6 +44,9 @@ class Payment(Model):
     #: The same key never charges twice: the gateway and this unique index both enforce it.
     idempotency_key = fields.CharField(max_length=128, unique=True)
     attempts = fields.IntField(default=0)
+    #: Attempts made with earlier payment methods: a new card gets a fresh retry budget while
+    #: attempt numbers (and so gateway keys) keep increasing.
+    attempt_base = fields.IntField(default=0)
     last_attempt_at = fields.DatetimeField(null=True)
     next_retry_on = fields.DateField(null=True)
     gateway_reference = fields.CharField(max_length=128, null=True)

@@ -102,6 +102,8 @@ class _ParentLine:
     first_event: int
     planned: list[Occurrence] = field(default_factory=list)
     total_minor: int = 0
+    #: Every occurrence is in ``planned`` (nothing for the extend job to add).
+    complete: bool = False
 
 
 @dataclass
@@ -252,13 +254,13 @@ async def validate_order(
             threshold=rules.repeat_threshold,
             up_front=parent.spec.bill_up_front,
         )
-        if parent.spec.bill_up_front:
-            parent.total_minor = sum(
-                o.amount_minor
-                for o in all_occurrences(
-                    parent.spec, parent.first_event, anchor, quantity=parent.line.quantity
-                )
+        if is_finite(parent.spec, parent.first_event):
+            everything = all_occurrences(
+                parent.spec, parent.first_event, anchor, quantity=parent.line.quantity
             )
+            parent.complete = len(everything) == len(parent.planned)
+            if parent.spec.bill_up_front:
+                parent.total_minor = sum(o.amount_minor for o in everything)
     return customer, address, method, ordinary, parents
 
 
@@ -368,6 +370,8 @@ async def _create_continuity_order(
         program_id=parent.program.id,
         program_version_id=parent.version.id,
         start_date=parent.start,
+        order_date=order_date,
+        schedule_complete=parent.complete,
         first_event_number=parent.first_event,
         anchor_date=parent.start,
         anchor_event_number=parent.first_event,

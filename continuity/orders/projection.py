@@ -136,12 +136,15 @@ async def program_preview(
     program_code: str,
     start: date,
     *,
+    order_date: date | None = None,
     count: int = 12,
     quantity: int = 1,
     payment_schedule: str | None = None,
 ) -> ProgramPreview:
-    """What an order placed for ``start`` would ship and bill (``start`` is the prompted date
-    or the order date; the program's ``days_after_order`` is added)."""
+    """What an order placed on ``order_date`` (default ``start``) for ``start`` would ship
+    and bill (``start`` is the prompted date or the order date; the program's
+    ``days_after_order`` is added). Installments fall due from the order date, as at
+    placement."""
     _check_count(count)
     if not 1 <= quantity <= 1000:
         raise InvalidInput("must be 1 to 1000", field=["quantity"])
@@ -180,7 +183,7 @@ async def program_preview(
         elif version.default_payment_schedule_id is not None:
             schedule = await PaymentSchedule.get(id=version.default_payment_schedule_id)
         if schedule is not None:
-            plan = installments(total, await schedule_spec(schedule), start)
+            plan = installments(total, await schedule_spec(schedule), order_date or start)
     return ProgramPreview(
         program, version, begin, first, spec.currency, shipments, finite, total, plan
     )

@@ -64,7 +64,7 @@ async def attempt_payment(
         payment.next_retry_on = None
     else:
         payment.failure_code = result.code
-        retries_done = payment.attempts - 1
+        retries_done = payment.attempts - payment.attempt_base - 1
         if retries_done >= reauthorization_limit:
             payment.status = PaymentStatus.FAILED
             payment.next_retry_on = None

@@ -204,9 +204,10 @@ def test_program_preview(client: TestClient) -> None:
     )
     wine_preview = wine["programPreview"]
     assert wine_preview["firstEventNumber"] == 6
+    # installments fall due from the order date (today), as placement books them
     assert [i["dueDate"] for i in wine_preview["installments"]] == [
-        "2026-06-05",
-        "2026-07-05",
-        "2026-08-05",
+        "2027-01-31",
+        "2027-02-28",
+        "2027-03-31",
     ]
     assert gql(client, '{ programPreview(program: "nope") { finite } }') == {"programPreview": None}

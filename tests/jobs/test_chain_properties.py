@@ -1,0 +1,182 @@
+"""The jobs are idempotent, resumable, catch up after downtime, and isolate failures."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from tortoise.context import TortoiseContext
+
+from continuity.enums import (
+    ChildOrderStatus,
+    ContinuityLineStatus,
+    JobRunStatus,
+    PaymentPurpose,
+    PaymentStatus,
+)
+from continuity.jobs import DAILY_CHAIN, JobEnv, child_orders, run_daily_chain
+from continuity.jobs.payments import process_payments
+from continuity.models import ChildOrder, ContinuityLine, Payment
+from continuity.payments.gateway import GatewayResult, TestGateway
+from tests.jobs.world import Buyer, buyer, differences, open_business, order, snapshot
+
+pytestmark = pytest.mark.db
+
+DAY0 = date(2027, 1, 10)
+
+
+async def _business(rules_dir: Path, gateway: TestGateway) -> list[Buyer]:
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    bob = await buyer("BOB", today=DAY0, token="tok_decline")
+    for sku in ["BOOKCLUB", "VITREFILL", "COFFEECLUB", "GIFTBOX6"]:
+        await order(ada, sku, DAY0, rules, gateway)
+    await order(ada, "WINECLUB12", DAY0, rules, gateway, payment_schedule="three-monthly")
+    await order(bob, "VITREFILL", DAY0, rules, gateway)
+    # a late mail order: the book club from two months ago
+    await order(ada, "BOOKCLUB", DAY0, rules, gateway, start_date=DAY0 - timedelta(days=62))
+    return [ada, bob]
+
+
+async def test_every_job_run_twice_changes_nothing_the_second_time(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    await _business(rules_dir, gateway)
+    env = JobEnv(gateway=gateway)
+    for day in [DAY0, DAY0 + timedelta(days=20), DAY0 + timedelta(days=45)]:
+        for name, job in DAILY_CHAIN:
+            await job(day, env=env, triggered_by="test")
+            before = await snapshot()
+            moved, calls = gateway.moved_minor, gateway.calls
+            again = await job(day, env=env, triggered_by="test")
+            assert differences(before, await snapshot()) == [], name
+            assert (gateway.moved_minor, gateway.calls) == (moved, calls), name
+            assert again.status is JobRunStatus.SUCCEEDED, (name, again.failures)
+    assert await ChildOrder.all().count() > 0  # the days above did real work
+
+
+async def test_a_crashed_run_is_completed_by_the_next_without_duplicates(
+    db: TortoiseContext, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = TestGateway()
+    await _business(rules_dir, gateway)
+    env = JobEnv(gateway=gateway, batch_size=2)
+    real = child_orders._create_child_order
+    calls = 0
+
+    async def crash_on_the_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise asyncio.CancelledError  # the process is stopped mid-run
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(child_orders, "_create_child_order", crash_on_the_third)
+    with pytest.raises(asyncio.CancelledError):
+        await child_orders.create_child_orders(DAY0, env=env)
+    partial = await ChildOrder.all().count()
+    assert partial == 2
+    monkeypatch.setattr(child_orders, "_create_child_order", real)
+    completed = await child_orders.create_child_orders(DAY0, env=env)
+    assert completed.status is JobRunStatus.SUCCEEDED
+    due = (
+        await ContinuityLine.filter(
+            planned_ship_date__lte=DAY0 + timedelta(days=5),
+            status=ContinuityLineStatus.PENDING,
+            continuity_order__status="active",
+        )
+        .exclude(continuity_order__customer__account_number="BOB")
+        .count()
+    )
+    assert due == 0
+    # every released line is on exactly one child order, every shipment charged once
+    released = await ContinuityLine.filter(status=ContinuityLineStatus.RELEASED)
+    assert all(line.child_order_id is not None for line in released)
+    children = await ChildOrder.all()
+    charges = await Payment.filter(purpose=PaymentPurpose.SHIPMENT)
+    assert sorted(p.child_order_id or 0 for p in charges) == sorted(
+        c.id for c in children if c.total_minor > 0
+    )
+    assert len({p.idempotency_key for p in charges}) == len(charges)
+
+
+async def test_catch_up_after_ten_days_down(db: TortoiseContext, rules_dir: Path) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir, days_before_delivery=0)
+    ada = await buyer("ADA", today=DAY0)
+    coffee = (await order(ada, "COFFEECLUB", DAY0, rules, gateway)).continuity_orders[0]
+    refill = (await order(ada, "VITREFILL", DAY0, rules, gateway)).continuity_orders[0]
+    # the book club, placed 3 months late: consolidates its missed months
+    book = (
+        await order(ada, "BOOKCLUB", DAY0, rules, gateway, start_date=DAY0 - timedelta(days=90))
+    ).continuity_orders[0]
+    await run_daily_chain(DAY0, env=JobEnv(gateway=gateway))
+    # coffee's second bag is due on day 14 after its start (DAY0+2): the scheduler is down
+    # from DAY0+1 to DAY0+30 and one run on DAY0+31 must catch everything up.
+    later = DAY0 + timedelta(days=31)
+    await run_daily_chain(later, env=JobEnv(gateway=gateway))
+    coffee_children = await ChildOrder.filter(continuity_order_id=coffee.id).order_by("id")
+    coffee_lines = await ContinuityLine.filter(
+        continuity_order_id=coffee.id, status=ContinuityLineStatus.RELEASED
+    )
+    assert [c.consolidated for c in coffee_children] == [False, False, False]  # not consolidated
+    assert len({line.child_order_id for line in coffee_lines}) == 3
+    book_children = await ChildOrder.filter(continuity_order_id=book.id).order_by("id")
+    assert book_children[0].consolidated is True  # the missed months in one child order
+    refill_children = await ChildOrder.filter(continuity_order_id=refill.id)
+    assert len(refill_children) == 2  # day 0 and day 30
+    charges = await Payment.filter(purpose=PaymentPurpose.SHIPMENT)
+    assert all(p.status is PaymentStatus.SUCCEEDED for p in charges)
+    assert len(charges) == len(await ChildOrder.filter(total_minor__gt=0))
+    # a second chain for the same day ships and charges nothing more (extend may top the
+    # refill back up to its threshold: the first chain released one after extending)
+    before = await snapshot()
+    await run_daily_chain(later, env=JobEnv(gateway=gateway))
+    after = await snapshot()
+    for table in ("child_orders", "child_lines", "payments"):
+        assert after[table] == before[table], table
+
+
+class _FlakyGateway(TestGateway):
+    """Raises (not declines) for one token: a bug or an outage on one order."""
+
+    async def capture(
+        self, *, token: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> GatewayResult:
+        if token == "tok_boom":
+            raise ConnectionError("gateway unreachable")
+        return await super().capture(
+            token=token,
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=idempotency_key,
+        )
+
+
+async def test_one_failing_item_never_aborts_the_batch(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = _FlakyGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    boom = await buyer("BOOM", today=DAY0, token="tok_boom")
+    await order(boom, "VITREFILL", DAY0, rules, gateway)
+    await order(ada, "VITREFILL", DAY0, rules, gateway)
+    run = await child_orders.create_child_orders(DAY0, env=JobEnv(gateway=gateway))
+    assert run.status is JobRunStatus.PARTIAL
+    assert [f["item"] for f in run.failures] == [
+        f"order {(await ChildOrder.first()).continuity_order_id}"  # type: ignore[union-attr]
+    ]
+    assert run.counts["child_orders"] == 2
+    paid = await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count()
+    assert paid == 1
+    # the charge that blew up stays recorded, pending, and the payments job collects it once
+    # the gateway works again (the plain test gateway approves any other token)
+    pending = await Payment.get(status=PaymentStatus.PENDING)
+    assert pending.attempts == 0
+    retry = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
+    assert (retry.status, retry.counts["charged"]) == (JobRunStatus.SUCCEEDED, 1)
+    assert await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count() == 2

@@ -1,0 +1,106 @@
+"""Declines are retried every retry_days, then the order goes on payment hold until paid."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from tortoise.context import TortoiseContext
+
+from continuity.customers import PaymentMethodInput, add_payment_method
+from continuity.enums import ContinuityOrderStatus, PaymentPurpose, PaymentStatus
+from continuity.jobs import JobEnv
+from continuity.jobs.child_orders import create_child_orders
+from continuity.jobs.payments import process_payments
+from continuity.models import ChildOrder, ContinuityOrder, Notification, OrderHistoryEntry, Payment
+from continuity.payments.gateway import TestGateway
+from tests.jobs.world import buyer, open_business, order
+
+pytestmark = pytest.mark.db
+
+DAY0 = date(2027, 1, 10)
+
+
+async def test_retries_then_hold_then_a_new_card_releases_it(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir, retry_days=2, reauthorization_limit=2)
+    bob = await buyer("BOB", today=DAY0, token="tok_insufficient_funds")
+    placed = await order(bob, "VITREFILL", DAY0, rules, gateway)
+    order_id = placed.continuity_orders[0].id
+    env = JobEnv(gateway=gateway)
+    await create_child_orders(DAY0, env=env)
+    charge = await Payment.get(purpose=PaymentPurpose.SHIPMENT)
+    assert (charge.status, charge.attempts, charge.next_retry_on) == (
+        PaymentStatus.DECLINED,
+        1,
+        DAY0 + timedelta(days=2),
+    )
+    # nothing to retry before the retry date
+    quiet = await process_payments(DAY0 + timedelta(days=1), env=env)
+    assert quiet.counts == {}
+    await process_payments(DAY0 + timedelta(days=2), env=env)
+    await process_payments(DAY0 + timedelta(days=4), env=env)
+    charge = await Payment.get(id=charge.id)
+    assert (charge.status, charge.attempts, charge.failure_code) == (
+        PaymentStatus.FAILED,
+        3,
+        "insufficient_funds",
+    )
+    held = await ContinuityOrder.get(id=order_id)
+    assert held.status is ContinuityOrderStatus.PAYMENT_HOLD
+    assert (
+        await OrderHistoryEntry.filter(continuity_order_id=order_id, action="payment_hold").count()
+        == 1
+    )
+    # on hold: the next refill is not released
+    before = await ChildOrder.all().count()
+    await create_child_orders(DAY0 + timedelta(days=30), env=env)
+    assert await ChildOrder.all().count() == before
+    # the customer gives a new card: the failed charge is retried on it and the hold lifts
+    card = await add_payment_method(
+        bob.customer_id,
+        PaymentMethodInput(
+            gateway_token="tok_visa", brand="visa", last4="1111", exp_month=1, exp_year=2030
+        ),
+        today=DAY0,
+    )
+    held.payment_method_id = card.id
+    await held.save()
+    run = await process_payments(DAY0 + timedelta(days=31), env=env)
+    assert run.counts["moved_to_new_card"] == 1
+    charge = await Payment.get(id=charge.id)
+    assert (charge.status, charge.attempts, charge.payment_method_id) == (
+        PaymentStatus.SUCCEEDED,
+        4,
+        card.id,
+    )
+    assert (await ContinuityOrder.get(id=order_id)).status is ContinuityOrderStatus.ACTIVE
+    assert gateway.moved_minor == charge.amount_minor
+
+
+async def test_installments_are_billed_ahead_and_charged_when_due(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir, on_account_bill_days=7)
+    ada = await buyer("ADA", today=DAY0)
+    placed = await order(ada, "WINECLUB12", DAY0, rules, gateway, payment_schedule="three-monthly")
+    env = JobEnv(gateway=gateway)
+    second = await Payment.get(
+        continuity_order_id=placed.continuity_orders[0].id, installment_number=2
+    )
+    assert second.due_date == date(2027, 2, 10)
+    await process_payments(date(2027, 2, 2), env=env)
+    assert await Notification.filter(event_type="installment_bill").count() == 0
+    run = await process_payments(date(2027, 2, 3), env=env)
+    assert run.counts == {"bills_issued": 1}
+    bill = await Notification.get(event_type="installment_bill")
+    assert bill.payload["installment"] == 2
+    again = await process_payments(date(2027, 2, 4), env=env)
+    assert again.counts == {}  # one bill per installment
+    paid = await process_payments(date(2027, 2, 10), env=env)
+    assert paid.counts["charged"] == 1
+    assert (await Payment.get(id=second.id)).status is PaymentStatus.SUCCEEDED
