@@ -5,6 +5,7 @@ Read once at the edge into frozen models; the rest of the code receives them as 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -55,7 +56,26 @@ class ServiceSettings(BaseModel):
     rules_dir: Path | None = None
     scheduler_enabled: bool = True
     daily_run_at: str = "02:00"
+    #: Extra schedules for single jobs, as crontab lines in the business time zone
+    #: (e.g. ``process-payments: "0 */4 * * *"``), beside the daily chain.
+    job_schedules: dict[str, str] = Field(default_factory=dict)
     development: bool = False
+
+    @field_validator("job_schedules")
+    @classmethod
+    def _crontabs(cls, value: dict[str, str]) -> dict[str, str]:
+        from apscheduler.triggers.cron import CronTrigger
+
+        from continuity.jobs import JOBS
+
+        for job, line in value.items():
+            if job not in JOBS:
+                raise ValueError(f"unknown job {job!r}: one of {', '.join(JOBS)}")
+            try:
+                CronTrigger.from_crontab(line)
+            except ValueError as exc:
+                raise ValueError(f"{job}: not a crontab line ({exc})") from None
+        return value
 
     @field_validator("daily_run_at")
     @classmethod
@@ -96,6 +116,10 @@ _ENV_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Settings whose environment value is JSON (a mapping), e.g. ``{"process-payments": "0 * * * *"}``.
+_JSON_KEYS = frozenset({"job_schedules"})
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, config_file: Path | None = None
 ) -> Settings:
@@ -112,7 +136,13 @@ def load_settings(
     sources: dict[tuple[str, str], str] = {}
     for name, (section, key) in _ENV_KEYS.items():
         if name in env:
-            data.setdefault(section, {})[key] = env[name]
+            value: Any = env[name]
+            if key in _JSON_KEYS:
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    raise ConfigError(f"environment variable {name}: not JSON") from None
+            data.setdefault(section, {})[key] = value
             sources[(section, key)] = name
     try:
         return Settings.model_validate(data)

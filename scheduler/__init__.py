@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from config.settings import Settings
-from continuity.jobs import JobEnv, run_daily_chain
+from continuity.jobs import JobEnv, run_daily_chain, run_job
 
 log = logging.getLogger("continuity.scheduler")
 
@@ -46,5 +46,23 @@ def start_scheduler(settings: Settings, env: JobEnv) -> AsyncIOScheduler:
         max_instances=1,
         misfire_grace_time=3600,
     )
+    for job, line in settings.service.job_schedules.items():
+        scheduler.add_job(
+            run_one_job,
+            CronTrigger.from_crontab(line, timezone=settings.timezone),
+            args=[settings, env, job],
+            id=f"job:{job}",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
     scheduler.start()
     return scheduler
+
+
+async def run_one_job(settings: Settings, env: JobEnv, job: str) -> None:
+    """A job on its own schedule (``service.job_schedules``), for today."""
+    as_of = business_today(settings)
+    for run in await run_job(job, as_of, env=env, triggered_by="scheduler"):
+        log.info("job %s for %s: %s %s", run.job, as_of, run.status, run.counts)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import IntegrityError
 
 from continuity.enums import BillingMode, ContinuityLineStatus, PaymentPurpose, PaymentStatus
 from continuity.errors import ContinuityError, ErrorCode
@@ -154,3 +155,39 @@ async def test_bad_lines_write_nothing(
     assert (raised.value.code, raised.value.field) == (code, ("input", "lines", "1", field))
     assert await SalesOrder.all().count() == 0
     assert await Payment.all().count() == 0
+
+
+async def test_the_same_attempt_never_charges_twice(db: TortoiseContext, rules_dir: Path) -> None:
+    """A crash between the gateway call and the database write repeats the same attempt key:
+    the gateway answers with its first outcome and moves no money again."""
+    from continuity.payments.charges import attempt_key, attempt_payment
+
+    buyer = await setup(rules_dir)
+    gateway = TestGateway()
+    placed = await place_sales_order(
+        _order(buyer, OrderLineInput("GIFTBOX6")),
+        order_date=TODAY,
+        actor="web",
+        rules=RULES,
+        gateway=TestGateway(),  # another gateway: this one has seen nothing
+    )
+    payment = await Payment.get(continuity_order_id=placed.continuity_orders[0].id)
+    payment.status, payment.attempts = PaymentStatus.PENDING, 0  # as if the write was lost
+    key = attempt_key(payment)
+    for _ in range(2):
+        stale = await Payment.get(id=payment.id)
+        stale.status, stale.attempts = PaymentStatus.PENDING, 0
+        await attempt_payment(stale, gateway, today=TODAY, retry_days=2, reauthorization_limit=3)
+    assert key.endswith("#1")
+    assert (gateway.calls, gateway.moved_minor) == (1, payment.amount_minor)
+    with pytest.raises(IntegrityError):  # the unique index backs the key
+        await Payment.create(
+            kind=payment.kind,
+            purpose=payment.purpose,
+            status=PaymentStatus.PENDING,
+            payment_method_id=payment.payment_method_id,
+            amount_minor=1,
+            currency="USD",
+            due_date=TODAY,
+            idempotency_key=payment.idempotency_key,
+        )
