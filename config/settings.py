@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from config.notifications import NotificationSettings
+
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG_FILE = CONFIG_DIR / "continuity.yaml"
 ENV_PREFIX = "CONTINUITY_"
@@ -90,6 +92,7 @@ class Settings(BaseModel):
 
     call_center: CallCenterSettings = CallCenterSettings()
     service: ServiceSettings = ServiceSettings()
+    notifications: NotificationSettings = NotificationSettings()
 
     @property
     def rules_dir(self) -> Path:
@@ -113,11 +116,15 @@ _ENV_KEYS: dict[str, tuple[str, str]] = {
         for key in CallCenterSettings.model_fields
     },
     **{f"{ENV_PREFIX}{key.upper()}": ("service", key) for key in ServiceSettings.model_fields},
+    **{
+        f"{ENV_PREFIX}{key.upper()}": ("notifications", key)
+        for key in NotificationSettings.model_fields
+    },
 }
 
 
-#: Settings whose environment value is JSON (a mapping), e.g. ``{"process-payments": "0 * * * *"}``.
-_JSON_KEYS = frozenset({"job_schedules"})
+#: Settings whose environment value is JSON, e.g. ``{"process-payments": "0 * * * *"}``.
+_JSON_KEYS = frozenset({"job_schedules", "webhooks", "email_events"})
 
 
 def load_settings(

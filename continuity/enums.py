@@ -121,3 +121,13 @@ class NotificationStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     DEAD = "dead"
+
+
+class Role(StrEnum):
+    """Who an API caller is (SPEC §7); docs/ACCESS.md lists what each may do."""
+
+    CUSTOMER = "customer"  # bound to one customer account: its own data only
+    AGENT = "agent"  # call-center agent: all customers, on their behalf, with a reason
+    MERCHANDISER = "merchandiser"  # programs, rule reloads, update previews
+    OPERATOR = "operator"  # jobs, parameters, fulfilment callbacks
+    ADMIN = "admin"  # everything

@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
+import strawberry
+
 from continuity import models
 from continuity.errors import ContinuityError
 from continuity.orders import cancel, changes, pause
+from resolvers.access import check_order_visible, require_agent_reason
 from resolvers.context import Info
 from resolvers.errors import parse_id, user_errors
+from resolvers.inputs import check_input
 from resolvers.orders import billing_rules
 from schema.changes import (
     CancelOrderInput,
@@ -43,23 +47,41 @@ class _Payload(Protocol):
 P = TypeVar("P", bound=_Payload)
 
 
-async def _apply(payload: type[P], change: Callable[[], Awaitable[models.ContinuityOrder]]) -> P:
+ORDER_FIELD = ["input", "orderId"]
+
+
+class _Input(Protocol):
+    order_id: strawberry.ID
+    reason: str | None
+
+
+async def _apply(
+    info: Info,
+    payload: type[P],
+    data: _Input,
+    change: Callable[[int], Awaitable[models.ContinuityOrder]],
+) -> P:
+    """Check the input's bounds, that the caller may see the order (another customer's order
+    is reported exactly like a missing one) and an agent's reason; then change the order."""
     try:
-        order = await change()
+        check_input(data, ["input"])
+        caller = info.context.caller
+        order_id = parse_id(data.order_id, ORDER_FIELD)
+        await check_order_visible(caller, order_id, ORDER_FIELD)
+        require_agent_reason(caller, data.reason)
+        order = await change(order_id)
     except ContinuityError as error:
         return payload(continuity_order=None, user_errors=user_errors(error))
     return payload(continuity_order=ContinuityOrder.from_row(order), user_errors=[])
 
 
-def _order_id(value: str) -> int:
-    return parse_id(value, ["input", "orderId"])
-
-
 async def resolve_skip_shipment(info: Info, data: SkipShipmentInput) -> SkipShipmentPayload:
     return await _apply(
+        info,
         SkipShipmentPayload,
-        lambda: changes.skip_shipment(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: changes.skip_shipment(
+            order_id,
             data.event_number,
             data.repeat_index,
             actor=info.context.actor,
@@ -70,9 +92,11 @@ async def resolve_skip_shipment(info: Info, data: SkipShipmentInput) -> SkipShip
 
 async def resolve_pause_order(info: Info, data: PauseOrderInput) -> PauseOrderPayload:
     return await _apply(
+        info,
         PauseOrderPayload,
-        lambda: pause.pause_order(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: pause.pause_order(
+            order_id,
             until=data.until,
             today=info.context.today,
             actor=info.context.actor,
@@ -83,9 +107,11 @@ async def resolve_pause_order(info: Info, data: PauseOrderInput) -> PauseOrderPa
 
 async def resolve_resume_order(info: Info, data: ResumeOrderInput) -> ResumeOrderPayload:
     return await _apply(
+        info,
         ResumeOrderPayload,
-        lambda: pause.resume_order(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: pause.resume_order(
+            order_id,
             today=info.context.today,
             actor=info.context.actor,
             reason=data.reason,
@@ -95,9 +121,11 @@ async def resolve_resume_order(info: Info, data: ResumeOrderInput) -> ResumeOrde
 
 async def resolve_change_ship_to(info: Info, data: ChangeShipToInput) -> ChangeShipToPayload:
     return await _apply(
+        info,
         ChangeShipToPayload,
-        lambda: changes.change_ship_to(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: changes.change_ship_to(
+            order_id,
             parse_id(data.address_id, ["input", "addressId"]),
             actor=info.context.actor,
             reason=data.reason,
@@ -109,9 +137,11 @@ async def resolve_change_payment_method(
     info: Info, data: ChangePaymentMethodInput
 ) -> ChangePaymentMethodPayload:
     return await _apply(
+        info,
         ChangePaymentMethodPayload,
-        lambda: changes.change_payment_method(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: changes.change_payment_method(
+            order_id,
             parse_id(data.payment_method_id, ["input", "paymentMethodId"]),
             today=info.context.today,
             actor=info.context.actor,
@@ -122,9 +152,11 @@ async def resolve_change_payment_method(
 
 async def resolve_swap_item(info: Info, data: SwapItemInput) -> SwapItemPayload:
     return await _apply(
+        info,
         SwapItemPayload,
-        lambda: changes.swap_item(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: changes.swap_item(
+            order_id,
             data.from_sku,
             data.to_sku,
             actor=info.context.actor,
@@ -135,9 +167,11 @@ async def resolve_swap_item(info: Info, data: SwapItemInput) -> SwapItemPayload:
 
 async def resolve_change_quantity(info: Info, data: ChangeQuantityInput) -> ChangeQuantityPayload:
     return await _apply(
+        info,
         ChangeQuantityPayload,
-        lambda: changes.change_quantity(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: changes.change_quantity(
+            order_id,
             data.quantity,
             actor=info.context.actor,
             reason=data.reason,
@@ -147,9 +181,11 @@ async def resolve_change_quantity(info: Info, data: ChangeQuantityInput) -> Chan
 
 async def resolve_cancel_order(info: Info, data: CancelOrderInput) -> CancelOrderPayload:
     return await _apply(
+        info,
         CancelOrderPayload,
-        lambda: cancel.cancel_order(
-            _order_id(data.order_id),
+        data,
+        lambda order_id: cancel.cancel_order(
+            order_id,
             reason_code=data.reason_code,
             today=info.context.today,
             actor=info.context.actor,

@@ -6,6 +6,7 @@ long-lived one would serve stale rows and bind to the wrong event loop.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from config.settings import Settings
 from continuity import models
+from continuity.access import Caller
 from continuity.payments.gateway import PaymentGateway
 
 K = TypeVar("K", bound=Hashable)
@@ -219,14 +221,18 @@ class Context:
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None
     loaders: Loaders = field(default_factory=Loaders)
+    #: The authenticated caller (``server/guard.py``); None only for development-mode
+    #: introspection, which ``resolvers.access.AccessControl`` allows and nothing else.
+    caller: Caller | None = None
+    #: Names this request in the logs and in masked errors (the ``X-Request-Id`` header).
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: The websocket ``connection_init`` payload (strawberry sets it).
+    connection_params: dict[str, Any] | None = None
 
     @property
     def actor(self) -> str:
-        """Who is calling, for the order history (the access layer will set it from the
-        caller's token; until then a client may name itself with ``X-Actor``)."""
-        if self.request is not None:
-            return self.request.headers.get("x-actor", "api")[:100]
-        return "api"
+        """Who is calling, for the order history and job runs: ``<role>:<token name>``."""
+        return self.caller.actor if self.caller is not None else "api"
 
     @property
     def today(self) -> date:

@@ -6,9 +6,11 @@ from tortoise.expressions import Q
 
 from continuity import customers as domain
 from continuity import models
-from continuity.errors import ContinuityError
+from continuity.errors import ContinuityError, NotFound
+from resolvers.access import customer_scope
 from resolvers.context import Info
-from resolvers.errors import parse_id, user_errors
+from resolvers.errors import parse_id, query_error, user_errors
+from resolvers.inputs import check_arguments, check_input
 from schema.customers import (
     AddPaymentMethodInput,
     AddPaymentMethodPayload,
@@ -24,6 +26,7 @@ from schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
 
 async def resolve_create_customer(info: Info, data: CreateCustomerInput) -> CreateCustomerPayload:
     try:
+        check_input(data, ["input"])
         row = await domain.create_customer(
             account_number=data.account_number,
             name=data.name,
@@ -54,7 +57,12 @@ async def resolve_add_payment_method(
     info: Info, data: AddPaymentMethodInput
 ) -> AddPaymentMethodPayload:
     try:
+        check_input(data, ["input"])
         customer_id = parse_id(data.customer_id, ["customerId"])
+        scope = customer_scope(info.context.caller)
+        if scope is not None and customer_id != scope:
+            # Exactly what the domain says of a customer that does not exist.
+            raise NotFound(f"no customer {customer_id}", field=["customerId"])
         row = await domain.add_payment_method(
             customer_id,
             domain.PaymentMethodInput(
@@ -84,6 +92,9 @@ async def resolve_customer(info: Info, customer_id: str) -> Customer | None:
         number = parse_id(customer_id, ["id"])
     except ContinuityError:
         return None
+    scope = customer_scope(info.context.caller)
+    if scope is not None and number != scope:
+        return None
     row = await models.Customer.get_or_none(id=number)
     return Customer.from_row(row) if row else None
 
@@ -92,7 +103,14 @@ async def resolve_customers(
     info: Info, first: int | None, after: str | None, search: str | None
 ) -> CustomerConnection:
     size = page_size(first)
+    try:
+        check_arguments(search=search, after=after)
+    except ContinuityError as error:
+        raise query_error(error) from None
     query = models.Customer.all().order_by("id")
+    scope = customer_scope(info.context.caller)
+    if scope is not None:
+        query = query.filter(id=scope)
     after_id = decode_cursor("Customer", after)
     if after_id is not None:
         query = query.filter(id__gt=after_id)

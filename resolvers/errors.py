@@ -18,7 +18,7 @@ def parse_id(value: str, field: list[str]) -> int:
         number = int(value)
     except (TypeError, ValueError):
         raise NotFound(f"no object with id {value!r}", field=field) from None
-    if not 0 < number < 2**63:
+    if not 0 < number < 2**31:  # ids are 32-bit columns: PostgreSQL refuses larger numbers
         raise NotFound(f"no object with id {value!r}", field=field)
     return number
 

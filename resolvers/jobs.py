@@ -10,8 +10,10 @@ from continuity.fulfilment import invoice_child_order, mark_child_order_shipped
 from continuity.jobs import JobEnv, JobFilters, run_job
 from continuity.jobs.update import preview_continuity_update
 from continuity.orders import bulk
+from resolvers.access import require_agent_reason
 from resolvers.context import Info
 from resolvers.errors import parse_id, query_error, user_errors
+from resolvers.inputs import check_arguments, check_input
 from schema.jobs import (
     ChildOrderInput,
     ChildOrderPayload,
@@ -47,6 +49,7 @@ async def resolve_run_job(info: Info, data: RunJobInput) -> RunJobPayload:
     today = info.context.today
     as_of = data.as_of or today
     try:
+        check_input(data, ["input"])
         if abs((as_of - today).days) > MAX_AS_OF_DISTANCE:
             raise InvalidInput("must be within ten years of today", field=["input", "asOf"])
         filters = _filters(
@@ -91,6 +94,7 @@ async def resolve_job_runs(
 
 async def resolve_mark_shipped(info: Info, data: ChildOrderInput) -> ChildOrderPayload:
     try:
+        check_input(data, ["input"])
         row = await mark_child_order_shipped(
             parse_id(data.child_order_id, ["input", "childOrderId"]), actor=info.context.actor
         )
@@ -101,6 +105,7 @@ async def resolve_mark_shipped(info: Info, data: ChildOrderInput) -> ChildOrderP
 
 async def resolve_invoice(info: Info, data: ChildOrderInput) -> ChildOrderPayload:
     try:
+        check_input(data, ["input"])
         row = await invoice_child_order(
             parse_id(data.child_order_id, ["input", "childOrderId"]), actor=info.context.actor
         )
@@ -113,6 +118,7 @@ async def resolve_continuity_update_preview(
     info: Info, program: str | None, order: str | None
 ) -> list[OrderUpdatePreview]:
     try:
+        check_arguments(program=program, order=order)
         filters = _filters(program, order)
     except ContinuityError as error:
         raise query_error(error) from None
@@ -139,6 +145,9 @@ async def resolve_update_start_date(
     info: Info, data: UpdateStartDateInput
 ) -> UpdateStartDatePayload:
     try:
+        check_input(data, ["input"])
+        if not data.dry_run:
+            require_agent_reason(info.context.caller, data.reason)
         changes = await bulk.update_start_date(
             _order_ids(data.order_ids),
             new_start=data.new_start_date,
@@ -170,6 +179,9 @@ async def resolve_substitute_product(
     info: Info, data: SubstituteProductInput
 ) -> SubstituteProductPayload:
     try:
+        check_input(data, ["input"])
+        if not data.dry_run:
+            require_agent_reason(info.context.caller, data.reason)
         result = await bulk.substitute_product(
             _order_ids(data.order_ids),
             data.from_sku,

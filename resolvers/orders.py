@@ -9,8 +9,10 @@ from continuity.engine.schedule import PlannedItem
 from continuity.enums import ContinuityOrderStatus
 from continuity.errors import ContinuityError
 from continuity.orders import placement, projection
+from resolvers.access import customer_scope
 from resolvers.context import Info
 from resolvers.errors import parse_id, query_error, user_errors
+from resolvers.inputs import check_arguments, check_input
 from schema.common import Money
 from schema.orders import (
     ContinuityOrder,
@@ -41,6 +43,7 @@ async def resolve_place_sales_order(
     info: Info, data: PlaceSalesOrderInput
 ) -> PlaceSalesOrderPayload:
     try:
+        check_input(data, ["input"])
         order = placement.SalesOrderInput(
             customer_id=parse_id(data.customer_id, ["input", "customerId"]),
             ship_to_address_id=parse_id(data.ship_to_address_id, ["input", "shipToAddressId"]),
@@ -73,16 +76,21 @@ async def resolve_place_sales_order(
     )
 
 
-async def load_order(order_id: str) -> models.ContinuityOrder | None:
+async def load_order(info: Info, order_id: str) -> models.ContinuityOrder | None:
+    """The order, or None when it does not exist or is another customer's (alike)."""
     try:
         number = parse_id(order_id, ["id"])
     except ContinuityError:
         return None
-    return await models.ContinuityOrder.get_or_none(id=number)
+    query = models.ContinuityOrder.filter(id=number)
+    scope = customer_scope(info.context.caller)
+    if scope is not None:
+        query = query.filter(customer_id=scope)
+    return await query.first()
 
 
 async def resolve_continuity_order(info: Info, order_id: str) -> ContinuityOrder | None:
-    row = await load_order(order_id)
+    row = await load_order(info, order_id)
     return ContinuityOrder.from_row(row) if row else None
 
 
@@ -95,7 +103,14 @@ async def resolve_continuity_orders(
     after: str | None,
 ) -> ContinuityOrderConnection:
     size = page_size(first)
+    try:
+        check_arguments(customer=customer, program=program, after=after)
+    except ContinuityError as error:
+        raise query_error(error) from None
     query = models.ContinuityOrder.all().order_by("id")
+    scope = customer_scope(info.context.caller)
+    if scope is not None:
+        query = query.filter(customer_id=scope)
     after_id = decode_cursor("ContinuityOrder", after)
     if after_id is not None:
         query = query.filter(id__gt=after_id)
@@ -147,7 +162,7 @@ def _item(item: PlannedItem, currency: str) -> ShipmentItem:
 async def resolve_upcoming_shipments(
     info: Info, order_id: str, count: int
 ) -> list[UpcomingShipment]:
-    row = await load_order(order_id)
+    row = await load_order(info, order_id)
     if row is None:
         return []
     try:
@@ -166,6 +181,7 @@ async def resolve_program_preview(
     payment_schedule: str | None,
 ) -> ProgramPreview | None:
     try:
+        check_arguments(program=program, start_date=start_date, payment_schedule=payment_schedule)
         preview = await projection.program_preview(
             program,
             start_date or info.context.today,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from continuity import models
+from continuity.errors import ContinuityError
 from resolvers.context import Info
+from resolvers.inputs import check_arguments
 from schema.programs import Program
 
 
@@ -19,5 +21,9 @@ async def resolve_programs(info: Info, active: bool | None = None) -> list[Progr
 
 
 async def resolve_program(info: Info, program_id: str) -> Program | None:
+    try:
+        check_arguments(id=program_id)
+    except ContinuityError:
+        return None  # no program has such an id
     row = await models.Program.get_or_none(code=program_id)
     return await Program.build(row, info) if row else None

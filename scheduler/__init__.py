@@ -1,7 +1,8 @@
 """The in-process APScheduler 3 that runs the daily job chain.
 
 Every replica runs one; the jobs themselves are idempotent, so a second replica running the
-same chain for the same date changes nothing.
+same chain for the same date changes nothing. Beside the chain, an interval job delivers the
+notification outbox (``scheduler.delivery``); each notification is claimed by one replica.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from datetime import date, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
 from continuity.jobs import JobEnv, run_daily_chain, run_job
+from scheduler.delivery import DELIVERY_JOB_ID, deliver_notifications
 
 log = logging.getLogger("continuity.scheduler")
 
@@ -46,6 +49,16 @@ def start_scheduler(settings: Settings, env: JobEnv) -> AsyncIOScheduler:
         max_instances=1,
         misfire_grace_time=3600,
     )
+    if settings.notifications.delivery_enabled:
+        scheduler.add_job(
+            deliver_notifications,
+            IntervalTrigger(seconds=settings.notifications.delivery_interval_seconds),
+            args=[settings],
+            id=DELIVERY_JOB_ID,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
     for job, line in settings.service.job_schedules.items():
         scheduler.add_job(
             run_one_job,

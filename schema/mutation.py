@@ -24,6 +24,7 @@ from resolvers.jobs import (
     resolve_substitute_product,
     resolve_update_start_date,
 )
+from resolvers.notifications import resolve_redeliver_notification
 from resolvers.orders import resolve_place_sales_order
 from resolvers.rules import resolve_reload_rules
 from schema.changes import (
@@ -60,6 +61,7 @@ from schema.jobs import (
     UpdateStartDateInput,
     UpdateStartDatePayload,
 )
+from schema.notifications import RedeliverNotificationPayload
 from schema.orders import PlaceSalesOrderInput, PlaceSalesOrderPayload
 from schema.rules import ReloadRulesPayload
 
@@ -193,3 +195,12 @@ class Mutation:
         self, info: Info, input: SubstituteProductInput
     ) -> SubstituteProductPayload:
         return await resolve_substitute_product(info, input)
+
+    @strawberry.mutation(
+        description="Send a notification again (sent, failed or dead): it becomes PENDING, due "
+        "now, with a fresh attempt budget. Webhooks keep the same event id."
+    )
+    async def redeliver_notification(
+        self, info: Info, id: strawberry.ID
+    ) -> RedeliverNotificationPayload:
+        return await resolve_redeliver_notification(info, str(id))

@@ -62,6 +62,7 @@ class Payment:
 
 @strawberry.type(description="One change to an order: who, when, what and why.")
 class HistoryEntry:
+    id: strawberry.ID
     at: datetime.datetime
     actor: str
     action: str
@@ -71,6 +72,7 @@ class HistoryEntry:
     @classmethod
     def from_row(cls, row: models.OrderHistoryEntry) -> HistoryEntry:
         return cls(
+            id=strawberry.ID(str(row.id)),
             at=row.at,
             actor=row.actor,
             action=row.action,

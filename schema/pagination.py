@@ -31,7 +31,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         return None
     try:
         prefix, _, key = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix == kind:
+        if prefix == kind and 0 <= int(key) < 2**31:  # keys are 32-bit ids
             return int(key)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass

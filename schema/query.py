@@ -14,6 +14,7 @@ from resolvers.catalog import (
 from resolvers.context import Info
 from resolvers.customers import resolve_customer, resolve_customers
 from resolvers.jobs import resolve_continuity_update_preview, resolve_job_runs
+from resolvers.notifications import resolve_notifications
 from resolvers.orders import (
     resolve_continuity_order,
     resolve_continuity_orders,
@@ -21,10 +22,12 @@ from resolvers.orders import (
     resolve_upcoming_shipments,
 )
 from resolvers.programs import resolve_program, resolve_programs
+from schema.access import Viewer, resolve_viewer
 from schema.catalog import CallCenterParameters, PaymentSchedule, Product
 from schema.customers import Customer, CustomerConnection
-from schema.enums import ContinuityOrderStatus, ProductKind
+from schema.enums import ContinuityOrderStatus, NotificationStatus, ProductKind
 from schema.jobs import JobName, JobRunConnection, OrderUpdatePreview
+from schema.notifications import NotificationConnection
 from schema.orders import (
     ContinuityOrder,
     ContinuityOrderConnection,
@@ -36,6 +39,10 @@ from schema.programs import Program
 
 @strawberry.type
 class Query:
+    @strawberry.field(description="Who is calling: role, token name, and a customer's account.")
+    def viewer(self, info: Info) -> Viewer | None:
+        return resolve_viewer(info)
+
     @strawberry.field(description="Programs by id; `active` filters on the active flag.")
     async def programs(self, info: Info, active: bool | None = None) -> list[Program]:
         return await resolve_programs(info, active)
@@ -147,4 +154,20 @@ class Query:
             info,
             str(program) if program is not None else None,
             str(order) if order is not None else None,
+        )
+
+    @strawberry.field(
+        description="The notification outbox, newest first: what was (or will be) sent to whom, "
+        "and how delivery went."
+    )
+    async def notifications(
+        self,
+        info: Info,
+        order: strawberry.ID | None = None,
+        status: NotificationStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> NotificationConnection:
+        return await resolve_notifications(
+            info, str(order) if order is not None else None, status, first, after
         )

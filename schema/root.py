@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import strawberry
 from strawberry.extensions import (
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -15,7 +16,10 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from resolvers.access import AccessControl
+from schema.masking import LoggingSchema, MaskInternalErrors
 from schema.mutation import Mutation
+from schema.notifications import Subscription
 from schema.query import Query
 
 MAX_QUERY_DEPTH = 12
@@ -23,23 +27,31 @@ MAX_ALIASES = 30
 MAX_TOKENS = 5000
 
 
-def _extensions() -> list[Callable[[], SchemaExtension]]:
+def _extensions(development: bool = False) -> list[Callable[[], SchemaExtension]]:
     # Factories, not instances: a shared instance is not safe across concurrent requests.
-    return [
+    extensions: list[Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        AccessControl,
+        MaskInternalErrors,
     ]
+    if not development:
+        extensions.append(DisableIntrospection)
+    return extensions
 
 
 def build_schema(*, development: bool = False) -> strawberry.Schema:
-    """The schema; outside development, field suggestions (which leak the schema) are off."""
-    return strawberry.Schema(
+    """The schema; outside development, introspection and field suggestions (which leak the
+    schema) are off. Every operation passes the access check (``resolvers/access.py``) and
+    unexpected errors are masked (``schema/masking.py``)."""
+    return LoggingSchema(
         query=Query,
         mutation=Mutation,
-        extensions=_extensions(),
+        subscription=Subscription,
+        extensions=_extensions(development),
         config=StrawberryConfig(disable_field_suggestions=not development),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,17 +18,21 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
 from config.settings import Settings, load_settings
 from continuity.db import migrate, tortoise_config
 from continuity.jobs import JobEnv
+from continuity.notifications.policy import set_policy
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway, TestGateway
 from resolvers.context import Clock, Context
 from rules.reload import reload_rules
 from scheduler import start_scheduler
 from schema import build_schema
+from server.guard import Guard, caller_for
 
 log = logging.getLogger("continuity.server")
 
@@ -49,13 +54,30 @@ class ContinuityGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(
+        # server/guard.py authenticated the request and named it.
+        state = request.scope.get("state", {})
+        context = Context(
             settings=self.settings,
             gateway=self.gateway,
             clock=self.clock,
             request=request,
             response=response,
+            caller=state.get("caller"),
         )
+        if state.get("request_id"):
+            context.request_id = state["request_id"]
+        return context
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A websocket without a token in its handshake may send one in ``connection_init``
+        (``{"authorization": "Bearer ct_…"}``: browsers cannot set handshake headers)."""
+        if context.caller is None:
+            params = context.connection_params or {}
+            header = params.get("authorization") or params.get("Authorization")
+            _given, context.caller = await caller_for(header if isinstance(header, str) else None)
+        if context.caller is None:
+            raise ConnectionRejectionError({"message": "authentication required"})
+        return cast(UnsetType, UNSET)
 
 
 async def health(_request: Request) -> JSONResponse:
@@ -97,12 +119,15 @@ def create_app(
     settings = settings or load_settings()
     gateway = gateway or TestGateway()
     graphql = ContinuityGraphQL(settings, gateway, clock)
+    guarded = Guard(graphql, development=settings.service.development)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate(settings.database_url)
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await prepare_database(settings)
+            # who is told what (the outbox writer reads it); put back on shutdown
+            previous_policy = set_policy(settings.notifications.policy())
             scheduler = (
                 start_scheduler(settings, JobEnv(gateway=gateway))
                 if settings.service.scheduler_enabled
@@ -113,11 +138,12 @@ def create_app(
             finally:
                 if scheduler is not None:
                     scheduler.shutdown(wait=False)
+                set_policy(previous_policy)
 
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            Route("/graphql", guarded, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", guarded),
             Route("/health", health),
         ],
         lifespan=lifespan,

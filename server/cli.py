@@ -1,4 +1,4 @@
-"""The ``continuity`` command: serve, check rules, migrate, run jobs."""
+"""The ``continuity`` command: serve, check rules, migrate, run jobs, manage API tokens."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"service": service})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     print(f"Continuity on http://{args.host}:{args.port}/graphql ({settings.database_url})")
+    print(
+        "Every request needs a token (Authorization: Bearer ct_…); create one with "
+        "`continuity token create --role admin --name me`."
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -79,6 +83,7 @@ def cmd_db_check(_args: argparse.Namespace) -> int:
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from continuity.db import migrate, open_database
     from continuity.jobs import JobEnv, JobFilters, run_job
+    from continuity.notifications.policy import set_policy
     from continuity.parameters import save_call_center_parameters
     from continuity.payments.gateway import TestGateway
     from scheduler import business_today
@@ -91,6 +96,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         await migrate(settings.database_url)
         async with open_database(settings.database_url):
             await save_call_center_parameters(settings.call_center.model_dump())
+            set_policy(settings.notifications.policy())
             runs = await run_job(
                 args.job,
                 as_of,
@@ -105,6 +111,25 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                 print(f"  failed {failure['item']}: {failure['error']}")
             failed += len(result.failures)
         return 1 if failed else 0
+
+    return asyncio.run(run())
+
+
+def cmd_notifications_deliver(_args: argparse.Namespace) -> int:
+    from continuity.db import migrate, open_database
+    from scheduler.delivery import deliver_notifications
+
+    settings = _settings()
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            report = await deliver_notifications(settings)
+        print(
+            f"notifications: {report.claimed} claimed, {report.sent} sent, "
+            f"{report.failed} to retry, {report.dead} dead"
+        )
+        return 0
 
     return asyncio.run(run())
 
@@ -147,7 +172,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"  not placed: {problem}")
         print(f"missed occurrence lines (sent at the next child-order run): {summary.missed_lines}")
         print(f"declined payments (retried by the payments job): {summary.declined_payments}")
-        print("Next: run `continuity serve --dev`, open http://127.0.0.1:8000/graphql and try:")
+        print(
+            "Next: run `continuity token create --role admin`, then `continuity serve --dev`,"
+            " open http://127.0.0.1:8000/graphql, add the header"
+            ' {"Authorization": "Bearer <token>"} and try:'
+        )
         print(SAMPLE_QUERY)
         return 0
 
@@ -185,7 +214,85 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from continuity.access import create_token
+    from continuity.db import migrate, open_database
+    from continuity.enums import Role
+    from continuity.errors import ContinuityError
+
+    settings = _settings()
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            try:
+                issued = await create_token(
+                    Role(args.role),
+                    name=args.name or args.role,
+                    customer_account=args.customer,
+                    expires_days=args.expires,
+                )
+            except ContinuityError as error:
+                print(f"token not created: {error.message}", file=sys.stderr)
+                return 2
+        row = issued.row
+        expires = f", expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+        print(f"token {row.key} ({row.role.value} {row.name!r}{expires}); shown only once:")
+        print(issued.token)
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from continuity.access import revoke_token
+    from continuity.db import migrate, open_database
+    from continuity.errors import ContinuityError
+
+    settings = _settings()
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            try:
+                row = await revoke_token(args.key)
+            except ContinuityError as error:
+                print(error.message, file=sys.stderr)
+                return 1
+        print(f"token {row.key} ({row.role.value} {row.name!r}) revoked at {row.revoked_at}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_token_list(_args: argparse.Namespace) -> int:
+    from continuity.access import list_tokens
+    from continuity.db import migrate, open_database
+
+    settings = _settings()
+
+    async def run() -> int:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            rows = await list_tokens()
+        print("key           role          name                 customer     state")
+        for row in rows:
+            account = row.customer.account_number if row.customer else "-"
+            if row.revoked_at:
+                state = f"revoked {row.revoked_at:%Y-%m-%d}"
+            elif row.expires_at:
+                state = f"expires {row.expires_at:%Y-%m-%d}"
+            else:
+                state = "active"
+            used = f", last used {row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else ""
+            print(f"{row.key:<13} {row.role.value:<13} {row.name:<20} {account:<12} {state}{used}")
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from continuity.enums import Role
     from continuity.jobs import DAILY_CHAIN
 
     parser = argparse.ArgumentParser(prog="continuity", description=__doc__)
@@ -221,9 +328,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--order", type=int, help="only this continuity order id")
     run.set_defaults(func=cmd_jobs_run)
 
+    notifications = commands.add_parser("notifications", help="the outbox").add_subparsers(
+        dest="notifications_command", required=True
+    )
+    notifications.add_parser(
+        "deliver", help="send the notifications due now (one pass; safe beside the servers)"
+    ).set_defaults(func=cmd_notifications_deliver)
+
     demo = commands.add_parser("demo", help="load the rules and create demo customers and orders")
     demo.add_argument("--today", help="YYYY-MM-DD (default: today in the business time zone)")
     demo.set_defaults(func=cmd_demo)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", help="create a token and print it (once)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--customer", help="customer account number (role customer only)")
+    create.add_argument("--expires", type=int, metavar="DAYS", help="days until it expires")
+    create.add_argument("--name", help="who holds it; the order history's actor (default: role)")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token by its key (see token list)")
+    revoke.add_argument("key")
+    revoke.set_defaults(func=cmd_token_revoke)
+    token.add_parser("list", help="list tokens (never their secrets)").set_defaults(
+        func=cmd_token_list
+    )
 
     simulate = commands.add_parser(
         "simulate", help="run the daily chain over a virtual calendar on a throwaway database"

@@ -13,7 +13,9 @@ from starlette.testclient import TestClient
 from tortoise.context import TortoiseContext
 
 from config.settings import Settings, load_settings
+from continuity.access import create_token
 from continuity.db import open_database
+from continuity.enums import Role
 from continuity.payments.gateway import TestGateway
 from rules.loader import BUNDLED_RULES_DIR
 from server.app import create_app
@@ -88,7 +90,39 @@ def gateway() -> TestGateway:
     return TestGateway()
 
 
+def issue_token(
+    client: TestClient,
+    role: Role | str,
+    *,
+    name: str | None = None,
+    customer: str | None = None,
+    expires_days: int | None = None,
+) -> str:
+    """A token for ``role`` in the running app's database (through the app's event loop)."""
+    role = Role(role)
+
+    async def create() -> str:
+        issued = await create_token(
+            role, name=name or role.value, customer_account=customer, expires_days=expires_days
+        )
+        return issued.token
+
+    return client.portal.call(create)  # type: ignore[union-attr]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def as_admin(client: TestClient) -> TestClient:
+    """Authenticate every request of a started client as an ``admin`` token named ``test``."""
+    client.headers.update(bearer(issue_token(client, Role.ADMIN, name="test")))
+    return client
+
+
 @pytest.fixture
 def client(settings: Settings, gateway: TestGateway) -> Iterator[TestClient]:
+    """The app over HTTP, authenticated as ``admin``; pass other headers per request
+    (``bearer(issue_token(client, "agent"))``) to act as another role."""
     with TestClient(create_app(settings, gateway=gateway, clock=lambda: API_TODAY)) as test_client:
-        yield test_client
+        yield as_admin(test_client)

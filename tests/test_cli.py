@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,10 +145,31 @@ def test_serve_starts_and_answers_graphql(empty_database_url: str, tmp_path: Pat
                 assert process.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "the service did not start in 60 s"
                 time.sleep(0.2)
+        document = json.dumps({"query": "{ programs { id } }"}).encode()
+        anonymous = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql",
+            data=document,
+            headers={"Content-Type": "application/json"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(anonymous)
+        assert refused.value.code == 401
+        assert json.load(refused.value)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        # The README's "first token" step.
+        created = subprocess.run(
+            [sys.executable, "-m", "server.cli", "token", "create", "--role", "admin"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, "CONTINUITY_DATABASE_URL": url},
+        )
+        assert created.returncode == 0, created.stderr
+        token = created.stdout.strip().splitlines()[-1]
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/graphql",
-            data=json.dumps({"query": "{ programs { id } }"}).encode(),
-            headers={"Content-Type": "application/json"},
+            data=document,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         )
         with urllib.request.urlopen(request) as response:
             body = json.load(response)
@@ -160,3 +182,25 @@ def test_serve_starts_and_answers_graphql(empty_database_url: str, tmp_path: Pat
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.db
+def test_token_create_list_revoke(empty_database_url: str) -> None:
+    env = {"CONTINUITY_DATABASE_URL": empty_database_url}
+    created = continuity("token", "create", "--role", "operator", "--name", "fulfilment", env=env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("ct_")
+    assert len(token) == 58
+    key = token[3:15]
+    listed = continuity("token", "list", env=env)
+    assert key in listed.stdout
+    assert "fulfilment" in listed.stdout
+    assert token[15:] not in listed.stdout  # never the secret
+    refused = continuity("token", "create", "--role", "customer", env=env)
+    assert refused.returncode == 2
+    assert "names its customer account" in refused.stderr
+    revoked = continuity("token", "revoke", key, env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked" in continuity("token", "list", env=env).stdout
+    assert continuity("token", "revoke", "nosuchkey", env=env).returncode == 1

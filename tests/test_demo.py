@@ -37,7 +37,7 @@ from rules.sync import sync_rules
 from server.app import create_app
 from server.demo import DEMO_CUSTOMERS, SAMPLE_QUERY, seed_demo
 from tests.api.graphql import gql
-from tests.conftest import make_settings
+from tests.conftest import as_admin, make_settings
 from tests.dbutil import create_database, drop_database
 
 pytestmark = pytest.mark.db
@@ -213,7 +213,7 @@ def test_demo_command_on_a_fresh_database(empty_database_url: str, rules_dir: Pa
 
     # The sample query the command prints answers with the demo orders.
     with TestClient(create_app(make_settings(url, rules_dir))) as client:
-        data = gql(client, SAMPLE_QUERY)
+        data = gql(as_admin(client), SAMPLE_QUERY)
     nodes = [edge["node"] for edge in data["continuityOrders"]["edges"]]
     assert sorted(node["program"]["id"] for node in nodes) == sorted(PROGRAMS)
     assert {node["customer"]["accountNumber"] for node in nodes} == set(ACCOUNTS)

@@ -8,6 +8,7 @@ from apscheduler.triggers.cron import CronTrigger
 from config.settings import ConfigError, load_settings
 from continuity.jobs import JobEnv
 from scheduler import DAILY_CHAIN_JOB_ID, start_scheduler
+from scheduler.delivery import DELIVERY_JOB_ID
 
 
 async def test_the_chain_runs_daily_in_the_business_time_zone() -> None:
@@ -21,7 +22,7 @@ async def test_the_chain_runs_daily_in_the_business_time_zone() -> None:
     scheduler = start_scheduler(settings, JobEnv())
     try:
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert sorted(jobs) == [DAILY_CHAIN_JOB_ID, "job:process-payments"]
+        assert sorted(jobs) == [DAILY_CHAIN_JOB_ID, "job:process-payments", DELIVERY_JOB_ID]
         chain = jobs[DAILY_CHAIN_JOB_ID].trigger
         assert isinstance(chain, CronTrigger)
         assert str(chain.timezone) == "Europe/Paris"

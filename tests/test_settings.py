@@ -59,3 +59,56 @@ def test_config_file_from_the_environment(tmp_path: Path) -> None:
     settings = load_settings(environ={"CONTINUITY_CONFIG": str(path)})
     assert settings.call_center.days_before_delivery == 9
     assert settings.call_center.repeat_threshold == 3  # defaults fill the rest
+
+
+def test_webhooks_and_smtp_from_the_environment_keep_their_secrets() -> None:
+    settings = load_settings(
+        environ={
+            "CONTINUITY_WEBHOOKS": '[{"name": "erp", "url": "https://erp.example/hooks",'
+            ' "secret": "whsec-0123456789abcdef", "events": ["order_placed"]}]',
+            "CONTINUITY_SMTP_HOST": "mail.example",
+            "CONTINUITY_SMTP_PASSWORD": "smtp-password-here",
+            "CONTINUITY_UPCOMING_SHIPMENT_DAYS": "5",
+            "CONTINUITY_DEFAULT_LOCALE": "fr",
+        }
+    )
+    notifications = settings.notifications
+    assert notifications.smtp_host == "mail.example"
+    policy = notifications.policy()
+    assert policy.email_enabled is True
+    assert policy.upcoming_shipment_days == 5
+    [erp] = policy.subscribers
+    assert (erp.name, erp.url, erp.secret) == (
+        "erp",
+        "https://erp.example/hooks",
+        "whsec-0123456789abcdef",
+    )
+    assert sorted(notifications.channels()) == ["email", "webhook"]
+    shown = f"{settings!r} {policy!r} {notifications.channels()!r}"
+    assert "whsec-0123456789abcdef" not in shown
+    assert "smtp-password-here" not in shown
+
+
+def test_without_an_smtp_host_no_email_is_written() -> None:
+    notifications = load_settings(environ={}).notifications
+    assert notifications.policy().email_enabled is False
+    assert sorted(notifications.channels()) == ["webhook"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('[{"name": "x", "url": "ftp://x", "secret": "0123456789abcdef"}]', "http:// or https://"),
+        ('[{"name": "x", "url": "http://x", "secret": "short"}]', "at least 16 characters"),
+        (
+            '[{"name": "x", "url": "http://x", "secret": "0123456789abcdef", "events": ["nope"]}]',
+            "unknown event(s) nope",
+        ),
+    ],
+)
+def test_bad_webhooks_are_refused_without_showing_the_secret(value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"CONTINUITY_WEBHOOKS": value})
+    assert "environment variable CONTINUITY_WEBHOOKS: notifications.webhooks" in str(raised.value)
+    assert message in str(raised.value)
+    assert "0123456789abcdef" not in str(raised.value)

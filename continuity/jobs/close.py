@@ -18,6 +18,7 @@ from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
 from continuity.jobs.runs import recorded_run
 from continuity.models import ChildOrder, ContinuityLine, ContinuityOrder, JobRun
+from continuity.notifications.events import EventType, emit
 from continuity.orders.history import record
 
 JOB_NAME = "close-orders"
@@ -65,16 +66,24 @@ async def close_orders(
         )
         now = datetime.now(UTC)
         for order_id in await id_list(done):
-            async with in_transaction():
+            async with in_transaction() as conn:
                 changed = await ContinuityOrder.filter(id=order_id, closed_at__isnull=True).update(
                     status=ContinuityOrderStatus.CLOSED, closed_at=now
                 )
                 if changed:
-                    await record(
+                    entry = await record(
                         order_id,
                         "closed",
                         actor=f"job:{JOB_NAME}",
                         details={"as_of": as_of.isoformat()},
+                    )
+                    closed = await ContinuityOrder.get(id=order_id, using_db=conn)
+                    await emit(
+                        closed,
+                        EventType.ORDER_CLOSED,
+                        {"as_of": as_of.isoformat(), "closed_at": now.isoformat()},
+                        conn=conn,
+                        discriminator=f"h{entry.id}",
                     )
                     run.count("orders_closed")
         cancelled = orders.filter(status=ContinuityOrderStatus.CANCELLED)

@@ -8,12 +8,12 @@ SQLite serializes writers, so the re-check inside the transaction is enough ther
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.queryset import QuerySet
 
 from continuity.models import ContinuityOrder
+from continuity.sql import id_list
+
+__all__ = ["claim_order", "id_list"]
 
 
 async def claim_order(order_id: int, conn: BaseDBAsyncClient) -> ContinuityOrder | None:
@@ -22,8 +22,3 @@ async def claim_order(order_id: int, conn: BaseDBAsyncClient) -> ContinuityOrder
     if conn.capabilities.dialect == "postgres":
         query = query.select_for_update(skip_locked=True)
     return await query.first()
-
-
-async def id_list(query: QuerySet[Any], field: str = "id") -> list[int]:
-    """One integer column of a query (the ORM's stubs type ``flat=True`` as tuples)."""
-    return [int(cast(int, value)) for value in await query.values_list(field, flat=True)]

@@ -4,26 +4,29 @@ Charges what is due by the run date: scheduled installments, shipment charges no
 collected, and declined payments whose retry date has come; a payment that exhausts
 ``reauthorization_limit`` retries fails and puts its order on payment hold. A held order whose
 customer gave a new card has its failed payments retried on that card with a fresh budget.
-Installment bills are issued (as notifications) ``on_account_bill_days`` before they are due.
+Then the notices the calendar causes are written (``continuity.notifications.notices``):
+installment bills ``on_account_bill_days`` before they are due, upcoming shipments and
+prepaid plans' renewal notices.
 Every attempt uses a per-attempt idempotency key, so a crash or a second replica never charges
 twice.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentPurpose, PaymentStatus
+from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentStatus
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
-from continuity.models import CallCenterParameters, ContinuityOrder, JobRun, Notification, Payment
+from continuity.models import ContinuityOrder, JobRun, Payment
+from continuity.notifications.notices import issue_notices
 from continuity.parameters import load_call_center_parameters
-from continuity.payments.collect import collect
+from continuity.payments.collect import collect_many
 
 JOB_NAME = "process-payments"
 
@@ -55,50 +58,62 @@ async def process_payments(
             if not due:
                 break
             after = due[-1]
-            for payment_id in due:
-                try:
-                    await _collect_one(payment_id, as_of, env, params, run)
-                except Exception as exc:  # one bad payment never aborts the batch
-                    run.fail(f"payment {payment_id}", f"{type(exc).__name__}: {exc}")
-        await _issue_bills(as_of, params.on_account_bill_days, filters, run)
+            claimed = await _claim(due, as_of)
+            await collect_many(claimed, env, as_of, params, run, actor=f"job:{JOB_NAME}")
+        await issue_notices(
+            as_of,
+            bill_days=params.on_account_bill_days,
+            counts=run,
+            order=filters.order,
+            program=filters.program,
+        )
     return run.run
+
+
+#: A claimed payment is "in flight" this long: another replica leaves it alone meanwhile, and
+#: if the process died mid-call it is due again afterwards (same attempt key: no double charge).
+CLAIM_LEASE = timedelta(minutes=10)
+
+
+def _due(as_of: date, now: datetime) -> Q:
+    return Q(
+        Q(status__in=[PaymentStatus.PENDING, PaymentStatus.SCHEDULED], due_date__lte=as_of)
+        & Q(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - CLAIM_LEASE)),
+        Q(status=PaymentStatus.DECLINED, next_retry_on__lte=as_of),
+        join_type="OR",
+    )
 
 
 async def _due_payments(as_of: date, filters: JobFilters, after: int, size: int) -> list[int]:
     query = Payment.filter(
-        Q(status__in=[PaymentStatus.PENDING, PaymentStatus.SCHEDULED], due_date__lte=as_of)
-        | Q(status=PaymentStatus.DECLINED, next_retry_on__lte=as_of),
+        _due(as_of, datetime.now(UTC)),
         kind__in=[PaymentKind.CHARGE, PaymentKind.REFUND],
         id__gt=after,
     ).exclude(
-        # a cancelled order's refunds are still owed; its charges are not
+        # a cancelled order's refunds are still owed - its charges are not
         Q(continuity_order__status__in=_CLOSED) & Q(kind=PaymentKind.CHARGE)
     )
     return await id_list(_filtered(query, filters).order_by("id").limit(size))
 
 
-async def _collect_one(
-    payment_id: int, as_of: date, env: JobEnv, params: CallCenterParameters, run: RunRecorder
-) -> None:
-    """Claim the payment (it must still be due), then charge it outside the transaction."""
+async def _claim(payment_ids: list[int], as_of: date) -> list[Payment]:
+    """Mark the payments in flight (PostgreSQL: rows another replica holds are skipped) and
+    return those this run will collect."""
+    now = datetime.now(UTC)
     async with in_transaction() as conn:
-        query = Payment.filter(id=payment_id).using_db(conn)
+        query = Payment.filter(_due(as_of, now), id__in=payment_ids).using_db(conn)
         if conn.capabilities.dialect == "postgres":
             query = query.select_for_update(skip_locked=True)
-        payment = await query.first()
-        if payment is None or not _still_due(payment, as_of):
-            return  # another replica took it, or it was collected since the scan
-        payment.status = PaymentStatus.PENDING
-        await payment.save(update_fields=["status", "updated_at"], using_db=conn)
-    await collect(payment, env, as_of, params, run)
-
-
-def _still_due(payment: Payment, as_of: date) -> bool:
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.SCHEDULED):
-        return payment.due_date <= as_of
-    if payment.status is PaymentStatus.DECLINED:
-        return payment.next_retry_on is not None and payment.next_retry_on <= as_of
-    return False
+        claimed = await query.order_by("id")
+        if claimed:
+            await (
+                Payment.filter(id__in=[p.id for p in claimed])
+                .using_db(conn)
+                .update(status=PaymentStatus.PENDING, last_attempt_at=now)
+            )
+    for payment in claimed:
+        payment.status, payment.last_attempt_at = PaymentStatus.PENDING, now
+    return claimed
 
 
 async def _retry_held_orders_on_new_cards(
@@ -131,36 +146,3 @@ async def _retry_held_orders_on_new_cards(
             ]
         )
         run.count("moved_to_new_card")
-
-
-async def _issue_bills(as_of: date, lead_days: int, filters: JobFilters, run: RunRecorder) -> None:
-    """One bill notification per scheduled installment, ``lead_days`` before it is due."""
-    upcoming = await _filtered(
-        Payment.filter(
-            status=PaymentStatus.SCHEDULED,
-            purpose=PaymentPurpose.INSTALLMENT,
-            due_date__lte=as_of + timedelta(days=lead_days),
-        ).exclude(continuity_order__status__in=_CLOSED),
-        filters,
-    ).prefetch_related("continuity_order__customer")
-    for payment in upcoming:
-        key = f"installment-bill:{payment.id}"
-        if await Notification.filter(dedupe_key=key).exists():
-            continue
-        order: ContinuityOrder = payment.continuity_order  # type: ignore[assignment]
-        await Notification.create(
-            continuity_order_id=order.id,
-            event_type="installment_bill",
-            channel="email",
-            recipient=order.customer.email or f"customer:{order.customer_id}",
-            payload={
-                "order": order.number,
-                "installment": payment.installment_number,
-                "amount_minor": payment.amount_minor,
-                "currency": payment.currency,
-                "due_date": payment.due_date.isoformat(),
-                "issued_for": as_of.isoformat(),
-            },
-            dedupe_key=key,
-        )
-        run.count("bills_issued")

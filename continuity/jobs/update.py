@@ -20,6 +20,7 @@ from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import claim_order, id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import ContinuityLine, ContinuityOrder, JobRun, Program, ProgramVersion
+from continuity.notifications.events import EventType, emit
 from continuity.orders.history import record
 from continuity.orders.replan import Replan, apply_replan, plan_replan
 from continuity.parameters import load_call_center_parameters
@@ -153,7 +154,7 @@ async def _update_order(order_id: int, threshold: int, run: RunRecorder) -> None
         order.program_version_id = new.id
         await apply_replan(order, replan, conn)
         summary = _summary(order, replan, old, new)
-        await record(
+        entry = await record(
             order.id,
             "program_updated",
             actor=f"job:{JOB_NAME}",
@@ -167,6 +168,20 @@ async def _update_order(order_id: int, threshold: int, run: RunRecorder) -> None
                 "cancelled_events": list(summary.cancelled_events),
             },
             using_db=conn,
+        )
+        await emit(
+            order,
+            EventType.PROGRAM_CHANGED,
+            {
+                "program_version_before": old.number,
+                "program_version_after": new.number,
+                "lines_removed": summary.lines_removed,
+                "lines_added": summary.lines_added,
+                "date_changes": summary.date_changes,
+                "cancelled_events": list(summary.cancelled_events),
+            },
+            conn=conn,
+            discriminator=f"h{entry.id}",
         )
         run.count("orders_updated")
         run.count("lines_replanned", summary.lines_added)

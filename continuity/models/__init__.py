@@ -1,5 +1,6 @@
 """Tortoise models of the whole domain (one app, label ``models``)."""
 
+from continuity.models.access import ApiToken
 from continuity.models.catalog import PaymentSchedule, PaymentScheduleLine, Product
 from continuity.models.customers import Address, Customer, PaymentMethod
 from continuity.models.fulfilment import ChildOrder, ChildOrderLine
@@ -23,6 +24,7 @@ from continuity.models.programs import (
 
 __all__ = [
     "Address",
+    "ApiToken",
     "CallCenterParameters",
     "ChildOrder",
     "ChildOrderLine",

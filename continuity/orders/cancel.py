@@ -30,6 +30,7 @@ from continuity.enums import (
 )
 from continuity.errors import InvalidInput
 from continuity.models import ContinuityLine, ContinuityOrder, Payment
+from continuity.notifications.events import EventType, emit, money
 from continuity.orders.changes import clean_reason, locked_order, require_open, save_order
 from continuity.orders.history import record
 from continuity.orders.placement import BillingRules
@@ -163,7 +164,7 @@ async def cancel_order(
         order.cancel_reason = reason_code.value
         order.paused_until = None
         await save_order(order, ["status", "cancel_reason", "paused_until"], conn)
-        await record(
+        entry = await record(
             order.id,
             "cancelled",
             actor=actor,
@@ -177,6 +178,21 @@ async def cancel_order(
                 "refund_minor": sum(r.amount_minor for r in refunds),
             },
             using_db=conn,
+        )
+        await emit(
+            order,
+            EventType.ORDER_CANCELLED,
+            {
+                "reason_code": reason_code.value,
+                "reason": why,
+                "status_before": before.value,
+                "lines_cancelled": lines_cancelled,
+                "payments_cancelled": payments_cancelled,
+                "refund": money(sum(r.amount_minor for r in refunds), order.currency),
+                "actor": actor,
+            },
+            conn=conn,
+            discriminator=f"h{entry.id}",
         )
     for refund in refunds:
         await attempt_payment(

@@ -19,6 +19,7 @@ from continuity.engine.schedule import MAX_FINITE_OCCURRENCES, Anchor, occurrenc
 from continuity.enums import ContinuityOrderStatus
 from continuity.errors import Conflict, InvalidInput
 from continuity.models import ContinuityLine, ContinuityOrder, Program, ProgramVersion
+from continuity.notifications.events import EventType, emit
 from continuity.orders.changes import (
     ORDER_FIELD,
     clean_reason,
@@ -56,7 +57,7 @@ async def pause_order(
         order.status = ContinuityOrderStatus.PAUSED
         order.paused_until = until
         await save_order(order, ["status", "paused_until"], conn)
-        await record(
+        entry = await record(
             order.id,
             "paused",
             actor=actor,
@@ -69,6 +70,17 @@ async def pause_order(
                 },
             },
             using_db=conn,
+        )
+        await emit(
+            order,
+            EventType.ORDER_PAUSED,
+            {
+                "paused_until": until.isoformat() if until else None,
+                "actor": actor,
+                "reason": why,
+            },
+            conn=conn,
+            discriminator=f"h{entry.id}",
         )
     return order
 
@@ -124,7 +136,7 @@ async def resume_order(
             ],
             conn,
         )
-        await record(
+        entry = await record(
             locked.id,
             "resumed",
             actor=actor,
@@ -136,6 +148,18 @@ async def resume_order(
                 "lines_rescheduled": moved,
             },
             using_db=conn,
+        )
+        await emit(
+            locked,
+            EventType.ORDER_RESUMED,
+            {
+                "resume_date": today.isoformat(),
+                "lines_rescheduled": moved,
+                "actor": actor,
+                "reason": why,
+            },
+            conn=conn,
+            discriminator=f"h{entry.id}",
         )
     return locked
 

@@ -52,6 +52,7 @@ from continuity.models import (
     SalesOrder,
     SalesOrderLine,
 )
+from continuity.notifications.events import EventType, emit, money
 from continuity.orders.history import record
 from continuity.orders.numbers import new_number
 from continuity.payments.charges import attempt_payment
@@ -422,6 +423,25 @@ async def _create_continuity_order(
             "billing_mode": mode.value,
         },
         using_db=conn,
+    )
+    await emit(
+        order,
+        EventType.ORDER_PLACED,
+        {
+            "program": parent.program.code,
+            "program_name": parent.version.name,
+            "program_version": parent.version.number,
+            "billing_mode": mode.value,
+            "quantity": line.quantity,
+            "start_date": parent.start.isoformat(),
+            "first_event": parent.first_event,
+            "missed_occurrences": missed,
+            "total": money(parent.total_minor, order.currency),
+            "payment_schedule": parent.schedule.code if parent.schedule else None,
+            "placed_by": actor,
+        },
+        conn=conn,
+        discriminator="placed",
     )
     return order, payments
 

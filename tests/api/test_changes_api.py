@@ -15,6 +15,7 @@ from continuity.payments.gateway import TestGateway
 from server.app import create_app
 from tests.api.customers import ADD_CARD, ADDRESS, CREATE, make_customer, place
 from tests.api.graphql import gql
+from tests.conftest import as_admin, bearer, issue_token
 
 pytestmark = pytest.mark.db
 
@@ -37,12 +38,13 @@ RESULT = """
 
 
 def mutate(
-    client: TestClient, name: str, input_type: str, actor: str = "agent:7", **fields: Any
+    client: TestClient, name: str, input_type: str, token: str | None = None, **fields: Any
 ) -> dict[str, Any]:
+    """Call a change mutation as the client's admin, or as the holder of ``token``."""
     document = f"mutation ($input: {input_type}!) {{ {name}(input: $input) {{ {RESULT} }} }}"
     response = client.post(
         "/graphql",
-        headers={"X-Actor": actor},
+        headers=bearer(token) if token else None,
         json={"query": document, "variables": {"input": fields}},
     )
     assert response.status_code == 200, response.text
@@ -112,7 +114,7 @@ def test_skip_shipment(client: TestClient) -> None:
     entry = last(order)
     assert (entry["action"], entry["actor"], entry["reason"]) == (
         "skipped",
-        "agent:7",
+        "admin:test",
         "away in February",
     )
     assert (entry["details"]["event_number"], entry["details"]["after"]) == (
@@ -174,10 +176,11 @@ def test_pause_and_resume(client: TestClient) -> None:
     entry = last(order_state(client, order_id))
     assert (entry["action"], entry["actor"], entry["reason"]) == (
         "paused",
-        "agent:7",
+        "admin:test",
         "moving house",
     )
-    resumed = mutate(client, "resumeOrder", "ResumeOrderInput", orderId=order_id, actor="web")
+    web = issue_token(client, "customer", name="web", customer="C-100")
+    resumed = mutate(client, "resumeOrder", "ResumeOrderInput", token=web, orderId=order_id)
     assert resumed["userErrors"] == []
     order = order_state(client, order_id)
     assert (order["status"], order["pausedUntil"]) == ("ACTIVE", None)
@@ -185,7 +188,7 @@ def test_pause_and_resume(client: TestClient) -> None:
     entry = last(order)
     assert (entry["action"], entry["actor"], entry["details"]["lines_rescheduled"]) == (
         "resumed",
-        "web",
+        "customer:web",
         0,
     )
 
@@ -201,7 +204,7 @@ def dated_client(
 ) -> Iterator[TestClient]:
     """A client whose business date the test moves (``calendar[0]``)."""
     with TestClient(create_app(settings, gateway=gateway, clock=lambda: calendar[0])) as client:
-        yield client
+        yield as_admin(client)
 
 
 def test_resume_after_missed_dates_replans_from_today(
@@ -526,7 +529,7 @@ def test_cancel_order_refunds_the_prepaid_amount(client: TestClient, gateway: Te
     entry = last(order)
     assert (entry["action"], entry["actor"], entry["reason"]) == (
         "cancelled",
-        "agent:7",
+        "admin:test",
         "the recipient moved abroad",
     )
     assert entry["details"]["refund_minor"] == 12900

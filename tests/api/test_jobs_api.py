@@ -155,7 +155,7 @@ def test_update_start_date_dry_run_apply_and_all_or_none(client: TestClient) -> 
     ]
     assert moved["history"][-1] == {
         "action": "start_date_updated",
-        "actor": "api",
+        "actor": "admin:test",
         "reason": "customer travels",
     }
 

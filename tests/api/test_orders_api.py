@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from continuity.payments.gateway import TestGateway
 from tests.api.customers import make_customer, place
 from tests.api.graphql import gql
+from tests.conftest import bearer, issue_token
 
 pytestmark = pytest.mark.db
 
@@ -74,14 +75,14 @@ def test_place_a_book_club_order_with_an_ordinary_line(
     assert lines[6]["status"] == "SKIPPED"
     assert lines[6]["sku"] is None
     assert order["payments"] == []
-    assert [(h["action"], h["actor"]) for h in order["history"]] == [("placed", "api")]
+    assert [(h["action"], h["actor"]) for h in order["history"]] == [("placed", "admin:test")]
 
 
-def test_installment_order_and_actor_header(client: TestClient) -> None:
+def test_installment_order_and_actor_from_token(client: TestClient) -> None:
     ids = make_customer(client)
     response = client.post(
         "/graphql",
-        headers={"X-Actor": "agent:42"},
+        headers=bearer(issue_token(client, "agent", name="42")),
         json={
             "query": """mutation ($input: PlaceSalesOrderInput!) { placeSalesOrder(input: $input) {
             continuityOrders { id } userErrors { code } } }""",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,8 +16,8 @@ from continuity.enums import (
     PaymentPurpose,
     PaymentStatus,
 )
-from continuity.jobs import DAILY_CHAIN, JobEnv, child_orders, run_daily_chain
-from continuity.jobs.payments import process_payments
+from continuity.jobs import DAILY_CHAIN, JobEnv, child_orders, release, run_daily_chain
+from continuity.jobs.payments import CLAIM_LEASE, process_payments
 from continuity.models import ChildOrder, ContinuityLine, Payment
 from continuity.payments.gateway import GatewayResult, TestGateway
 from tests.jobs.world import Buyer, buyer, differences, open_business, order, snapshot
@@ -64,22 +64,23 @@ async def test_a_crashed_run_is_completed_by_the_next_without_duplicates(
     gateway = TestGateway()
     await _business(rules_dir, gateway)
     env = JobEnv(gateway=gateway, batch_size=2)
-    real = child_orders._create_child_order
+    real = release.release_batch
     calls = 0
 
-    async def crash_on_the_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+    async def crash_in_the_second_batch(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
-        if calls == 3:
-            raise asyncio.CancelledError  # the process is stopped mid-run
-        return await real(*args, **kwargs)
+        released = await real(*args, **kwargs)
+        if calls == 2:
+            raise asyncio.CancelledError  # the process is stopped mid-batch
+        return released
 
-    monkeypatch.setattr(child_orders, "_create_child_order", crash_on_the_third)
+    monkeypatch.setattr(child_orders, "release_batch", crash_in_the_second_batch)
     with pytest.raises(asyncio.CancelledError):
         await child_orders.create_child_orders(DAY0, env=env)
     partial = await ChildOrder.all().count()
-    assert partial == 2
-    monkeypatch.setattr(child_orders, "_create_child_order", real)
+    assert partial == 2  # the first batch (two orders, one occurrence due each) committed
+    monkeypatch.setattr(child_orders, "release_batch", real)
     completed = await child_orders.create_child_orders(DAY0, env=env)
     assert completed.status is JobRunStatus.SUCCEEDED
     due = (
@@ -167,9 +168,10 @@ async def test_one_failing_item_never_aborts_the_batch(
     await order(ada, "VITREFILL", DAY0, rules, gateway)
     run = await child_orders.create_child_orders(DAY0, env=JobEnv(gateway=gateway))
     assert run.status is JobRunStatus.PARTIAL
-    assert [f["item"] for f in run.failures] == [
-        f"order {(await ChildOrder.first()).continuity_order_id}"  # type: ignore[union-attr]
-    ]
+    boom_charge = await Payment.get(
+        purpose=PaymentPurpose.SHIPMENT, child_order__customer__account_number="BOOM"
+    )
+    assert [f["item"] for f in run.failures] == [f"payment {boom_charge.id}"]
     assert run.counts["child_orders"] == 2
     paid = await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count()
     assert paid == 1
@@ -177,6 +179,12 @@ async def test_one_failing_item_never_aborts_the_batch(
     # the gateway works again (the plain test gateway approves any other token)
     pending = await Payment.get(status=PaymentStatus.PENDING)
     assert pending.attempts == 0
+    # it stays claimed for the lease (a replica may still be calling the gateway) ...
+    quiet = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
+    assert "charged" not in quiet.counts  # (its notices: shipment_notices)
+    # ... and is due again once the lease is over
+    pending.last_attempt_at = datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1)
+    await pending.save(update_fields=["last_attempt_at"])
     retry = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
     assert (retry.status, retry.counts["charged"]) == (JobRunStatus.SUCCEEDED, 1)
     assert await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count() == 2

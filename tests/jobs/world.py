@@ -61,6 +61,7 @@ async def buyer(account: str, *, token: str = "tok_visa", today: date) -> Buyer:
     customer = await create_customer(
         account_number=account,
         name=f"Customer {account}",
+        email=f"{account.lower()}@example.com",
         addresses=[
             AddressInput(
                 name="X", line1="1 Main St", city="Springfield", postal_code="12345", country="US"

@@ -1,0 +1,46 @@
+"""Bounds every value from outside must respect, whatever field it arrives in.
+
+Field-specific rules (a name's 200 characters, a quantity's 1..1000) live with their domain
+function; these are the outer walls that hold for every input, so that an absurd value is a
+clear ``INVALID_INPUT`` and never reaches the database (PostgreSQL refuses NUL bytes and
+unpaired surrogates with an exception, and SQLite would store a megabyte "name").
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import date
+
+from continuity.errors import InvalidInput
+
+#: The longest string any input field accepts (names, addresses, reasons, skus, searches, ids).
+MAX_TEXT = 500
+#: The longest list any input accepts (domain rules are stricter: 50 order lines, ...).
+MAX_ITEMS = 1000
+#: Business dates outside these are typing mistakes, not plans.
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2200, 12, 31)
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def check_text(value: str, field: Sequence[str]) -> None:
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"must be at most {MAX_TEXT} characters", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("is not valid Unicode text", field=field) from None
+    for char in value:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc":
+            raise InvalidInput("must not contain control characters", field=field)
+
+
+def check_date(value: date, field: Sequence[str]) -> None:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise InvalidInput(f"must be between {MIN_DATE} and {MAX_DATE}", field=field)
+
+
+def check_items(count: int, field: Sequence[str]) -> None:
+    if count > MAX_ITEMS:
+        raise InvalidInput(f"at most {MAX_ITEMS} items", field=field)

@@ -1,0 +1,180 @@
+"""The event catalogue and the outbox writer.
+
+``emit`` is called by the operation that causes an event, inside that operation's transaction
+(``conn``): the rows commit or roll back with the change. It writes one ``Notification`` per
+recipient (the customer's e-mail, each interested webhook subscriber) with the key
+``<event>:<order id>:<discriminator>:<channel>:<recipient>``. The discriminator names the cause
+(a history entry, a payment attempt, a child order, an occurrence and its date), so replaying
+the cause (a job run twice, a resumed run, a second replica) finds the key taken and writes
+nothing: ``INSERT ... ON CONFLICT DO NOTHING`` on top of a read of the existing keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from continuity.models import ContinuityOrder, Customer, Notification
+from continuity.money import from_minor
+
+if TYPE_CHECKING:
+    from continuity.notifications.policy import NotificationPolicy
+
+
+class EventType(StrEnum):
+    """Every event that leaves the service; docs/NOTIFICATIONS.md lists their payloads."""
+
+    ORDER_PLACED = "order_placed"
+    UPCOMING_SHIPMENT = "upcoming_shipment"
+    PLAN_RENEWAL = "plan_renewal"
+    INSTALLMENT_BILL = "installment_bill"
+    CHILD_ORDER_CREATED = "child_order_created"
+    PAYMENT_SUCCEEDED = "payment_succeeded"
+    PAYMENT_FAILED = "payment_failed"
+    PAYMENT_HOLD = "payment_hold"
+    PAYMENT_HOLD_RELEASED = "payment_hold_released"
+    ORDER_PAUSED = "order_paused"
+    ORDER_RESUMED = "order_resumed"
+    ORDER_CANCELLED = "order_cancelled"
+    ORDER_CLOSED = "order_closed"
+    PROGRAM_CHANGED = "program_changed"
+
+
+EVENT_TYPES: frozenset[str] = frozenset(event.value for event in EventType)
+
+EMAIL = "email"
+WEBHOOK = "webhook"
+#: ``Notification.dedupe_key`` is at most this long; longer keys hash their recipient.
+MAX_KEY = 200
+#: Keys looked up / rows inserted per statement.
+CHUNK = 500
+
+
+def dedupe_key(
+    event: EventType, order_id: int, discriminator: str, channel: str, recipient: str
+) -> str:
+    """Deterministic per cause and recipient; a long recipient (an e-mail address) is hashed
+    so that the key fits its column."""
+    key = f"{event.value}:{order_id}:{discriminator}:{channel}:{recipient}"
+    if len(key) <= MAX_KEY:
+        return key
+    digest = hashlib.sha256(recipient.encode()).hexdigest()[:32]
+    return f"{event.value}:{order_id}:{discriminator}:{channel}:#{digest}"[:MAX_KEY]
+
+
+def money(minor: int, currency: str) -> dict[str, str]:
+    """An amount in a payload: a decimal string, never a float."""
+    return {"amount": str(from_minor(minor, currency)), "currency": currency}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event about one continuity order, before it is addressed to its recipients."""
+
+    order_id: int
+    type: EventType
+    payload: Mapping[str, Any]
+    #: Names the cause: with the event type and order it makes the de-duplication key.
+    discriminator: str
+
+
+async def emit(
+    order: ContinuityOrder,
+    event: EventType,
+    payload: Mapping[str, Any],
+    *,
+    conn: BaseDBAsyncClient | None,
+    discriminator: str,
+    policy: NotificationPolicy | None = None,
+) -> int:
+    """Write the outbox rows of one event about ``order``; return how many were new.
+
+    ``conn`` is the transaction of the change that causes the event (``None`` only for
+    notices that no change causes, such as the schedule notices).
+    """
+    return await emit_many(
+        [Event(order.id, event, payload, discriminator)],
+        conn=conn,
+        policy=policy,
+        orders={order.id: (order.number, order.customer_id)},
+    )
+
+
+async def emit_many(
+    events: Sequence[Event],
+    *,
+    conn: BaseDBAsyncClient | None,
+    policy: NotificationPolicy | None = None,
+    orders: Mapping[int, tuple[str, int]] | None = None,
+) -> int:
+    """Write the outbox rows of many events in a few statements (batch jobs); return how many
+    rows were new. Every payload gets the order number and the customer; the event's own
+    fields follow. ``orders`` (id → (number, customer id)) saves a query when known."""
+    from continuity.notifications.policy import current_policy
+
+    if not events:
+        return 0
+    policy = policy or current_policy()
+    known = dict(orders or {})
+    missing = {e.order_id for e in events} - known.keys()
+    if missing:
+        found = (
+            await ContinuityOrder.filter(id__in=missing)
+            .using_db(conn)
+            .values_list("id", "number", "customer_id")
+        )
+        for order_id, number, customer_id in found:
+            known[int(order_id)] = (str(number), int(customer_id))
+    customers = {
+        c.id: c
+        for c in await Customer.filter(id__in={known[e.order_id][1] for e in events}).using_db(conn)
+    }
+    rows: dict[str, Notification] = {}
+    for event in events:
+        number, customer_id = known[event.order_id]
+        customer = customers[customer_id]
+        body: dict[str, Any] = {
+            "order": number,
+            "order_id": event.order_id,
+            "customer": {
+                "id": customer.id,
+                "account_number": customer.account_number,
+                "name": customer.name,
+            },
+            **event.payload,
+        }
+        targets: list[tuple[str, str]] = []
+        if customer.email and policy.emails(event.type):
+            targets.append((EMAIL, customer.email))
+        targets.extend((WEBHOOK, s.name) for s in policy.subscribers if s.wants(event.type))
+        for channel, recipient in targets:
+            key = dedupe_key(event.type, event.order_id, event.discriminator, channel, recipient)
+            rows[key] = Notification(
+                continuity_order_id=event.order_id,
+                event_type=event.type.value,
+                channel=channel,
+                recipient=recipient,
+                payload=body,
+                dedupe_key=key,
+            )
+    if not rows:
+        return 0
+    keys = list(rows)
+    taken: set[str] = set()
+    for start in range(0, len(keys), CHUNK):
+        taken.update(
+            str(key)
+            for key in await Notification.filter(dedupe_key__in=keys[start : start + CHUNK])
+            .using_db(conn)
+            .values_list("dedupe_key", flat=True)
+        )
+    new = [row for key, row in rows.items() if key not in taken]
+    if new:
+        # a concurrent writer of the same key (another replica) loses quietly
+        await Notification.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True, using_db=conn)
+    return len(new)

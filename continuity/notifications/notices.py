@@ -1,0 +1,240 @@
+"""Notices that the calendar causes rather than a change: written by the payments job.
+
+SPEC §5 gives "process continuity payments" the notifications, so its run ends with these:
+
+- ``installment_bill``: each scheduled installment, ``on_account_bill_days`` before it is due
+  (the notice of an automatic charge that installment programs owe their customers);
+- ``upcoming_shipment``: each occurrence of an active order planned from the run date to
+  ``upcoming_shipment_days`` after it and not shipped yet (pending, or on a child order not yet
+  shipped), with the amount a per-shipment order will be charged for it;
+- ``plan_renewal``: for a prepaid order (up front or installments), ``renewal_notice_days``
+  before its last shipment: the prepaid term ends there and the plan does not renew by itself.
+
+Each key names the occurrence or installment *and its date*, so a run repeated for the same
+day (or a second replica) writes nothing, catching up after downtime sends what is still
+ahead, and an occurrence whose date moves (a resume re-plans it) is announced again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import date, timedelta
+from typing import Any, Protocol, cast
+
+from tortoise.expressions import Q
+from tortoise.functions import Max
+from tortoise.queryset import QuerySet
+
+from continuity.enums import (
+    BillingMode,
+    ChildOrderStatus,
+    ContinuityLineStatus,
+    ContinuityOrderStatus,
+    PaymentPurpose,
+    PaymentStatus,
+)
+from continuity.models import ChildOrder, ContinuityLine, ContinuityOrder, Payment, Product
+from continuity.notifications.events import EventType, emit, money
+from continuity.notifications.policy import NotificationPolicy, current_policy
+
+#: Orders whose installments are no longer billed.
+_ENDED = (ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED)
+_PREPAID = (BillingMode.UP_FRONT, BillingMode.INSTALLMENTS)
+#: A released line still to ship: its child order has not left the warehouse.
+_NOT_SHIPPED = (ChildOrderStatus.CREATED, ChildOrderStatus.AUTHORIZED)
+
+
+class Counts(Protocol):
+    def count(self, what: str, n: int = 1) -> None: ...
+
+
+def _orders_filter(
+    query: QuerySet[Any], prefix: str, order: int | None, program: str | None
+) -> QuerySet[Any]:
+    if order is not None:
+        query = query.filter(**{f"{prefix}id": order})
+    if program is not None:
+        query = query.filter(**{f"{prefix}program__code": program})
+    return query
+
+
+async def issue_notices(
+    as_of: date,
+    *,
+    bill_days: int,
+    counts: Counts,
+    order: int | None = None,
+    program: str | None = None,
+    policy: NotificationPolicy | None = None,
+) -> None:
+    """Every notice due on ``as_of`` (see the module); ``order``/``program`` restrict the run."""
+    policy = policy or current_policy()
+    await installment_bills(as_of, bill_days, counts, order, program, policy)
+    await upcoming_shipments(as_of, counts, order, program, policy)
+    await plan_renewals(as_of, counts, order, program, policy)
+
+
+async def installment_bills(
+    as_of: date,
+    lead_days: int,
+    counts: Counts,
+    order: int | None,
+    program: str | None,
+    policy: NotificationPolicy,
+) -> None:
+    upcoming = await _orders_filter(
+        Payment.filter(
+            status=PaymentStatus.SCHEDULED,
+            purpose=PaymentPurpose.INSTALLMENT,
+            due_date__lte=as_of + timedelta(days=lead_days),
+        ).exclude(continuity_order__status__in=_ENDED),
+        "continuity_order__",
+        order,
+        program,
+    ).prefetch_related("continuity_order")
+    for payment in upcoming:
+        parent = cast(ContinuityOrder, payment.continuity_order)
+        written = await emit(
+            parent,
+            EventType.INSTALLMENT_BILL,
+            {
+                "installment": payment.installment_number,
+                "amount": money(payment.amount_minor, payment.currency),
+                "due_date": payment.due_date.isoformat(),
+                "issued_for": as_of.isoformat(),
+            },
+            conn=None,
+            discriminator=f"installment-{payment.installment_number}@{payment.due_date}",
+            policy=policy,
+        )
+        if written:
+            counts.count("bills_issued")
+
+
+async def upcoming_shipments(
+    as_of: date,
+    counts: Counts,
+    order: int | None,
+    program: str | None,
+    policy: NotificationPolicy,
+) -> None:
+    horizon = as_of + timedelta(days=policy.upcoming_shipment_days)
+    lines = _orders_filter(
+        ContinuityLine.filter(
+            Q(status=ContinuityLineStatus.PENDING)
+            | Q(status=ContinuityLineStatus.RELEASED, child_order__status__in=_NOT_SHIPPED),
+            planned_ship_date__gte=as_of,
+            planned_ship_date__lte=horizon,
+            continuity_order__status=ContinuityOrderStatus.ACTIVE,
+        ),
+        "continuity_order__",
+        order,
+        program,
+    )
+    order_ids = sorted(
+        {int(cast(int, i)) for i in await lines.values_list("continuity_order_id", flat=True)}
+    )
+    for order_id in order_ids:
+        parent = await ContinuityOrder.get(id=order_id)
+        mine = await lines.filter(continuity_order_id=order_id).order_by(
+            "planned_ship_date", "event_number", "repeat_index", "item_seq"
+        )
+        occurrences: OrderedDict[tuple[int, int, date], list[ContinuityLine]] = OrderedDict()
+        for line in mine:
+            key = (line.event_number, line.repeat_index, line.planned_ship_date)
+            occurrences.setdefault(key, []).append(line)
+        names = await _product_names(line.product_id for line in mine)
+        children = await _child_numbers(line.child_order_id for line in mine)
+        for (event_number, repeat_index, ship_date), group in occurrences.items():
+            charged = parent.billing_mode is BillingMode.PER_SHIPMENT
+            amount = sum(line.quantity * line.price_minor for line in group) if charged else 0
+            child = group[0].child_order_id
+            written = await emit(
+                parent,
+                EventType.UPCOMING_SHIPMENT,
+                {
+                    "event_number": event_number,
+                    "repeat_index": repeat_index,
+                    "ship_date": ship_date.isoformat(),
+                    "items": [
+                        {
+                            "sku": names.get(line.product_id, ("", ""))[0],
+                            "name": names.get(line.product_id, ("", ""))[1],
+                            "quantity": line.quantity,
+                        }
+                        for line in group
+                        if line.product_id is not None
+                    ],
+                    "amount": money(amount, parent.currency),
+                    "prepaid": not charged,
+                    "child_order": children.get(child) if child is not None else None,
+                },
+                conn=None,
+                discriminator=f"{event_number}.{repeat_index}@{ship_date.isoformat()}",
+                policy=policy,
+            )
+            if written:
+                counts.count("shipment_notices")
+
+
+async def plan_renewals(
+    as_of: date,
+    counts: Counts,
+    order: int | None,
+    program: str | None,
+    policy: NotificationPolicy,
+) -> None:
+    horizon = as_of + timedelta(days=policy.renewal_notice_days)
+    query = _orders_filter(
+        ContinuityLine.filter(
+            status__in=[ContinuityLineStatus.PENDING, ContinuityLineStatus.RELEASED],
+            continuity_order__status=ContinuityOrderStatus.ACTIVE,
+            continuity_order__billing_mode__in=_PREPAID,
+        ),
+        "continuity_order__",
+        order,
+        program,
+    )
+    rows = (
+        await query.annotate(last=Max("planned_ship_date"))
+        .group_by("continuity_order_id")
+        .values("continuity_order_id", "last")
+    )
+    for row in sorted(rows, key=lambda r: int(r["continuity_order_id"])):
+        last = row["last"]
+        if isinstance(last, str):  # SQLite returns the aggregate as text
+            last = date.fromisoformat(last)
+        if not isinstance(last, date) or not as_of <= last <= horizon:
+            continue
+        parent = await ContinuityOrder.get(id=int(row["continuity_order_id"]))
+        written = await emit(
+            parent,
+            EventType.PLAN_RENEWAL,
+            {
+                "kind": "term_end",
+                "billing_mode": parent.billing_mode.value,
+                "last_ship_date": last.isoformat(),
+                "total": money(parent.total_minor, parent.currency),
+                "renews": False,
+            },
+            conn=None,
+            discriminator=f"term-end@{last.isoformat()}",
+            policy=policy,
+        )
+        if written:
+            counts.count("renewal_notices")
+
+
+async def _product_names(ids: Iterable[int | None]) -> dict[int, tuple[str, str]]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {p.id: (p.sku, p.name) for p in await Product.filter(id__in=wanted)}
+
+
+async def _child_numbers(ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {c.id: c.number for c in await ChildOrder.filter(id__in=wanted)}

@@ -1,0 +1,28 @@
+"""The notification delivery pass, as the scheduler and ``continuity notifications deliver``
+run it: the channels and options come from the settings, the work from the domain."""
+
+from __future__ import annotations
+
+import logging
+
+from config.settings import Settings
+from continuity.notifications.delivery import DeliveryReport, deliver_due
+
+log = logging.getLogger("continuity.notifications")
+
+DELIVERY_JOB_ID = "notifications:deliver"
+
+
+async def deliver_notifications(settings: Settings) -> DeliveryReport:
+    """One pass over the due notifications; safe beside other replicas' passes."""
+    notifications = settings.notifications
+    report = await deliver_due(notifications.channels(), notifications.delivery_options())
+    if report.claimed:
+        log.info(
+            "notifications: %d claimed, %d sent, %d to retry, %d dead",
+            report.claimed,
+            report.sent,
+            report.failed,
+            report.dead,
+        )
+    return report
