@@ -28,3 +28,6 @@ class JobEnv:
     gateway: PaymentGateway = field(default_factory=TestGateway)
     #: Orders handled per transaction/batch: bounds memory and lock time.
     batch_size: int = 500
+    #: Gateway calls in flight at once: enough to hide a 50 ms gateway (≥ 600 charges/s),
+    #: few enough not to flood it.
+    gateway_concurrency: int = 64

@@ -29,11 +29,6 @@ from continuity.payments.charges import call_gateway, record_outcome
 from continuity.payments.gateway import GatewayResult, PaymentGateway
 from continuity.sql import execute_many, id_list
 
-#: Gateway calls in flight at once: enough to hide a 50 ms gateway (≥ 600 charges/s), few
-#: enough not to flood it.
-CONCURRENCY = 64
-
-
 class Counts(Protocol):
     def count(self, what: str, n: int = 1) -> None: ...
 
@@ -43,6 +38,9 @@ class Counts(Protocol):
 class HasGateway(Protocol):
     @property
     def gateway(self) -> PaymentGateway: ...
+
+    @property
+    def gateway_concurrency(self) -> int: ...
 
 
 _WRITE_OUTCOME = """
@@ -69,7 +67,7 @@ async def collect_many(
         id__in={p.payment_method_id for p in payments}
     ).values_list("id", "gateway_token")
     tokens = {int(cast(int, pid)): str(token) for pid, token in methods}
-    limit = asyncio.Semaphore(CONCURRENCY)
+    limit = asyncio.Semaphore(env.gateway_concurrency)
 
     async def one(payment: Payment) -> GatewayResult:
         async with limit:
