@@ -136,7 +136,7 @@ SELECT o.id,
 FROM continuity_order o
 JOIN payment_method pm ON pm.id = o.payment_method_id
 LEFT JOIN payment_schedule s ON s.id = o.payment_schedule_id
-WHERE o.id IN (:orders) AND o.status = 'active'
+WHERE o.id IN (:orders) AND o.status || '' = 'active'  -- not the status index: the ids
 ORDER BY o.id
 """
 
@@ -147,7 +147,7 @@ SELECT l.continuity_order_id AS order_id,
 FROM continuity_line l
 JOIN continuity_order o ON o.id = l.continuity_order_id
 JOIN program_version v ON v.id = o.program_version_id
-WHERE l.continuity_order_id IN (:orders) AND l.status = 'pending'
+WHERE l.continuity_order_id IN (:orders) AND l.status || '' = 'pending'
   AND l.planned_ship_date <= :horizon
 GROUP BY l.continuity_order_id
 ORDER BY l.continuity_order_id
@@ -201,7 +201,9 @@ async def _release(
         if released.consolidated:
             run.count("consolidated", released.consolidated)
         charge_ids = released.charge_ids
-    return await Payment.filter(id__in=charge_ids).order_by("id") if charge_ids else []
+    if not (charge_now and charge_ids):
+        return []
+    return await Payment.filter(id__in=charge_ids).order_by("id")
 
 
 async def _within(

@@ -37,7 +37,7 @@ due AS (
     JOIN continuity_order o ON o.id = l.continuity_order_id
     JOIN program_version v ON v.id = o.program_version_id
     WHERE l.continuity_order_id IN (:orders)
-      AND l.status = 'pending'
+      AND l.status || '' = 'pending'  -- an expression: the planner must use the order id
       AND l.planned_ship_date <= :horizon
 )"""
 
@@ -83,8 +83,7 @@ UPDATE continuity_line
 SET status = 'released', updated_at = :now,
     child_order_id = (SELECT cl.child_order_id FROM child_order_line cl
                       WHERE cl.continuity_line_id = continuity_line.id)
-WHERE continuity_order_id IN (:orders) AND status = 'pending'
-  AND id IN (SELECT cl.continuity_line_id FROM child_order_line cl
+WHERE id IN (SELECT cl.continuity_line_id FROM child_order_line cl
              JOIN child_order c ON c.id = cl.child_order_id
              WHERE c.job_run_id = :run AND c.id > :mark)
 """
@@ -151,14 +150,16 @@ async def release_batch(
     if not children:
         return Released(0, 0, 0, [])
     lines = await execute(conn, _CHILD_LINES, **common)
-    await execute(conn, _RELEASE, orders=order_ids, now=now, run=run_id, mark=mark)
+    await execute(conn, _RELEASE, now=now, run=run_id, mark=mark)
     charges_sql = _CHARGES.replace("{claimed}", ":now" if charge_now else "NULL")
     await execute(conn, charges_sql, as_of=as_of, now=now, run=run_id, mark=mark, suffix=":charge")
     await execute(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark
     )
     # the outbox, in the same transaction: child_order_created per new child order
-    await emit_many(await child_order_events(conn, job_run_id=run_id, after_id=mark), conn=conn)
+    await emit_many(
+        await child_order_events(conn, job_run_id=run_id, after_id=mark), conn=conn, fresh=True
+    )
     stats = await fetch(
         conn,
         """SELECT COUNT(*) AS n, SUM(CASE WHEN consolidated THEN 1 ELSE 0 END) AS merged

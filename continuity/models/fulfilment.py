@@ -20,7 +20,10 @@ class ChildOrder(Model):
     id = fields.IntField(primary_key=True)
     number = fields.CharField(max_length=32, unique=True)
     continuity_order: fields.ForeignKeyRelation[ContinuityOrder] = fields.ForeignKeyField(
-        "models.ContinuityOrder", related_name="child_orders", on_delete=fields.RESTRICT
+        "models.ContinuityOrder",
+        related_name="child_orders",
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     continuity_order_id: int
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
@@ -43,7 +46,7 @@ class ChildOrder(Model):
     #: The run date the child order was created for, and the run that created it.
     created_for = fields.DateField()
     job_run: fields.ForeignKeyNullableRelation[JobRun] = fields.ForeignKeyField(
-        "models.JobRun", related_name=False, null=True, on_delete=fields.SET_NULL
+        "models.JobRun", related_name=False, null=True, on_delete=fields.SET_NULL, db_index=True
     )
     job_run_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -61,7 +64,7 @@ class ChildOrder(Model):
 class ChildOrderLine(Model):
     id = fields.IntField(primary_key=True)
     child_order: fields.ForeignKeyRelation[ChildOrder] = fields.ForeignKeyField(
-        "models.ChildOrder", related_name="lines", on_delete=fields.CASCADE
+        "models.ChildOrder", related_name="lines", on_delete=fields.CASCADE, db_index=True
     )
     child_order_id: int
     #: Unique: a continuity line ships on exactly one child order.

@@ -41,6 +41,7 @@ class Notification(Model):
         related_name="notifications",
         null=True,
         on_delete=fields.RESTRICT,
+        db_index=True,
     )
     continuity_order_id: int | None
     event_type = fields.CharField(max_length=64)

@@ -89,7 +89,10 @@ class ContinuityOrder(Model):
     )
     sales_line_id: int
     customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
-        "models.Customer", related_name="continuity_orders", on_delete=fields.RESTRICT
+        "models.Customer",
+        related_name="continuity_orders",
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     customer_id: int
     program: fields.ForeignKeyRelation[Program] = fields.ForeignKeyField(
@@ -187,7 +190,7 @@ class OrderHistoryEntry(Model):
 
     id = fields.IntField(primary_key=True)
     continuity_order: fields.ForeignKeyRelation[ContinuityOrder] = fields.ForeignKeyField(
-        "models.ContinuityOrder", related_name="history", on_delete=fields.CASCADE
+        "models.ContinuityOrder", related_name="history", on_delete=fields.CASCADE, db_index=True
     )
     continuity_order_id: int
     at = fields.DatetimeField(auto_now_add=True)

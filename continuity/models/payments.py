@@ -25,11 +25,19 @@ class Payment(Model):
     )
     sales_order_id: int | None
     continuity_order: fields.ForeignKeyNullableRelation[ContinuityOrder] = fields.ForeignKeyField(
-        "models.ContinuityOrder", related_name="payments", null=True, on_delete=fields.RESTRICT
+        "models.ContinuityOrder",
+        related_name="payments",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     continuity_order_id: int | None
     child_order: fields.ForeignKeyNullableRelation[ChildOrder] = fields.ForeignKeyField(
-        "models.ChildOrder", related_name="payments", null=True, on_delete=fields.RESTRICT
+        "models.ChildOrder",
+        related_name="payments",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,
     )
     child_order_id: int | None
     payment_method: fields.ForeignKeyRelation[PaymentMethod] = fields.ForeignKeyField(

@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 
 from continuity.models import ContinuityOrder, Customer, Notification
 from continuity.money import from_minor
+from continuity.sql import execute_many, json_text
 
 if TYPE_CHECKING:
     from continuity.notifications.policy import NotificationPolicy
@@ -111,15 +114,19 @@ async def emit_many(
     conn: BaseDBAsyncClient | None,
     policy: NotificationPolicy | None = None,
     orders: Mapping[int, tuple[str, int]] | None = None,
+    fresh: bool = False,
 ) -> int:
     """Write the outbox rows of many events in a few statements (batch jobs); return how many
-    rows were new. Every payload gets the order number and the customer; the event's own
-    fields follow. ``orders`` (id → (number, customer id)) saves a query when known."""
+    events had at least one new row. Every payload gets the order number and the customer;
+    the event's own fields follow. ``orders`` (id → (number, customer id)) saves a query when known.
+    ``fresh``: the causes were created in this transaction, so no key can exist yet and the
+    look-up of existing keys is skipped (conflicts are still ignored)."""
     from continuity.notifications.policy import current_policy
 
     if not events:
         return 0
     policy = policy or current_policy()
+    now = datetime.now(UTC)
     known = dict(orders or {})
     missing = {e.order_id for e in events} - known.keys()
     if missing:
@@ -131,42 +138,47 @@ async def emit_many(
         for order_id, number, customer_id in found:
             known[int(order_id)] = (str(number), int(customer_id))
     customers = {
-        c.id: c
-        for c in await Customer.filter(id__in={known[e.order_id][1] for e in events}).using_db(conn)
+        int(row["id"]): row
+        for row in await Customer.filter(id__in={known[e.order_id][1] for e in events})
+        .using_db(conn)
+        .values("id", "account_number", "name", "email")
     }
-    rows: dict[str, Notification] = {}
-    for event in events:
+    rows: dict[str, dict[str, Any]] = {}
+    source: dict[str, int] = {}  # dedupe key → index of its event
+    for index, event in enumerate(events):
         number, customer_id = known[event.order_id]
         customer = customers[customer_id]
         body: dict[str, Any] = {
             "order": number,
             "order_id": event.order_id,
             "customer": {
-                "id": customer.id,
-                "account_number": customer.account_number,
-                "name": customer.name,
+                "id": customer["id"],
+                "account_number": customer["account_number"],
+                "name": customer["name"],
             },
             **event.payload,
         }
         targets: list[tuple[str, str]] = []
-        if customer.email and policy.emails(event.type):
-            targets.append((EMAIL, customer.email))
+        if customer["email"] and policy.emails(event.type):
+            targets.append((EMAIL, str(customer["email"])))
         targets.extend((WEBHOOK, s.name) for s in policy.subscribers if s.wants(event.type))
         for channel, recipient in targets:
             key = dedupe_key(event.type, event.order_id, event.discriminator, channel, recipient)
-            rows[key] = Notification(
-                continuity_order_id=event.order_id,
-                event_type=event.type.value,
-                channel=channel,
-                recipient=recipient,
-                payload=body,
-                dedupe_key=key,
-            )
+            source[key] = index
+            rows[key] = {
+                "order": event.order_id,
+                "event": event.type.value,
+                "channel": channel,
+                "recipient": recipient,
+                "payload": json_text(body),
+                "key": key,
+                "now": now,
+            }
     if not rows:
         return 0
     keys = list(rows)
     taken: set[str] = set()
-    for start in range(0, len(keys), CHUNK):
+    for start in range(0, 0 if fresh else len(keys), CHUNK):
         taken.update(
             str(key)
             for key in await Notification.filter(dedupe_key__in=keys[start : start + CHUNK])
@@ -176,5 +188,14 @@ async def emit_many(
     new = [row for key, row in rows.items() if key not in taken]
     if new:
         # a concurrent writer of the same key (another replica) loses quietly
-        await Notification.bulk_create(new, batch_size=CHUNK, ignore_conflicts=True, using_db=conn)
-    return len(new)
+        target = conn or get_connection("default")
+        insert = _INSERT_PG if target.capabilities.dialect == "postgres" else _INSERT_SQLITE
+        await execute_many(target, insert, new)
+    return len({source[row["key"]] for row in new})
+
+
+_COLUMNS = """notification (continuity_order_id, event_type, channel, recipient, payload,
+                          dedupe_key, status, attempts, created_at)
+VALUES (:order, :event, :channel, :recipient, :payload{json}, :key, 'pending', 0, :now)"""
+_INSERT_SQLITE = "INSERT OR IGNORE INTO " + _COLUMNS
+_INSERT_PG = "INSERT INTO " + _COLUMNS + " ON CONFLICT (dedupe_key) DO NOTHING"

@@ -35,7 +35,7 @@ from continuity.enums import (
     PaymentStatus,
 )
 from continuity.models import ChildOrder, ContinuityLine, ContinuityOrder, Payment, Product
-from continuity.notifications.events import EventType, emit, money
+from continuity.notifications.events import Event, EventType, emit, emit_many, money
 from continuity.notifications.policy import NotificationPolicy, current_policy
 
 #: Orders whose installments are no longer billed.
@@ -112,6 +112,10 @@ async def installment_bills(
             counts.count("bills_issued")
 
 
+#: Orders announced per batch: one read of their lines, one outbox write.
+BATCH = 1000
+
+
 async def upcoming_shipments(
     as_of: date,
     counts: Counts,
@@ -119,6 +123,7 @@ async def upcoming_shipments(
     program: str | None,
     policy: NotificationPolicy,
 ) -> None:
+    """Batched: a million orders have tens of thousands of shipments a few days ahead."""
     horizon = as_of + timedelta(days=policy.upcoming_shipment_days)
     lines = _orders_filter(
         ContinuityLine.filter(
@@ -132,50 +137,92 @@ async def upcoming_shipments(
         order,
         program,
     )
-    order_ids = sorted(
-        {int(cast(int, i)) for i in await lines.values_list("continuity_order_id", flat=True)}
-    )
-    for order_id in order_ids:
-        parent = await ContinuityOrder.get(id=order_id)
-        mine = await lines.filter(continuity_order_id=order_id).order_by(
-            "planned_ship_date", "event_number", "repeat_index", "item_seq"
+    after = 0
+    while True:
+        rows = (
+            await lines.filter(continuity_order_id__gt=after)
+            .order_by(
+                "continuity_order_id",
+                "planned_ship_date",
+                "event_number",
+                "repeat_index",
+                "item_seq",
+            )
+            .limit(BATCH * 4)
+            .values(
+                "continuity_order_id",
+                "event_number",
+                "repeat_index",
+                "planned_ship_date",
+                "product_id",
+                "quantity",
+                "price_minor",
+                "child_order_id",
+            )
         )
-        occurrences: OrderedDict[tuple[int, int, date], list[ContinuityLine]] = OrderedDict()
-        for line in mine:
-            key = (line.event_number, line.repeat_index, line.planned_ship_date)
-            occurrences.setdefault(key, []).append(line)
-        names = await _product_names(line.product_id for line in mine)
-        children = await _child_numbers(line.child_order_id for line in mine)
-        for (event_number, repeat_index, ship_date), group in occurrences.items():
-            charged = parent.billing_mode is BillingMode.PER_SHIPMENT
-            amount = sum(line.quantity * line.price_minor for line in group) if charged else 0
-            child = group[0].child_order_id
-            written = await emit(
-                parent,
-                EventType.UPCOMING_SHIPMENT,
-                {
+        if not rows:
+            return
+        last = int(rows[-1]["continuity_order_id"])
+        if len(rows) == BATCH * 4 and int(rows[0]["continuity_order_id"]) != last:
+            rows = [r for r in rows if int(r["continuity_order_id"]) != last]  # whole orders only
+            last = int(rows[-1]["continuity_order_id"])
+        after = last
+        written = await _announce(rows, policy)
+        if written:
+            counts.count("shipment_notices", written)
+
+
+async def _announce(rows: list[dict[str, Any]], policy: NotificationPolicy) -> int:
+    parents = {
+        int(cast(int, o[0])): o
+        for o in await ContinuityOrder.filter(
+            id__in={int(r["continuity_order_id"]) for r in rows}
+        ).values_list("id", "number", "customer_id", "currency", "billing_mode")
+    }
+    names = await _product_names(r["product_id"] for r in rows)
+    children = await _child_numbers(r["child_order_id"] for r in rows)
+    occurrences: OrderedDict[tuple[int, int, int, date], list[dict[str, Any]]] = OrderedDict()
+    for row in rows:
+        ship = row["planned_ship_date"]
+        ship = date.fromisoformat(ship) if isinstance(ship, str) else ship
+        key = (int(row["continuity_order_id"]), row["event_number"], row["repeat_index"], ship)
+        occurrences.setdefault(key, []).append(row)
+    events = []
+    for (order_id, event_number, repeat_index, ship_date), group in occurrences.items():
+        _id, _number, _customer, currency, mode = parents[order_id]
+        charged = str(mode) == BillingMode.PER_SHIPMENT.value
+        amount = sum(r["quantity"] * r["price_minor"] for r in group) if charged else 0
+        child = group[0]["child_order_id"]
+        events.append(
+            Event(
+                order_id=order_id,
+                type=EventType.UPCOMING_SHIPMENT,
+                payload={
                     "event_number": event_number,
                     "repeat_index": repeat_index,
                     "ship_date": ship_date.isoformat(),
                     "items": [
                         {
-                            "sku": names.get(line.product_id, ("", ""))[0],
-                            "name": names.get(line.product_id, ("", ""))[1],
-                            "quantity": line.quantity,
+                            "sku": names.get(r["product_id"], ("", ""))[0],
+                            "name": names.get(r["product_id"], ("", ""))[1],
+                            "quantity": r["quantity"],
                         }
-                        for line in group
-                        if line.product_id is not None
+                        for r in group
+                        if r["product_id"] is not None
                     ],
-                    "amount": money(amount, parent.currency),
+                    "amount": money(amount, str(currency)),
                     "prepaid": not charged,
                     "child_order": children.get(child) if child is not None else None,
                 },
-                conn=None,
                 discriminator=f"{event_number}.{repeat_index}@{ship_date.isoformat()}",
-                policy=policy,
             )
-            if written:
-                counts.count("shipment_notices")
+        )
+    return await emit_many(
+        events,
+        conn=None,
+        policy=policy,
+        orders={i: (str(o[1]), int(cast(int, o[2]))) for i, o in parents.items()},
+    )
 
 
 async def plan_renewals(

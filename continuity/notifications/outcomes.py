@@ -8,12 +8,14 @@ transaction as the outcomes.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.enums import PaymentKind, PaymentStatus
-from continuity.models import ChildOrder, ChildOrderLine, ContinuityLine, Payment, Product
+from continuity.models import Payment
 from continuity.notifications.events import Event, EventType, money
+from continuity.sql import fetch
 
 
 def payment_event(payment: Payment) -> Event | None:
@@ -70,74 +72,57 @@ def hold_event(payment: Payment, *, released: bool) -> Event | None:
     )
 
 
+_CHILD_ORDER_LINES = """
+SELECT c.id AS child_id, c.number, c.continuity_order_id, c.status, c.consolidated,
+       c.created_for, c.total_minor, c.currency, cl.id AS line_id, cl.quantity,
+       p.sku, p.name, l.event_number, l.repeat_index, l.planned_ship_date
+FROM child_order c
+JOIN child_order_line cl ON cl.child_order_id = c.id
+JOIN product p ON p.id = cl.product_id
+JOIN continuity_line l ON l.id = cl.continuity_line_id
+WHERE c.job_run_id = :run AND c.id > :after
+ORDER BY c.id, cl.id
+"""
+
+
+def _iso(value: Any) -> str:
+    return value if isinstance(value, str) else value.isoformat()
+
+
 async def child_order_events(
     conn: BaseDBAsyncClient, *, job_run_id: int, after_id: int
 ) -> list[Event]:
     """``child_order_created`` for the child orders a run created after ``after_id`` (one
-    batch of the child-order job), with their items; four queries whatever the batch size."""
-    children = (
-        await ChildOrder.filter(job_run_id=job_run_id, id__gt=after_id)
-        .order_by("id")
-        .using_db(conn)
-    )
-    if not children:
-        return []
-    lines = await ChildOrderLine.filter(child_order_id__in=[c.id for c in children]).using_db(conn)
-    products = {
-        p.id: p
-        for p in await Product.filter(id__in={line.product_id for line in lines}).using_db(conn)
-    }
-    planned = {
-        line.id: line
-        for line in await ContinuityLine.filter(
-            id__in=[line.continuity_line_id for line in lines]
-        ).using_db(conn)
-    }
-    by_child: dict[int, list[ChildOrderLine]] = defaultdict(list)
-    for line in lines:
-        by_child[line.child_order_id].append(line)
+    batch of the child-order job), with their items: one query, plain rows (a batch job
+    cannot afford an ORM object per row)."""
+    rows = await fetch(conn, _CHILD_ORDER_LINES, run=job_run_id, after=after_id)
+    by_child: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_child[int(row["child_id"])].append(row)
     events = []
-    for child in children:
-        mine = sorted(by_child[child.id], key=lambda line: line.id)
-        occurrences = sorted(
-            {
-                (
-                    planned[line.continuity_line_id].event_number,
-                    planned[line.continuity_line_id].repeat_index,
-                )
-                for line in mine
-                if line.continuity_line_id in planned
-            }
-        )
-        ship_dates = sorted(
-            {
-                planned[line.continuity_line_id].planned_ship_date.isoformat()
-                for line in mine
-                if line.continuity_line_id in planned
-            }
-        )
+    for mine in by_child.values():
+        first = mine[0]
         events.append(
             Event(
-                order_id=child.continuity_order_id,
+                order_id=int(first["continuity_order_id"]),
                 type=EventType.CHILD_ORDER_CREATED,
                 payload={
-                    "child_order": child.number,
-                    "status": child.status.value,
-                    "consolidated": child.consolidated,
-                    "created_for": child.created_for.isoformat(),
-                    "occurrences": [list(o) for o in occurrences],
-                    "planned_ship_dates": ship_dates,
-                    "items": [
-                        {
-                            "sku": products[line.product_id].sku,
-                            "name": products[line.product_id].name,
-                            "quantity": line.quantity,
-                        }
-                        for line in mine
+                    "child_order": first["number"],
+                    "status": first["status"],
+                    "consolidated": bool(first["consolidated"]),
+                    "created_for": _iso(first["created_for"]),
+                    "occurrences": [
+                        list(o)
+                        for o in sorted({(r["event_number"], r["repeat_index"]) for r in mine})
                     ],
-                    "total": money(child.total_minor, child.currency),
+                    "planned_ship_dates": sorted({_iso(r["planned_ship_date"]) for r in mine}),
+                    "items": [
+                        {"sku": r["sku"], "name": r["name"], "quantity": r["quantity"]}
+                        for r in mine
+                    ],
+                    "total": money(int(first["total_minor"]), first["currency"]),
                 },
-                discriminator=child.number,
+                discriminator=first["number"],
             )
         )
     return events

@@ -29,6 +29,7 @@ from continuity.payments.charges import call_gateway, record_outcome
 from continuity.payments.gateway import GatewayResult, PaymentGateway
 from continuity.sql import execute_many, id_list
 
+
 class Counts(Protocol):
     def count(self, what: str, n: int = 1) -> None: ...
 
@@ -113,7 +114,9 @@ async def collect_many(
             ],
         )
         # the outbox, in the outcomes' transaction: payment_succeeded / payment_failed
-        await emit_many([e for p in done if (e := payment_event(p)) is not None], conn=conn)
+        await emit_many(
+            [e for p in done if (e := payment_event(p)) is not None], conn=conn, fresh=True
+        )
         paid_children = [
             p.child_order_id
             for p in done

@@ -1,0 +1,82 @@
+"""5. ``place-orders``: ``placeSalesOrder`` of the 12-event book club over HTTP, versus the
+same server's trivial query (``{ __typename }``). Reported; no target yet.
+"""
+
+from __future__ import annotations
+
+from bench.backends import Backend
+from bench.core import AS_OF, Result, Sizes, fmt
+from bench.datagen import Shape, generate
+from bench.http import auth_headers, load, post_json, server, server_env
+
+NAME = "place-orders"
+MUTATION = (
+    "mutation Place($input: PlaceSalesOrderInput!) { placeSalesOrder(input: $input) { "
+    "salesOrder { number } continuityOrders { number } userErrors { field code message } } }"
+)
+TRIVIAL = "{ __typename }"
+
+
+async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
+    data = await backend.clone(base_url, "place-orders")
+    place = {
+        "query": MUTATION,
+        "variables": {
+            "input": {
+                "customerId": "1",
+                "shipToAddressId": "1",
+                "paymentMethodId": "1",
+                "lines": [{"sku": "BOOKCLUB", "quantity": 1}],
+            }
+        },
+    }
+    trivial = {"query": TRIVIAL}
+    warmup = 0.3 if sizes.quick else 2.0
+    try:
+        await generate(data, Shape(100, 0), AS_OF)
+        headers = auth_headers(data)
+        with server("server.app:create_app", server_env(data)) as base:
+            status, answer = post_json(base + "/graphql", place, headers)
+            payload = answer.get("data", {}).get("placeSalesOrder") if status == 200 else None
+            if not payload or payload["userErrors"] or "errors" in answer:
+                raise RuntimeError(f"placeSalesOrder answered {status}: {str(answer)[:1000]}")
+            placed = load(
+                base + "/graphql",
+                place,
+                headers,
+                seconds=sizes.http_seconds,
+                connections=sizes.http_connections,
+                warmup=warmup,
+            )
+            status, answer = post_json(base + "/graphql", trivial, headers)
+            if status != 200 or "errors" in answer:
+                raise RuntimeError(f"{TRIVIAL} answered {status}: {str(answer)[:1000]}")
+            baseline = load(
+                base + "/graphql",
+                trivial,
+                headers,
+                seconds=sizes.http_seconds,
+                connections=sizes.http_connections,
+                warmup=warmup,
+            )
+    finally:
+        await backend.drop(data)
+    return Result(
+        name=NAME,
+        backend=backend.name,
+        figure=placed.rps,
+        unit="req/s",
+        baseline=baseline.rps,
+        baseline_unit="req/s",
+        baseline_label="{ __typename } on the same server",
+        ratio=placed.rps / baseline.rps,
+        target="none (report)",
+        ok=None,
+        valid=placed.errors == 0 and baseline.errors == 0,
+        extras=[
+            f"p99 {fmt(placed.p99_ms)} ms vs {fmt(baseline.p99_ms)} ms",
+            f"{placed.requests:,} orders placed",
+            f"{sizes.http_connections} connections, {placed.tool}",
+        ],
+        details={"place": placed.__dict__, "trivial": baseline.__dict__},
+    )

@@ -1,0 +1,41 @@
+"""7. ``projection``: ``upcoming_shipments(order, 5)`` for many orders, in-process.
+
+Each order holds three pending lines, so every projection reads them and asks the schedule
+engine for two more. Baseline: the reads alone, one raw query per order for its lines and SKUs.
+"""
+
+from __future__ import annotations
+
+from bench.backends import Backend
+from bench.core import AS_OF, Result, Sizes, run_worker
+from bench.datagen import Shape, generate
+
+NAME = "projection"
+
+
+async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
+    count = sizes.projection_orders
+    data = await backend.clone(base_url, "projection")
+    try:
+        await generate(data, Shape(count, 0), AS_OF)
+        reads = run_worker("projection-baseline", data, str(count))
+        job = run_worker("projection", data, str(count))
+    finally:
+        await backend.drop(data)
+    figure = int(job["orders"]) / float(job["seconds"])
+    reference = int(reads["orders"]) / float(reads["seconds"])
+    return Result(
+        name=NAME,
+        backend=backend.name,
+        figure=figure,
+        unit="orders/s",
+        baseline=reference,
+        baseline_unit="orders/s",
+        baseline_label="raw read of each order's lines",
+        ratio=figure / reference,
+        target="none (report)",
+        ok=None,
+        valid=int(job["shipments"]) == 5 * count,
+        extras=[f"{job['orders']:,} orders, {job['shipments']:,} shipments projected"],
+        details={"orders": job["orders"], "shipments": job["shipments"]},
+    )

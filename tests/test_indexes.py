@@ -1,0 +1,61 @@
+"""Every index and composite unique constraint the models declare exists after migrating,
+on SQLite too (Tortoise's SQLite schema editor drops them: see migration 0003)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tortoise.context import TortoiseContext
+
+pytestmark = pytest.mark.db
+
+MIGRATION = (
+    Path(__file__).resolve().parent.parent / "continuity/migrations/0003_foreign_key_indexes.py"
+)
+DECLARED = set(re.findall(r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+)", MIGRATION.read_text()))
+
+
+async def _index_names(db: TortoiseContext) -> set[str]:
+    conn = db.db()
+    if conn.capabilities.dialect == "postgres":
+        rows = await conn.execute_query_dict(
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = 'public'"
+        )
+    else:
+        rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'index'")
+    return {str(row["name"]) for row in rows}
+
+
+async def test_every_declared_index_exists(db: TortoiseContext) -> None:
+    assert len(DECLARED) == 23
+    assert DECLARED - await _index_names(db) == set()
+
+
+async def test_composite_uniques_are_enforced(db: TortoiseContext) -> None:
+    from tortoise.exceptions import IntegrityError
+
+    conn = db.db()
+    await conn.execute_script(
+        "INSERT INTO program (code, name, active, currency, retired, created_at, updated_at) "
+        "VALUES ('p', 'P', TRUE, 'USD', FALSE, '2027-01-01', '2027-01-01')"
+    )
+    insert = (
+        "INSERT INTO program_version (program_id, number, content_hash, source_path, name, "
+        "active, currency, parent_sku, parent_name, parent_price_minor, parent_event_count, "
+        "order_start, days_after_order, prompt_for_start_date, consolidate_past_orders, "
+        "bill_up_front, prompt_for_payment_schedule, cadence_unit, cadence_count, created_at) "
+        "SELECT id, 1, 'h', 'f', 'P', TRUE, 'USD', 'S', 'P', 0, 0, 'first_event', 0, FALSE, "
+        "FALSE, FALSE, FALSE, 'month', 1, '2027-01-01' FROM program"
+    )
+    await conn.execute_script(insert)
+    with pytest.raises(IntegrityError):
+        await conn.execute_script(insert)  # (program, number) is unique
+
+
+async def test_a_continuity_line_ships_on_one_child_order_line_only(db: TortoiseContext) -> None:
+    """The one-to-one ``ChildOrderLine.continuity_line`` is unique in the database."""
+    names = await _index_names(db)
+    assert "child_order_line_continuity_line_id_key" in names
+    assert "continuity_order_sales_line_id_key" in names
