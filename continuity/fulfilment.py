@@ -15,51 +15,62 @@ from continuity.errors import Conflict, NotFound
 from continuity.models import ChildOrder
 from continuity.orders.history import record
 
+_FIELD = ["input", "childOrderId"]
 
-async def _child_order(child_order_id: int) -> ChildOrder:
-    child = await ChildOrder.get_or_none(id=child_order_id)
-    if child is None:
-        raise NotFound("no such child order", field=["input", "childOrderId"])
+
+async def _advance(
+    child_order_id: int,
+    *,
+    actor: str,
+    required: ChildOrderStatus,
+    refusal: str,
+    to: ChildOrderStatus,
+    stamp: str,
+    action: str,
+) -> ChildOrder:
+    """One step of the child order's life, locked, with its history entry."""
+    async with in_transaction() as conn:
+        child = (
+            await ChildOrder.filter(id=child_order_id).select_for_update().using_db(conn).first()
+        )
+        if child is None:
+            raise NotFound("no such child order", field=_FIELD)
+        if child.status is not required:
+            raise Conflict(
+                f"child order {child.number} is {child.status.value}: {refusal}", field=_FIELD
+            )
+        child.status = to
+        setattr(child, stamp, datetime.now(UTC))
+        await child.save(update_fields=["status", stamp], using_db=conn)
+        await record(
+            child.continuity_order_id,
+            action,
+            actor=actor,
+            details={"child_order": child.number},
+            using_db=conn,
+        )
     return child
 
 
 async def mark_child_order_shipped(child_order_id: int, *, actor: str) -> ChildOrder:
-    async with in_transaction():
-        child = await _child_order(child_order_id)
-        if child.status is not ChildOrderStatus.AUTHORIZED:
-            raise Conflict(
-                f"child order {child.number} is {child.status.value}: only a paid child order "
-                "can ship",
-                field=["input", "childOrderId"],
-            )
-        child.status = ChildOrderStatus.SHIPPED
-        child.shipped_at = datetime.now(UTC)
-        await child.save(update_fields=["status", "shipped_at"])
-        await record(
-            child.continuity_order_id,
-            "child_order_shipped",
-            actor=actor,
-            details={"child_order": child.number},
-        )
-    return child
+    return await _advance(
+        child_order_id,
+        actor=actor,
+        required=ChildOrderStatus.AUTHORIZED,
+        refusal="only a paid child order can ship",
+        to=ChildOrderStatus.SHIPPED,
+        stamp="shipped_at",
+        action="child_order_shipped",
+    )
 
 
 async def invoice_child_order(child_order_id: int, *, actor: str) -> ChildOrder:
-    async with in_transaction():
-        child = await _child_order(child_order_id)
-        if child.status is not ChildOrderStatus.SHIPPED:
-            raise Conflict(
-                f"child order {child.number} is {child.status.value}: only a shipped child "
-                "order can be invoiced",
-                field=["input", "childOrderId"],
-            )
-        child.status = ChildOrderStatus.INVOICED
-        child.invoiced_at = datetime.now(UTC)
-        await child.save(update_fields=["status", "invoiced_at"])
-        await record(
-            child.continuity_order_id,
-            "child_order_invoiced",
-            actor=actor,
-            details={"child_order": child.number},
-        )
-    return child
+    return await _advance(
+        child_order_id,
+        actor=actor,
+        required=ChildOrderStatus.SHIPPED,
+        refusal="only a shipped child order can be invoiced",
+        to=ChildOrderStatus.INVOICED,
+        stamp="invoiced_at",
+        action="child_order_invoiced",
+    )
