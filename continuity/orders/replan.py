@@ -40,34 +40,6 @@ class Replan:
             if o.key in old and old[o.key] != o.ship_date
         ]
 
-    @property
-    def changed(self) -> bool:
-        before = sorted(
-            (
-                ln.event_number,
-                ln.repeat_index,
-                ln.item_seq,
-                ln.product_id,
-                ln.quantity,
-                ln.price_minor,
-                ln.planned_ship_date,
-            )
-            for ln in self.removed
-        )
-        after = sorted(
-            (
-                o.event_number,
-                o.repeat_index,
-                seq,
-                item.product_id if item else None,
-                item.quantity if item else 0,
-                item.price_minor if item else 0,
-                o.ship_date,
-            )
-            for o in self.added
-            for seq, item in enumerate(o.items or (None,))
-        )
-        return before != after or bool(self.cancelled_events)
 
 
 def plan_replan(

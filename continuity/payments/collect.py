@@ -12,9 +12,16 @@ import asyncio
 from datetime import date
 from typing import Protocol, cast
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from continuity.enums import ChildOrderStatus, ContinuityOrderStatus, PaymentKind, PaymentStatus
+from continuity.enums import (
+    ChildOrderStatus,
+    ContinuityOrderStatus,
+    PaymentKind,
+    PaymentPurpose,
+    PaymentStatus,
+)
 from continuity.models import (
     CallCenterParameters,
     ChildOrder,
@@ -97,6 +104,7 @@ async def collect_many(
         else:
             run.count("declined")
     async with in_transaction() as conn:
+        done = await _still_owed(done, conn, as_of)
         await execute_many(
             conn,
             _WRITE_OUTCOME,
@@ -141,6 +149,39 @@ async def collect_many(
             await apply_outcome(payment, actor=actor)
             if payment.status is PaymentStatus.FAILED and payment.kind is PaymentKind.CHARGE:
                 run.count("payment_holds")
+
+
+async def _still_owed(done: list[Payment], conn: BaseDBAsyncClient, as_of: date) -> list[Payment]:
+    """The outcomes to record: a payment cancelled while its gateway call was in flight (the
+    order was cancelled meanwhile) keeps its cancelled status, unless the money moved: then
+    the charge is recorded as it happened and a refund of it is queued, so that nobody pays
+    for a cancelled order. The rows are locked so a concurrent cancel waits or has finished."""
+    query = Payment.filter(id__in=[p.id for p in done]).using_db(conn)
+    if conn.capabilities.dialect == "postgres":
+        query = query.select_for_update()
+    current = dict(await query.values_list("id", "status"))
+    kept: list[Payment] = []
+    for payment in done:
+        if current.get(payment.id) == PaymentStatus.PENDING.value:
+            kept.append(payment)
+        elif payment.status is PaymentStatus.SUCCEEDED and payment.kind is PaymentKind.CHARGE:
+            kept.append(payment)
+            await Payment.create(
+                kind=PaymentKind.REFUND,
+                purpose=PaymentPurpose.REFUND,
+                status=PaymentStatus.PENDING,
+                sales_order_id=payment.sales_order_id,
+                continuity_order_id=payment.continuity_order_id,
+                child_order_id=payment.child_order_id,
+                payment_method_id=payment.payment_method_id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                due_date=as_of,
+                idempotency_key=f"{payment.idempotency_key}:refund-late",
+                gateway_reference=payment.gateway_reference,
+                using_db=conn,
+            )
+    return kept
 
 
 async def apply_outcome(payment: Payment, *, actor: str) -> None:

@@ -9,17 +9,26 @@ import pytest
 from tortoise.context import TortoiseContext
 
 from continuity.customers import PaymentMethodInput, add_payment_method
-from continuity.enums import ContinuityOrderStatus, PaymentPurpose, PaymentStatus
+from continuity.enums import (
+    CancelReason,
+    ContinuityOrderStatus,
+    PaymentKind,
+    PaymentPurpose,
+    PaymentStatus,
+)
 from continuity.jobs import JobEnv
 from continuity.jobs.child_orders import create_child_orders
 from continuity.jobs.payments import process_payments
 from continuity.models import ChildOrder, ContinuityOrder, Notification, OrderHistoryEntry, Payment
-from continuity.payments.gateway import TestGateway
+from continuity.orders.cancel import cancel_order
+from continuity.orders.placement import BillingRules
+from continuity.payments.gateway import GatewayResult, TestGateway
 from tests.jobs.world import buyer, open_business, order
 
 pytestmark = pytest.mark.db
 
 DAY0 = date(2027, 1, 10)
+RULES = BillingRules(repeat_threshold=3, retry_days=2, reauthorization_limit=3)
 
 
 async def test_retries_then_hold_then_a_new_card_releases_it(
@@ -104,3 +113,57 @@ async def test_installments_are_billed_ahead_and_charged_when_due(
     paid = await process_payments(date(2027, 2, 10), env=env)
     assert paid.counts["charged"] == 1
     assert (await Payment.get(id=second.id)).status is PaymentStatus.SUCCEEDED
+
+
+class _CancellingGateway(TestGateway):
+    """Approves the charge, but the customer cancels while the call is in flight."""
+
+    order_id = 0
+
+    async def capture(
+        self, *, token: str, amount_minor: int, currency: str, idempotency_key: str
+    ) -> GatewayResult:
+        await cancel_order(
+            self.order_id,
+            reason_code=CancelReason.CUSTOMER_REQUEST,
+            today=DAY0,
+            actor="customer",
+            rules=RULES,
+            gateway=self,
+        )
+        return await super().capture(
+            token=token,
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=idempotency_key,
+        )
+
+
+async def test_a_cancel_during_the_gateway_call_is_refunded(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    """An installment is being charged when the customer cancels (the cancel marks it
+    cancelled meanwhile): the charge that went through is kept on record and refunded."""
+    gateway = _CancellingGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    placed = await order(
+        ada, "WINECLUB12", DAY0, rules, TestGateway(), payment_schedule="three-monthly"
+    )
+    gateway.order_id = placed.continuity_orders[0].id
+    first, second = await Payment.filter(
+        continuity_order_id=gateway.order_id, installment_number__in=[1, 2]
+    ).order_by("installment_number")
+    await process_payments(second.due_date, env=JobEnv(gateway=gateway))
+    second = await Payment.get(id=second.id)
+    # the money moved before the cancel was seen: the charge is recorded as it happened ...
+    assert second.status is PaymentStatus.SUCCEEDED
+    # ... and a refund of it is queued (and sent by the same run, as a due payment)
+    late = await Payment.get(idempotency_key=f"{second.idempotency_key}:refund-late")
+    assert (late.kind, late.status, late.amount_minor) == (
+        PaymentKind.REFUND,
+        PaymentStatus.SUCCEEDED,
+        second.amount_minor,
+    )
+    # the cancel refunded the first installment, the late refund the second: nothing kept
+    assert gateway.moved_minor == -first.amount_minor
