@@ -41,7 +41,6 @@ class Replan:
         ]
 
 
-
 def plan_replan(
     order: ContinuityOrder,
     lines: Sequence[ContinuityLine],
