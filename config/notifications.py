@@ -96,6 +96,8 @@ class NotificationSettings(BaseModel):
     smtp_ssl: bool = False
     smtp_from: str = "Continuity <continuity@localhost>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: Operator events (a disputed payment) are e-mailed here; absent: webhooks only.
+    operator_email: str | None = Field(default=None, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
     @field_validator("email_events")
     @classmethod
@@ -139,6 +141,7 @@ class NotificationSettings(BaseModel):
             ),
             upcoming_shipment_days=self.upcoming_shipment_days,
             renewal_notice_days=self.renewal_notice_days,
+            operator_email=self.operator_email,
         )
 
     def channels(self) -> dict[str, Channel]:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.notifications import NotificationSettings
+from config.payments import PaymentSettings
 
 CONFIG_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG_FILE = CONFIG_DIR / "continuity.yaml"
@@ -93,6 +94,7 @@ class Settings(BaseModel):
     call_center: CallCenterSettings = CallCenterSettings()
     service: ServiceSettings = ServiceSettings()
     notifications: NotificationSettings = NotificationSettings()
+    payments: PaymentSettings = PaymentSettings()
 
     @property
     def rules_dir(self) -> Path:
@@ -120,6 +122,7 @@ _ENV_KEYS: dict[str, tuple[str, str]] = {
         f"{ENV_PREFIX}{key.upper()}": ("notifications", key)
         for key in NotificationSettings.model_fields
     },
+    **{f"{ENV_PREFIX}{key.upper()}": ("payments", key) for key in PaymentSettings.model_fields},
 }
 
 

@@ -13,8 +13,14 @@ from datetime import date
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from continuity.errors import ErrorCode, InvalidInput, NotFound
+from continuity.errors import ContinuityError, ErrorCode, InvalidInput, NotFound
 from continuity.models import Address, Customer, PaymentMethod
+from continuity.payments.gateway import (
+    CardDetails,
+    GatewayUnavailable,
+    PaymentGateway,
+    UnknownPaymentMethod,
+)
 
 ACCOUNT_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -41,12 +47,18 @@ class AddressInput:
 
 @dataclass(frozen=True)
 class PaymentMethodInput:
+    """A card at the gateway. Its display data (brand, last 4 digits, expiry) is read from a
+    gateway that knows it (Stripe); the test gateway does not, so they are typed in."""
+
     gateway_token: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
     is_default: bool = True
+    #: The gateway's customer the card is attached to (Stripe: ``cus_…``); read from the
+    #: gateway when not given.
+    gateway_customer: str | None = None
 
 
 def _text(value: str | None, field: list[str], *, required: bool, max_length: int) -> str | None:
@@ -159,8 +171,15 @@ def card_expired(exp_month: int, exp_year: int, today: date) -> bool:
 
 
 async def add_payment_method(
-    customer_id: int, method: PaymentMethodInput, *, today: date
+    customer_id: int,
+    method: PaymentMethodInput,
+    *,
+    today: date,
+    gateway: PaymentGateway | None = None,
 ) -> PaymentMethod:
+    """Store a card. With a gateway that describes cards (Stripe: the PaymentMethod is read
+    back), brand, last 4 digits, expiry and the gateway customer come from it and typed
+    values are ignored; otherwise (the test gateway, or none given) they are required."""
     customer = await get_customer(customer_id)
     token = _text(method.gateway_token, ["gatewayToken"], required=True, max_length=200)
     assert token is not None
@@ -170,16 +189,37 @@ async def add_payment_method(
             field=["gatewayToken"],
             code=ErrorCode.CARD_NUMBER_REFUSED,
         )
-    brand = (method.brand or "").strip().lower()
-    if brand not in BRANDS:
-        raise InvalidInput(f"must be one of {', '.join(sorted(BRANDS))}", field=["brand"])
-    if not LAST4.match(method.last4 or ""):
-        raise InvalidInput("must be exactly the last 4 digits", field=["last4"])
-    if not 1 <= method.exp_month <= 12:
-        raise InvalidInput("must be 1 to 12", field=["expMonth"])
-    if not 2000 <= method.exp_year <= 2100:
-        raise InvalidInput("must be a four-digit year", field=["expYear"])
-    if card_expired(method.exp_month, method.exp_year, today):
+    owner = _text(method.gateway_customer, ["gatewayCustomer"], required=False, max_length=200)
+    details = await _described(gateway, token) if gateway is not None else None
+    if details is not None:
+        if details.customer is None and owner is None:
+            raise InvalidInput(
+                f"the card is not attached to a customer at the {_name(gateway)} gateway: save "
+                "it for later payments first (Stripe: a SetupIntent, or a PaymentIntent with "
+                "setup_future_usage)",
+                field=["gatewayToken"],
+            )
+        if owner is not None and details.customer not in (None, owner):
+            raise InvalidInput(
+                f"the card belongs to another gateway customer ({details.customer})",
+                field=["gatewayCustomer"],
+            )
+        owner = owner or details.customer
+        brand, last4 = details.brand.strip().lower()[:32], details.last4
+        exp_month, exp_year = details.exp_month, details.exp_year
+    else:
+        brand = (method.brand or "").strip().lower()
+        if brand not in BRANDS:
+            raise InvalidInput(f"must be one of {', '.join(sorted(BRANDS))}", field=["brand"])
+        last4 = method.last4 or ""
+        if not LAST4.match(last4):
+            raise InvalidInput("must be exactly the last 4 digits", field=["last4"])
+        if method.exp_month is None or not 1 <= method.exp_month <= 12:
+            raise InvalidInput("must be 1 to 12", field=["expMonth"])
+        if method.exp_year is None or not 2000 <= method.exp_year <= 2100:
+            raise InvalidInput("must be a four-digit year", field=["expYear"])
+        exp_month, exp_year = method.exp_month, method.exp_year
+    if card_expired(exp_month, exp_year, today):
         raise InvalidInput(
             "the card has expired", field=["expYear"], code=ErrorCode.PAYMENT_METHOD_EXPIRED
         )
@@ -189,9 +229,30 @@ async def add_payment_method(
         return await PaymentMethod.create(
             customer_id=customer.id,
             gateway_token=token,
+            gateway_customer=owner,
             brand=brand,
-            last4=method.last4,
-            exp_month=method.exp_month,
-            exp_year=method.exp_year,
+            last4=last4,
+            exp_month=exp_month,
+            exp_year=exp_year,
             is_default=method.is_default,
         )
+
+
+def _name(gateway: PaymentGateway | None) -> str:
+    return gateway.name if gateway is not None else "payment"
+
+
+async def _described(gateway: PaymentGateway, token: str) -> CardDetails | None:
+    try:
+        return await gateway.describe_card(token)
+    except UnknownPaymentMethod as error:
+        raise InvalidInput(
+            f"the {gateway.name} gateway does not know this card: {error}",
+            field=["gatewayToken"],
+        ) from None
+    except GatewayUnavailable as error:
+        raise ContinuityError(
+            f"the {gateway.name} gateway did not answer ({error}); nothing was saved, try again",
+            field=["gatewayToken"],
+            code=ErrorCode.GATEWAY_UNAVAILABLE,
+        ) from None

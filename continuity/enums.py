@@ -107,6 +107,11 @@ class PaymentStatus(StrEnum):
     DECLINED = "declined"  # will be retried
     FAILED = "failed"  # gave up: the order is on payment hold
     CANCELLED = "cancelled"
+    #: The gateway gave no answer (timeout, 5xx): retried with the same key at the next
+    #: payments run, never counted as a decline.
+    UNKNOWN = "unknown"
+    #: An authorization whose hold lapsed before it was captured (a newer one replaces it).
+    EXPIRED = "expired"
 
 
 class JobRunStatus(StrEnum):

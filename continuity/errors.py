@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     START_DATE_NOT_ALLOWED = "START_DATE_NOT_ALLOWED"
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
     INVALID_STATE = "INVALID_STATE"
+    #: The payment gateway did not answer; nothing changed, the request may be retried.
+    GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
 
 
 class ContinuityError(Exception):

@@ -72,8 +72,10 @@ async def resolve_add_payment_method(
                 exp_month=data.exp_month,
                 exp_year=data.exp_year,
                 is_default=data.is_default,
+                gateway_customer=data.gateway_customer,
             ),
             today=info.context.today,
+            gateway=info.context.gateway,
         )
     except ContinuityError as error:
         _prefix(error, "input")

@@ -107,7 +107,10 @@ async def resolve_invoice(info: Info, data: ChildOrderInput) -> ChildOrderPayloa
     try:
         check_input(data, ["input"])
         row = await invoice_child_order(
-            parse_id(data.child_order_id, ["input", "childOrderId"]), actor=info.context.actor
+            parse_id(data.child_order_id, ["input", "childOrderId"]),
+            actor=info.context.actor,
+            gateway=info.context.gateway,
+            today=info.context.today,
         )
     except ContinuityError as error:
         return ChildOrderPayload(child_order=None, user_errors=user_errors(error))

@@ -123,3 +123,10 @@ class CallCenterParameters:
             retry_days=row.retry_days,
             timezone=row.timezone,
         )
+
+    @strawberry.field(
+        description="The payment gateway this service charges through: `test` (no money "
+        "moves) or `stripe`. Configuration (CONTINUITY_PAYMENT_GATEWAY), not a parameter."
+    )
+    def payment_gateway(self, info: Info) -> str:
+        return info.context.gateway.name

@@ -119,15 +119,27 @@ class CreateCustomerInput:
     addresses: list[AddressInput] = strawberry.field(default_factory=list)
 
 
-@strawberry.input(description="A gateway token and display data; card numbers are refused.")
+@strawberry.input(
+    description="A card saved at the payment gateway, by its token; card numbers are refused. "
+    "With Stripe the brand, last 4 digits and expiry are read from Stripe (values given here "
+    "are ignored); with the test gateway they are required."
+)
 class AddPaymentMethodInput:
     customer_id: strawberry.ID
-    gateway_token: str
-    brand: str
-    last4: str
-    exp_month: int
-    exp_year: int
+    gateway_token: str = strawberry.field(
+        description="The gateway's token of the card: with Stripe the PaymentMethod id "
+        "(`pm_…`) from Stripe Elements or the Terminal, attached to a Stripe customer."
+    )
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
     is_default: bool = True
+    gateway_customer: str | None = strawberry.field(
+        default=None,
+        description="The gateway's customer the card is attached to (Stripe: `cus_…`); "
+        "read from the gateway when absent.",
+    )
 
 
 @strawberry.type

@@ -42,6 +42,14 @@ class Payment:
     next_retry_on: datetime.date | None
     failure_code: str | None
     created_at: datetime.datetime
+    gateway_reference: str | None = strawberry.field(
+        description="The payment gateway's object (Stripe: the PaymentIntent `pi_…`), to look "
+        "it up in the provider's dashboard."
+    )
+    authorization_expires_at: datetime.datetime | None = strawberry.field(
+        description="An authorization's hold lapses then (it is renewed before, or the card "
+        "is charged when the child order is invoiced)."
+    )
 
     @classmethod
     def from_row(cls, row: models.Payment) -> Payment:
@@ -57,6 +65,8 @@ class Payment:
             next_retry_on=row.next_retry_on,
             failure_code=row.failure_code,
             created_at=row.created_at,
+            gateway_reference=row.gateway_reference,
+            authorization_expires_at=row.authorization_expires_at,
         )
 
 

@@ -22,17 +22,20 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
+from config.payments import build_gateway, gateway_warnings
 from config.settings import Settings, load_settings
 from continuity.db import migrate, tortoise_config
 from continuity.jobs import JobEnv
 from continuity.notifications.policy import set_policy
 from continuity.parameters import save_call_center_parameters
-from continuity.payments.gateway import PaymentGateway, TestGateway
+from continuity.payments.gateway import PaymentGateway
+from continuity.payments.webhooks import WebhookVerifier
 from resolvers.context import Clock, Context
 from rules.reload import reload_rules
-from scheduler import start_scheduler
+from scheduler import business_today, start_scheduler
 from schema import build_schema
 from server.guard import Guard, caller_for
+from server.webhooks import webhook_endpoint
 
 log = logging.getLogger("continuity.server")
 
@@ -113,13 +116,27 @@ def create_app(
     gateway: PaymentGateway | None = None,
     clock: Clock | None = None,
 ) -> Starlette:
-    """The application. ``gateway`` defaults to the built-in test gateway (the only one shipped
-    so far: a real gateway implements ``PaymentGateway``); ``clock`` to today in the business
-    time zone."""
+    """The application. ``gateway`` defaults to the configured one (``build_gateway``: a
+    ``ConfigError`` here stops the start); ``clock`` to today in the business time zone.
+
+    With a gateway that receives webhooks (Stripe), ``POST /webhooks/<name>`` takes its
+    signed events (``server/webhooks.py``)."""
     settings = settings or load_settings()
-    gateway = gateway or TestGateway()
+    gateway = gateway or build_gateway(settings)
+    for warning in gateway_warnings(settings, gateway):
+        log.warning(warning)
     graphql = ContinuityGraphQL(settings, gateway, clock)
     guarded = Guard(graphql, development=settings.service.development)
+    routes = [
+        Route("/graphql", guarded, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", guarded),
+        Route("/health", health),
+    ]
+    if isinstance(gateway, WebhookVerifier):
+        today = clock or (lambda: business_today(settings))
+        routes.append(
+            Route(f"/webhooks/{gateway.name}", webhook_endpoint(gateway, today), methods=["POST"])
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -139,12 +156,6 @@ def create_app(
                 if scheduler is not None:
                     scheduler.shutdown(wait=False)
                 set_policy(previous_policy)
+                await gateway.aclose()
 
-    return Starlette(
-        routes=[
-            Route("/graphql", guarded, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", guarded),
-            Route("/health", health),
-        ],
-        lifespan=lifespan,
-    )
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -9,8 +9,12 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from continuity.payments.gateway import PaymentGateway
 
 
 def _settings() -> Settings:
@@ -19,6 +23,21 @@ def _settings() -> Settings:
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _gateway(settings: Settings, *, warn: bool = True) -> PaymentGateway:
+    """The configured payment gateway, for every command that moves money; its start-up
+    warnings go to stderr (``serve`` logs them instead)."""
+    from config.payments import build_gateway, gateway_warnings
+
+    try:
+        gateway = build_gateway(settings)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for warning in gateway_warnings(settings, gateway) if warn else ():
+        print(f"warning: {warning}", file=sys.stderr)
+    return gateway
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -35,12 +54,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     settings = settings.model_copy(update={"service": service})
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    gateway = _gateway(settings, warn=False)  # create_app logs the warnings
     print(f"Continuity on http://{args.host}:{args.port}/graphql ({settings.database_url})")
+    print(f"Payments: the {gateway.name} gateway")
     print(
         "Every request needs a token (Authorization: Bearer ct_…); create one with "
         "`continuity token create --role admin --name me`."
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    app = create_app(settings, gateway=gateway)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -85,10 +107,10 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     from continuity.jobs import JobEnv, JobFilters, run_job
     from continuity.notifications.policy import set_policy
     from continuity.parameters import save_call_center_parameters
-    from continuity.payments.gateway import TestGateway
     from scheduler import business_today
 
     settings = _settings()
+    gateway = _gateway(settings)
     as_of = date.fromisoformat(args.as_of) if args.as_of else business_today(settings)
     filters = JobFilters(program=args.program, order=args.order)
 
@@ -97,13 +119,16 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         async with open_database(settings.database_url):
             await save_call_center_parameters(settings.call_center.model_dump())
             set_policy(settings.notifications.policy())
-            runs = await run_job(
-                args.job,
-                as_of,
-                env=JobEnv(gateway=TestGateway()),
-                filters=filters,
-                triggered_by="cli",
-            )
+            try:
+                runs = await run_job(
+                    args.job,
+                    as_of,
+                    env=JobEnv(gateway=gateway),
+                    filters=filters,
+                    triggered_by="cli",
+                )
+            finally:
+                await gateway.aclose()
         failed = 0
         for result in runs:
             print(f"{result.job} {as_of}: {result.status} {result.counts}")
@@ -142,6 +167,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.demo import SAMPLE_QUERY, seed_demo
 
     settings = _settings()
+    gateway = _gateway(settings)
+    if getattr(gateway, "test_mode", True) is False:
+        print(
+            "the demo invents customers and charges them: it runs on the test gateway or "
+            "with a Stripe test-mode key (sk_test_…), never a live key",
+            file=sys.stderr,
+        )
+        return 2
     today = date.fromisoformat(args.today) if args.today else business_today(settings)
 
     async def run() -> int:
@@ -154,8 +187,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 print(f"{len(loaded.errors)} error(s) in {settings.rules_dir}", file=sys.stderr)
                 return 1
             await save_call_center_parameters(settings.call_center.model_dump())
-            summary = await seed_demo(today)
-        print(f"Demo data as of {today} in {settings.database_url}")
+            try:
+                summary = await seed_demo(today, gateway=gateway)
+            finally:
+                await gateway.aclose()
+        print(f"Demo data as of {today} in {settings.database_url} ({gateway.name} gateway)")
         created = ", ".join(summary.customers_created) or "none"
         print(f"customers created: {created}")
         if summary.customers_found:

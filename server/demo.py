@@ -1,10 +1,11 @@
 """Demo data: a few customers with an order on every bundled program (``continuity demo``).
 
 Everything goes through the real domain functions (``create_customer``, ``add_payment_method``,
-``place_sales_order`` with the built-in ``TestGateway``), so the demo shows what the product
-does: a late book-club order with missed occurrences, a ``forever`` refill held to the repeat
-threshold, two coffee subscriptions on one line, an installment plan, and a prepaid gift box on a
-card the test gateway declines.
+``place_sales_order`` with the configured gateway: the built-in ``TestGateway``, or Stripe in
+test mode with Stripe's test cards), so the demo shows what the product does: a late book-club
+order with missed occurrences, a ``forever`` refill held to the repeat threshold, two coffee
+subscriptions on one line, an installment plan, and a prepaid gift box on a card the gateway
+declines.
 
 Idempotent: customers are found by account number (``DEMO-001`` …) and an order is placed only if
 the customer has none for that program yet, so a second run creates nothing.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol, runtime_checkable
 
 from tortoise.exceptions import DoesNotExist
 
@@ -210,15 +212,43 @@ async def _customer(spec: _DemoCustomer) -> tuple[Customer, Address, bool]:
     return customer, address, created
 
 
-async def _card(customer: Customer, spec: _DemoCustomer, today: date) -> PaymentMethod:
-    """The customer's demo card: the active one with the demo token, added if missing or
-    expired (a demo database may be reused years later)."""
-    cards = await PaymentMethod.filter(
-        customer_id=customer.id, gateway_token=spec.token, active=True
-    ).order_by("-id")
-    for card in cards:
+#: The Stripe test-mode cards standing for the test gateway's tokens (a Stripe demo).
+STRIPE_TEST_CARDS = {
+    "tok_visa": "pm_card_visa",
+    "tok_mastercard": "pm_card_mastercard",
+    "tok_decline": "pm_card_chargeDeclined",
+}
+
+
+@runtime_checkable
+class _TestCards(Protocol):
+    """A gateway in test mode that can save one of its provider's test cards (Stripe)."""
+
+    async def attach_test_card(self, test_method: str, *, name: str, email: str) -> str: ...
+
+
+async def _card(
+    customer: Customer, spec: _DemoCustomer, today: date, gateway: PaymentGateway
+) -> PaymentMethod:
+    """The customer's demo card: the active one added for this gateway, added if missing or
+    expired (a demo database may be reused years later). With Stripe (test mode) the card is
+    one of Stripe's test cards, saved to a new Stripe customer, and described by Stripe."""
+    on_stripe = isinstance(gateway, _TestCards)
+    cards = PaymentMethod.filter(customer_id=customer.id, active=True)
+    if on_stripe:
+        cards = cards.filter(gateway_customer__isnull=False)
+    else:
+        cards = cards.filter(gateway_token=spec.token)
+    for card in await cards.order_by("-id"):
         if (card.exp_year, card.exp_month) >= (today.year, today.month):
             return card
+    if isinstance(gateway, _TestCards):
+        token = await gateway.attach_test_card(
+            STRIPE_TEST_CARDS[spec.token], name=spec.name, email=spec.email
+        )
+        return await add_payment_method(
+            customer.id, PaymentMethodInput(gateway_token=token), today=today, gateway=gateway
+        )
     return await add_payment_method(
         customer.id,
         PaymentMethodInput(
@@ -229,6 +259,7 @@ async def _card(customer: Customer, spec: _DemoCustomer, today: date) -> Payment
             exp_year=today.year + 3,
         ),
         today=today,
+        gateway=gateway,
     )
 
 
@@ -273,7 +304,7 @@ async def seed_demo(
     for spec in DEMO_CUSTOMERS:
         customer, address, created = await _customer(spec)
         (created_customers if created else found_customers).append(spec.account)
-        card = await _card(customer, spec, today)
+        card = await _card(customer, spec, today, gateway)
         for planned in spec.orders:
             existing = await _existing_order(customer, planned.program)
             if existing is not None:

@@ -21,7 +21,13 @@ from continuity.customers import (
     create_customer,
 )
 from continuity.db import migrate, open_database
-from continuity.enums import ChildOrderStatus, ContinuityOrderStatus, PaymentStatus, ProductKind
+from continuity.enums import (
+    ChildOrderStatus,
+    ContinuityOrderStatus,
+    PaymentKind,
+    PaymentStatus,
+    ProductKind,
+)
 from continuity.fulfilment import invoice_child_order, mark_child_order_shipped
 from continuity.jobs import JobEnv, run_daily_chain
 from continuity.models import (
@@ -193,7 +199,12 @@ async def _one_day(day: date, gateway: TestGateway, counted: set[int]) -> Simula
         )
         label = f"{order.program.code} {'+'.join(keys)}"
         row.child_orders.append(label + (" (consolidated)" if child.consolidated else ""))
-    for payment in await Payment.filter(status=PaymentStatus.SUCCEEDED).exclude(id__in=counted):
+    # the warehouse ships and invoices what is paid (invoicing captures authorizations)
+    for child in await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).order_by("id"):
+        await mark_child_order_shipped(child.id, actor="simulated-warehouse")
+        await invoice_child_order(child.id, actor="simulated-warehouse", gateway=gateway, today=day)
+    money_taken = Payment.filter(status=PaymentStatus.SUCCEEDED, kind=PaymentKind.CHARGE)
+    for payment in await money_taken.exclude(id__in=counted):
         row.charged_minor += payment.amount_minor
         counted.add(payment.id)
     row.declined = sum(
@@ -206,9 +217,6 @@ async def _one_day(day: date, gateway: TestGateway, counted: set[int]) -> Simula
     row.closed = (
         await ContinuityOrder.filter(status=ContinuityOrderStatus.CLOSED).count() - closed_before
     )
-    for child in await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).order_by("id"):
-        await mark_child_order_shipped(child.id, actor="simulated-warehouse")
-        await invoice_child_order(child.id, actor="simulated-warehouse")
     return row
 
 

@@ -2,8 +2,11 @@
 
 Charges what is due by the run date: scheduled installments, shipment charges not yet
 collected, and declined payments whose retry date has come; a payment that exhausts
-``reauthorization_limit`` retries fails and puts its order on payment hold. A held order whose
-customer gave a new card has its failed payments retried on that card with a fresh budget.
+``reauthorization_limit`` retries fails and puts its order on payment hold. A payment whose
+outcome the gateway left unknown is asked again (same key) at every run, whatever its date.
+Authorizations of child orders not yet invoiced are renewed before their hold lapses
+(``continuity.payments.authorizations``). A held order whose customer gave a new card has its
+failed payments retried on that card with a fresh budget.
 Then the notices the calendar causes are written (``continuity.notifications.notices``):
 installment bills ``on_account_bill_days`` before they are due, upcoming shipments and
 prepaid plans' renewal notices.
@@ -26,6 +29,7 @@ from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import ContinuityOrder, JobRun, Payment
 from continuity.notifications.notices import issue_notices
 from continuity.parameters import load_call_center_parameters
+from continuity.payments.authorizations import renew_authorizations
 from continuity.payments.collect import collect_many
 
 JOB_NAME = "process-payments"
@@ -52,6 +56,12 @@ async def process_payments(
     params = await load_call_center_parameters()
     async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
         await _retry_held_orders_on_new_cards(as_of, filters, run)
+        async with in_transaction() as conn:
+            renewed = await renew_authorizations(
+                conn, as_of, order=filters.order, program=filters.program
+            )
+        if renewed:
+            run.count("authorizations_renewed", renewed)
         after = 0
         while True:
             due = await _due_payments(as_of, filters, after, env.batch_size)
@@ -80,6 +90,7 @@ def _due(as_of: date, now: datetime) -> Q:
         Q(status__in=[PaymentStatus.PENDING, PaymentStatus.SCHEDULED], due_date__lte=as_of)
         & Q(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - CLAIM_LEASE)),
         Q(status=PaymentStatus.DECLINED, next_retry_on__lte=as_of),
+        Q(status=PaymentStatus.UNKNOWN),  # asked again, same key, at every run
         join_type="OR",
     )
 
@@ -87,11 +98,14 @@ def _due(as_of: date, now: datetime) -> Q:
 async def _due_payments(as_of: date, filters: JobFilters, after: int, size: int) -> list[int]:
     query = Payment.filter(
         _due(as_of, datetime.now(UTC)),
-        kind__in=[PaymentKind.CHARGE, PaymentKind.REFUND],
+        kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION, PaymentKind.REFUND],
         id__gt=after,
     ).exclude(
-        # a cancelled order's refunds are still owed - its charges are not
-        Q(continuity_order__status__in=_CLOSED) & Q(kind=PaymentKind.CHARGE)
+        # a cancelled order's refunds are still owed - its charges are not (but one whose
+        # outcome is unknown is asked again: the money may have moved, then it is refunded)
+        Q(continuity_order__status__in=_CLOSED)
+        & Q(kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION])
+        & ~Q(status=PaymentStatus.UNKNOWN)
     )
     return await id_list(_filtered(query, filters).order_by("id").limit(size))
 
@@ -123,7 +137,7 @@ async def _retry_held_orders_on_new_cards(
     failed = await _filtered(
         Payment.filter(
             status=PaymentStatus.FAILED,
-            kind=PaymentKind.CHARGE,
+            kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION],
             continuity_order__status=ContinuityOrderStatus.PAYMENT_HOLD,
         ),
         filters,

@@ -9,7 +9,9 @@ orders' required installment paid), every pending line due by the horizon is rel
    first line (``CH-<date>-<line id>``), so it is unique and deterministic;
 2. one ``child_order_line`` per due line, joined to its child order by that number;
 3. the lines become ``released`` with their child order;
-4. a pending shipment charge per per-shipment child order;
+4. a pending shipment payment per per-shipment child order: an authorization, captured when
+   the child order is invoiced, with ``authorize_child_orders`` (``charge_now``), else a
+   charge that the payments job collects;
 5. one ``child_order_created`` history entry per child order, and its notifications.
 
 All five run in the caller's transaction; the caller locks the batch's orders first.
@@ -93,9 +95,9 @@ INSERT INTO payment (kind, purpose, status, sales_order_id, continuity_order_id,
                      child_order_id, payment_method_id, amount_minor, currency, due_date,
                      idempotency_key, attempts, attempt_base, created_at, updated_at,
                      last_attempt_at)
-SELECT 'charge', 'shipment', 'pending', o.sales_order_id, o.id, c.id, c.payment_method_id,
-       c.total_minor, c.currency, :as_of, c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now,
-       {claimed}
+SELECT CAST(:kind AS TEXT), 'shipment', 'pending', o.sales_order_id, o.id, c.id,
+       c.payment_method_id, c.total_minor, c.currency, :as_of,
+       c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now, {claimed}
 FROM child_order c JOIN continuity_order o ON o.id = c.continuity_order_id
 WHERE c.job_run_id = :run AND c.id > :mark AND c.status = 'created'
 """
@@ -131,9 +133,9 @@ async def release_batch(
 ) -> Released:
     """Release every due line of ``order_ids`` (already checked and locked by the caller).
 
-    ``charge_now``: the caller charges the new shipment charges right after the commit, so
-    they are created already claimed (``last_attempt_at`` set) and the payments job of
-    another replica leaves them alone.
+    ``charge_now``: the caller authorizes the new shipment payments right after the commit, so
+    they are authorizations created already claimed (``last_attempt_at`` set) and the
+    payments job of another replica leaves them alone.
     """
     if not order_ids:
         return Released(0, 0, 0, [])
@@ -152,7 +154,10 @@ async def release_batch(
     lines = await execute(conn, _CHILD_LINES, **common)
     await execute(conn, _RELEASE, now=now, run=run_id, mark=mark)
     charges_sql = _CHARGES.replace("{claimed}", ":now" if charge_now else "NULL")
-    await execute(conn, charges_sql, as_of=as_of, now=now, run=run_id, mark=mark, suffix=":charge")
+    kind, suffix = ("authorization", ":auth") if charge_now else ("charge", ":charge")
+    await execute(
+        conn, charges_sql, as_of=as_of, now=now, run=run_id, mark=mark, kind=kind, suffix=suffix
+    )
     await execute(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark
     )

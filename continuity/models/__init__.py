@@ -13,7 +13,7 @@ from continuity.models.orders import (
     SalesOrderLine,
 )
 from continuity.models.parameters import CallCenterParameters
-from continuity.models.payments import Payment
+from continuity.models.payments import GatewayEvent, Payment
 from continuity.models.programs import (
     Program,
     ProgramEvent,
@@ -31,6 +31,7 @@ __all__ = [
     "ContinuityLine",
     "ContinuityOrder",
     "Customer",
+    "GatewayEvent",
     "JobRun",
     "Notification",
     "OrderHistoryEntry",

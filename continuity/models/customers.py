@@ -55,7 +55,10 @@ class PaymentMethod(Model):
         "models.Customer", related_name="payment_methods", on_delete=fields.RESTRICT
     )
     customer_id: int
+    # The card at the gateway (Stripe: a PaymentMethod id pm_...).
     gateway_token = fields.CharField(max_length=200)
+    # The gateway's customer the card is attached to (Stripe: cus_...); charges name it.
+    gateway_customer = fields.CharField(max_length=200, null=True)
     brand = fields.CharField(max_length=32)
     last4 = fields.CharField(max_length=4)
     exp_month = fields.SmallIntField()

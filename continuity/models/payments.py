@@ -57,7 +57,12 @@ class Payment(Model):
     attempt_base = fields.IntField(default=0)
     last_attempt_at = fields.DatetimeField(null=True)
     next_retry_on = fields.DateField(null=True)
-    gateway_reference = fields.CharField(max_length=128, null=True)
+    # The gateway's object this payment concerns (Stripe: its PaymentIntent pi_...): the
+    # one it created, or, before the call, the one a capture or a refund acts on.
+    gateway_reference = fields.CharField(max_length=128, null=True, db_index=True)
+    # Authorizations: the hold lapses then (Stripe: 7 days for cards) and must be renewed
+    # before it is captured. A charge that captures an authorization carries its expiry.
+    authorization_expires_at = fields.DatetimeField(null=True)
     failure_code = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -65,3 +70,23 @@ class Payment(Model):
     class Meta:
         table = "payment"
         indexes = (("status", "due_date"),)
+
+
+class GatewayEvent(Model):
+    """A webhook event received from a payment gateway: recorded in the transaction that
+    handles it, so a redelivered event (gateways retry until they see a 2xx) is handled once."""
+
+    id = fields.IntField(primary_key=True)
+    # <gateway>:<event id>, e.g. stripe:evt_1Q...
+    key = fields.CharField(max_length=255, unique=True)
+    type = fields.CharField(max_length=64)
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    payment_id: int | None
+    # What handling it did: settled, already_recorded, disputed, ignored, ...
+    outcome = fields.CharField(max_length=32)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "gateway_event"

@@ -41,6 +41,10 @@ class EventType(StrEnum):
     PAYMENT_FAILED = "payment_failed"
     PAYMENT_HOLD = "payment_hold"
     PAYMENT_HOLD_RELEASED = "payment_hold_released"
+    #: The card needs the customer's authentication (3-D Secure): the order is on hold.
+    PAYMENT_ACTION_REQUIRED = "payment_action_required"
+    #: The customer disputed a charge with their bank: for the operators, never the customer.
+    PAYMENT_DISPUTED = "payment_disputed"
     ORDER_PAUSED = "order_paused"
     ORDER_RESUMED = "order_resumed"
     ORDER_CANCELLED = "order_cancelled"
@@ -49,6 +53,9 @@ class EventType(StrEnum):
 
 
 EVENT_TYPES: frozenset[str] = frozenset(event.value for event in EventType)
+#: Events for the call center's operators: e-mailed to ``operator_email`` (when set) instead
+#: of the customer; webhook subscribers receive them like any other.
+OPERATOR_EVENTS: frozenset[EventType] = frozenset({EventType.PAYMENT_DISPUTED})
 
 EMAIL = "email"
 WEBHOOK = "webhook"
@@ -159,8 +166,9 @@ async def emit_many(
             **event.payload,
         }
         targets: list[tuple[str, str]] = []
-        if customer["email"] and policy.emails(event.type):
-            targets.append((EMAIL, str(customer["email"])))
+        mailbox = policy.operator_email if event.type in OPERATOR_EVENTS else customer["email"]
+        if mailbox and policy.emails(event.type):
+            targets.append((EMAIL, str(mailbox)))
         targets.extend((WEBHOOK, s.name) for s in policy.subscribers if s.wants(event.type))
         for channel, recipient in targets:
             key = dedupe_key(event.type, event.order_id, event.discriminator, channel, recipient)

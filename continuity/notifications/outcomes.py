@@ -15,26 +15,33 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from continuity.enums import PaymentKind, PaymentStatus
 from continuity.models import Payment
 from continuity.notifications.events import Event, EventType, money
+from continuity.payments.gateway import AUTHENTICATION_REQUIRED
 from continuity.sql import fetch
 
 
 def payment_event(payment: Payment) -> Event | None:
     """``payment_succeeded`` or ``payment_failed`` for the attempt just recorded on a continuity
-    order's charge; ``None`` for refunds, ordinary-line charges and payments not attempted.
+    order's charge (or the failure of an authorization, which asks the customer for a card as
+    a failed charge does; an authorization that holds money is not "paid" yet); ``None`` for
+    refunds, ordinary-line charges and payments whose outcome is not known.
 
     The discriminator is the payment and its attempt number: every attempt is told once, and
     the same attempt replayed after a crash (same gateway key) is not told twice.
     """
-    if payment.kind is not PaymentKind.CHARGE or payment.continuity_order_id is None:
+    if payment.continuity_order_id is None:
         return None
-    if payment.status is PaymentStatus.SUCCEEDED:
+    if payment.kind is PaymentKind.CHARGE and payment.status is PaymentStatus.SUCCEEDED:
         event = EventType.PAYMENT_SUCCEEDED
-    elif payment.status in (PaymentStatus.DECLINED, PaymentStatus.FAILED):
+    elif payment.kind in (PaymentKind.CHARGE, PaymentKind.AUTHORIZATION) and payment.status in (
+        PaymentStatus.DECLINED,
+        PaymentStatus.FAILED,
+    ):
         event = EventType.PAYMENT_FAILED
     else:
         return None
     payload: dict[str, object] = {
         "payment_id": payment.id,
+        "kind": payment.kind.value,
         "purpose": payment.purpose.value,
         "amount": money(payment.amount_minor, payment.currency),
         "attempt": payment.attempts,
@@ -54,7 +61,9 @@ def payment_event(payment: Payment) -> Event | None:
 
 
 def hold_event(payment: Payment, *, released: bool) -> Event | None:
-    """``payment_hold`` (the payment failed for good) or ``payment_hold_released``."""
+    """``payment_hold`` (the payment failed for good), ``payment_action_required`` (the hold
+    came because the card needs the customer's authentication: they are asked to confirm the
+    payment or give another card) or ``payment_hold_released``."""
     if payment.continuity_order_id is None:
         return None
     payload: dict[str, object] = {
@@ -62,11 +71,17 @@ def hold_event(payment: Payment, *, released: bool) -> Event | None:
         "amount": money(payment.amount_minor, payment.currency),
         "attempts": payment.attempts,
     }
+    event = EventType.PAYMENT_HOLD_RELEASED
     if not released:
         payload["failure_code"] = payment.failure_code
+        event = EventType.PAYMENT_HOLD
+        if payment.failure_code == AUTHENTICATION_REQUIRED:
+            event = EventType.PAYMENT_ACTION_REQUIRED
+            payload["hold"] = True
+            payload["gateway_reference"] = payment.gateway_reference
     return Event(
         order_id=payment.continuity_order_id,
-        type=EventType.PAYMENT_HOLD_RELEASED if released else EventType.PAYMENT_HOLD,
+        type=event,
         payload=payload,
         discriminator=f"payment-{payment.id}#{payment.attempts}",
     )

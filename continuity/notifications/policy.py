@@ -35,6 +35,9 @@ class NotificationPolicy:
     email_events: frozenset[EventType] | None = None
     email_enabled: bool = True
     subscribers: tuple[Subscriber, ...] = ()
+    #: Where operator events (``events.OPERATOR_EVENTS``: disputes) are e-mailed; ``None``:
+    #: only to the webhook subscribers.
+    operator_email: str | None = None
     #: An upcoming-shipment notice goes out this many days before the planned ship date.
     upcoming_shipment_days: int = 3
     #: A prepaid order's plan-renewal notice goes out this many days before its last shipment.

@@ -36,9 +36,8 @@ from continuity.orders.history import record
 from continuity.orders.placement import BillingRules
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
+from continuity.payments.outcomes import PREPAID  # what a refund gives back from
 
-#: Prepaid charges: what a refund gives back from.
-PREPAID = (PaymentPurpose.UP_FRONT, PaymentPurpose.INSTALLMENT)
 #: Installments not yet paid: cancelled with the order.
 UNPAID = (PaymentStatus.SCHEDULED, PaymentStatus.PENDING, PaymentStatus.DECLINED)
 #: Lines the customer has (or is getting): their value is kept.
@@ -201,5 +200,6 @@ async def cancel_order(
             today=today,
             retry_days=rules.retry_days,
             reauthorization_limit=rules.reauthorization_limit,
+            actor=actor,
         )
     return order

@@ -335,6 +335,7 @@ async def place_sales_order(
                 today=order_date,
                 retry_days=rules.retry_days,
                 reauthorization_limit=rules.reauthorization_limit,
+                actor=actor,
             )
     return PlacedOrder(sales_order, continuity_orders, payments)
 

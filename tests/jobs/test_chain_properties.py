@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,9 +17,9 @@ from continuity.enums import (
     PaymentStatus,
 )
 from continuity.jobs import DAILY_CHAIN, JobEnv, child_orders, release, run_daily_chain
-from continuity.jobs.payments import CLAIM_LEASE, process_payments
+from continuity.jobs.payments import process_payments
 from continuity.models import ChildOrder, ContinuityLine, Payment
-from continuity.payments.gateway import GatewayResult, TestGateway
+from continuity.payments.gateway import ChargeRequest, GatewayResult, TestGateway
 from tests.jobs.world import Buyer, buyer, differences, open_business, order, snapshot
 
 pytestmark = pytest.mark.db
@@ -144,17 +144,10 @@ async def test_catch_up_after_ten_days_down(db: TortoiseContext, rules_dir: Path
 class _FlakyGateway(TestGateway):
     """Raises (not declines) for one token: a bug or an outage on one order."""
 
-    async def capture(
-        self, *, token: str, amount_minor: int, currency: str, idempotency_key: str
-    ) -> GatewayResult:
-        if token == "tok_boom":
+    async def authorize(self, request: ChargeRequest) -> GatewayResult:
+        if request.token == "tok_boom":
             raise ConnectionError("gateway unreachable")
-        return await super().capture(
-            token=token,
-            amount_minor=amount_minor,
-            currency=currency,
-            idempotency_key=idempotency_key,
-        )
+        return await super().authorize(request)
 
 
 async def test_one_failing_item_never_aborts_the_batch(
@@ -175,16 +168,16 @@ async def test_one_failing_item_never_aborts_the_batch(
     assert run.counts["child_orders"] == 2
     paid = await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count()
     assert paid == 1
-    # the charge that blew up stays recorded, pending, and the payments job collects it once
-    # the gateway works again (the plain test gateway approves any other token)
-    pending = await Payment.get(status=PaymentStatus.PENDING)
-    assert pending.attempts == 0
-    # it stays claimed for the lease (a replica may still be calling the gateway) ...
-    quiet = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
-    assert "charged" not in quiet.counts  # (its notices: shipment_notices)
-    # ... and is due again once the lease is over
-    pending.last_attempt_at = datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1)
-    await pending.save(update_fields=["last_attempt_at"])
-    retry = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
-    assert (retry.status, retry.counts["charged"]) == (JobRunStatus.SUCCEEDED, 1)
+    # the authorization that blew up is recorded as unknown (not left claimed) with its attempt
+    # not counted, and the next payments run asks again with the same key
+    unknown = await Payment.get(status=PaymentStatus.UNKNOWN)
+    assert (unknown.id, unknown.attempts, unknown.failure_code) == (
+        boom_charge.id,
+        0,
+        "gateway_error",
+    )
+    fixed = TestGateway()
+    retry = await process_payments(DAY0, env=JobEnv(gateway=fixed))
+    assert (retry.status, retry.counts["authorized"]) == (JobRunStatus.SUCCEEDED, 1)
+    assert fixed.requests == [("auth", f"{unknown.idempotency_key}#1", True)]
     assert await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count() == 2

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tortoise.context import TortoiseContext
 
-from continuity.enums import ContinuityOrderStatus, PaymentPurpose, PaymentStatus
+from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentPurpose, PaymentStatus
 from continuity.models import ChildOrder, ContinuityLine, ContinuityOrder, Payment
 from continuity.payments.gateway import TestGateway
 from tests.jobs.world import buyer, open_business, order, run_days
@@ -89,8 +89,13 @@ async def test_a_year_of_every_bundled_program(db: TortoiseContext, rules_dir: P
         final = await ContinuityOrder.get(id=orders[sku])
         assert final.status is FINAL_STATUS[sku], sku
 
-    charges = await Payment.filter(purpose=PaymentPurpose.SHIPMENT).order_by("id")
-    assert all(p.status is PaymentStatus.SUCCEEDED for p in charges)
+    # authorize_child_orders: each shipment authorized when created, captured when invoiced
+    charges = await Payment.filter(purpose=PaymentPurpose.SHIPMENT, kind=PaymentKind.CHARGE)
+    holds = await Payment.filter(purpose=PaymentPurpose.SHIPMENT, kind=PaymentKind.AUTHORIZATION)
+    assert all(p.status is PaymentStatus.SUCCEEDED for p in [*charges, *holds])
+    assert sorted((p.child_order_id, p.amount_minor, p.gateway_reference) for p in charges) == (
+        sorted((p.child_order_id, p.amount_minor, p.gateway_reference) for p in holds)
+    )
     assert sum(p.amount_minor for p in charges) == sum(
         amount for rows in EXPECTED.values() for _, amount in rows
     )
@@ -109,5 +114,5 @@ async def test_a_year_of_every_bundled_program(db: TortoiseContext, rules_dir: P
         (d("2027-03-31"), 19000, PaymentStatus.SUCCEEDED),
     ]
     # money moved = every charge that succeeded, nothing twice
-    collected = await Payment.filter(status=PaymentStatus.SUCCEEDED)
+    collected = await Payment.filter(status=PaymentStatus.SUCCEEDED, kind=PaymentKind.CHARGE)
     assert gateway.moved_minor == sum(p.amount_minor for p in collected)

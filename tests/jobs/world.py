@@ -93,12 +93,13 @@ async def order(
     )
 
 
-async def fulfil(shipped_on: date) -> int:
-    """The warehouse: every paid child order ships and is invoiced the day it appears."""
+async def fulfil(shipped_on: date, gateway: TestGateway) -> int:
+    """The warehouse: every paid child order ships and is invoiced the day it appears
+    (invoicing captures what the child order's authorization holds)."""
     count = 0
     for child in await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).order_by("id"):
         await mark_child_order_shipped(child.id, actor="warehouse")
-        await invoice_child_order(child.id, actor="warehouse")
+        await invoice_child_order(child.id, actor="warehouse", gateway=gateway, today=shipped_on)
         count += 1
     return count
 
@@ -108,7 +109,7 @@ async def run_days(start: date, days: int, gateway: TestGateway, *, ship: bool =
         day = start + timedelta(days=offset)
         await run_daily_chain(day, env=JobEnv(gateway=gateway), triggered_by="test")
         if ship:
-            await fulfil(day)
+            await fulfil(day, gateway)
 
 
 async def snapshot() -> dict[str, list[tuple[Any, ...]]]:

@@ -194,7 +194,7 @@ async def test_the_close_job_and_prepaid_notices(
     while (await ContinuityOrder.get(id=gift.id)).status is not ContinuityOrderStatus.CLOSED:
         await process_payments(day, env=env)
         await create_child_orders(day, env=env)
-        await fulfil(day)
+        await fulfil(day, gateway)
         await close_orders(day, env=env)
         day += timedelta(days=1)
         assert day < DAY0 + timedelta(days=400)
