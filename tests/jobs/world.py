@@ -34,7 +34,7 @@ from continuity.orders.placement import (
     place_sales_order,
 )
 from continuity.parameters import save_call_center_parameters
-from continuity.payments.gateway import TestGateway
+from continuity.payments.gateway import PaymentGateway
 from rules.loader import load_rules
 from rules.sync import sync_rules
 
@@ -57,7 +57,11 @@ async def open_business(rules_dir: Path, **parameters: Any) -> BillingRules:
     )
 
 
-async def buyer(account: str, *, token: str = "tok_visa", today: date) -> Buyer:
+async def buyer(
+    account: str, *, token: str = "tok_visa", today: date, gateway: PaymentGateway | None = None
+) -> Buyer:
+    """A customer with an address and a card (``gateway``: one that describes its cards, such
+    as Stripe, reads them back; the typed details are for the test gateway)."""
     customer = await create_customer(
         account_number=account,
         name=f"Customer {account}",
@@ -75,12 +79,13 @@ async def buyer(account: str, *, token: str = "tok_visa", today: date) -> Buyer:
             gateway_token=token, brand="visa", last4="4242", exp_month=12, exp_year=2035
         ),
         today=today,
+        gateway=gateway,
     )
     return Buyer(customer.id, address.id, card.id)
 
 
 async def order(
-    who: Buyer, sku: str, on: date, rules: BillingRules, gateway: TestGateway, **line: Any
+    who: Buyer, sku: str, on: date, rules: BillingRules, gateway: PaymentGateway, **line: Any
 ) -> PlacedOrder:
     return await place_sales_order(
         SalesOrderInput(
@@ -93,7 +98,7 @@ async def order(
     )
 
 
-async def fulfil(shipped_on: date, gateway: TestGateway) -> int:
+async def fulfil(shipped_on: date, gateway: PaymentGateway) -> int:
     """The warehouse: every paid child order ships and is invoiced the day it appears
     (invoicing captures what the child order's authorization holds)."""
     count = 0
@@ -104,7 +109,7 @@ async def fulfil(shipped_on: date, gateway: TestGateway) -> int:
     return count
 
 
-async def run_days(start: date, days: int, gateway: TestGateway, *, ship: bool = True) -> None:
+async def run_days(start: date, days: int, gateway: PaymentGateway, *, ship: bool = True) -> None:
     for offset in range(days):
         day = start + timedelta(days=offset)
         await run_daily_chain(day, env=JobEnv(gateway=gateway), triggered_by="test")
