@@ -84,14 +84,17 @@ def build_gateway(settings: Settings) -> PaymentGateway:
 def gateway_warnings(settings: Settings, gateway: PaymentGateway) -> list[str]:
     """What an operator must be told at start: no real money outside development, or a
     Stripe endpoint that will refuse every webhook."""
+    from continuity.payments.webhooks import WebhookVerifier
+
     found = []
     if gateway.name == "test" and not settings.service.development:
         found.append(
             "payments go to the built-in TEST gateway: no money moves. "
             "Set CONTINUITY_PAYMENT_GATEWAY=stripe (docs/PAYMENTS.md) for real payments."
         )
-    if gateway.name == "stripe" and settings.payments.stripe_webhook_secret is None:
+    if isinstance(gateway, WebhookVerifier) and not gateway.receives_webhooks:
         found.append(
-            "CONTINUITY_STRIPE_WEBHOOK_SECRET is not set: /webhooks/stripe refuses every event"
+            f"CONTINUITY_{gateway.name.upper()}_WEBHOOK_SECRET is not set: "
+            f"/webhooks/{gateway.name} refuses every event"
         )
     return found

@@ -9,7 +9,7 @@ Stripe would have received. Cards behave like Stripe's test cards (``pm_card_vis
 ``pm_card_authenticationRequired``); a copy attached to a customer behaves like its original.
 
 Faults, for the outcomes the gateway cannot know: ``fail_next(n, status)`` answers the next
-``n`` money requests with that status before doing anything (a load balancer's 503);
+``n`` requests with that status before doing anything (a load balancer's 503);
 ``lose_next(n)`` lets the next ``n`` money requests do their work (or replay it, for a key seen
 before), then drops the connection without answering (a crash or a timeout after Stripe moved
 the money).
@@ -253,7 +253,7 @@ def _handler(state: StripeStandIn) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.requests.append(Recorded(method, target.path, headers, form))
                 lose = False
-                if method == "POST" and state.failing:
+                if state.failing:
                     status, answer = (
                         state.failing.pop(0),
                         {"error": {"type": "api_error", "message": "stand-in outage"}},
