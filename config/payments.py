@@ -81,9 +81,11 @@ def build_gateway(settings: Settings) -> PaymentGateway:
     )
 
 
-def gateway_warnings(settings: Settings, gateway: PaymentGateway) -> list[str]:
-    """What an operator must be told at start: no real money outside development, or a
-    Stripe endpoint that will refuse every webhook."""
+def gateway_warnings(
+    settings: Settings, gateway: PaymentGateway, *, server: bool = False
+) -> list[str]:
+    """What an operator must be told at start: no real money outside development, or (the
+    server) a Stripe webhook endpoint that will refuse every event."""
     from continuity.payments.webhooks import WebhookVerifier
 
     found = []
@@ -92,7 +94,7 @@ def gateway_warnings(settings: Settings, gateway: PaymentGateway) -> list[str]:
             "payments go to the built-in TEST gateway: no money moves. "
             "Set CONTINUITY_PAYMENT_GATEWAY=stripe (docs/PAYMENTS.md) for real payments."
         )
-    if isinstance(gateway, WebhookVerifier) and not gateway.receives_webhooks:
+    if server and isinstance(gateway, WebhookVerifier) and not gateway.receives_webhooks:
         found.append(
             f"CONTINUITY_{gateway.name.upper()}_WEBHOOK_SECRET is not set: "
             f"/webhooks/{gateway.name} refuses every event"

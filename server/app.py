@@ -123,7 +123,7 @@ def create_app(
     signed events (``server/webhooks.py``)."""
     settings = settings or load_settings()
     gateway = gateway or build_gateway(settings)
-    for warning in gateway_warnings(settings, gateway):
+    for warning in gateway_warnings(settings, gateway, server=True):
         log.warning(warning)
     graphql = ContinuityGraphQL(settings, gateway, clock)
     guarded = Guard(graphql, development=settings.service.development)
