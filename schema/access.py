@@ -1,9 +1,10 @@
-"""Who may call which root field: the one table (``POLICY``) that the check, the docs and the
-tests all read.
+"""Who may call which root field (``POLICY``) and read which type of object (``NODE_POLICY``):
+the tables that the check, the loaders, the docs and the tests all read.
 
-``docs/ACCESS.md`` holds ``policy_table()`` verbatim (a test compares them), and
-``tests/api/test_access_api.py`` turns every cell into an HTTP request. A root field missing from
-the table is refused to every role but ``admin`` (fail closed), and a test fails until it is added.
+``docs/ACCESS.md`` holds ``policy_table()`` and ``node_policy_table()`` verbatim (a test compares
+them), and ``tests/api/test_access_api.py`` turns every cell into an HTTP request. A root field
+missing from the table is refused to every role but ``admin`` (fail closed), and a test fails
+until it is added; so is a type of object missing from ``NODE_POLICY``.
 
 The check runs once per operation, before anything executes (``AccessControl.on_execute``): a
 refused operation runs no resolver at all, so it cannot have written anything. Cells:
@@ -13,6 +14,10 @@ refused operation runs no resolver at all, so it cannot have written anything. C
   data reads as if it did not exist (null, an empty list, or a ``NOT_FOUND`` user error).
 - ``dry run``: allowed only with ``dryRun: true`` (nothing written).
 - ``—``: refused with a ``FORBIDDEN`` error.
+
+``NODE_POLICY`` applies to every object however it is reached (``node``/``nodes``, a look-up by
+id, a link from another object): ``own`` objects of another customer, and objects a role may not
+read, load as missing (``schema.loaders.Loaders.node``).
 """
 
 from __future__ import annotations
@@ -40,8 +45,6 @@ from strawberry.extensions import SchemaExtension
 
 from continuity.access import Caller
 from continuity.enums import Role
-from continuity.errors import InvalidInput, NotFound
-from continuity.models import ContinuityOrder
 
 ROLES: tuple[Role, ...] = (Role.CUSTOMER, Role.AGENT, Role.MERCHANDISER, Role.OPERATOR, Role.ADMIN)
 
@@ -69,19 +72,26 @@ def _row(customer: Grant, agent: Grant, merch: Grant, operator: Grant) -> dict[R
 #: Root field → role → grant. Columns: customer, agent, merchandiser, operator (admin: all yes).
 POLICY: dict[str, dict[Role, Grant]] = {
     "Query.viewer": _row(Y, Y, Y, Y),
+    "Query.node": _row(Y, Y, Y, Y),
+    "Query.nodes": _row(Y, Y, Y, Y),
     "Query.programs": _row(Y, Y, Y, Y),
     "Query.program": _row(Y, Y, Y, Y),
     "Query.products": _row(Y, Y, Y, Y),
+    "Query.product": _row(Y, Y, Y, Y),
     "Query.paymentSchedules": _row(Y, Y, Y, Y),
+    "Query.paymentSchedule": _row(Y, Y, Y, Y),
     "Query.programPreview": _row(Y, Y, Y, Y),
     "Query.callCenterParameters": _row(N, Y, Y, Y),
     "Query.customer": _row(OWN, Y, N, N),
     "Query.customers": _row(OWN, Y, N, N),
+    "Query.salesOrder": _row(OWN, Y, N, N),
     "Query.continuityOrder": _row(OWN, Y, N, N),
     "Query.continuityOrders": _row(OWN, Y, N, N),
+    "Query.childOrder": _row(OWN, Y, N, Y),
     "Query.upcomingShipments": _row(OWN, Y, N, N),
     "Query.jobRuns": _row(N, N, N, Y),
     "Query.continuityUpdatePreview": _row(N, N, Y, Y),
+    "Query.notifications": _row(N, Y, N, Y),
     "Mutation.reloadRules": _row(N, N, Y, N),
     "Mutation.createCustomer": _row(N, Y, N, N),
     "Mutation.addPaymentMethod": _row(OWN, Y, N, N),
@@ -99,9 +109,27 @@ POLICY: dict[str, dict[Role, Grant]] = {
     "Mutation.runJob": _row(N, N, N, Y),
     "Mutation.markChildOrderShipped": _row(N, N, N, Y),
     "Mutation.invoiceChildOrder": _row(N, N, N, Y),
-    "Query.notifications": _row(N, Y, N, Y),
     "Mutation.redeliverNotification": _row(N, Y, N, Y),
     "Subscription.orderEvents": _row(OWN, Y, N, N),
+}
+
+#: Object type → role → grant, wherever the object is reached (``yes``, ``own`` or ``—``).
+NODE_POLICY: dict[str, dict[Role, Grant]] = {
+    "Program": _row(Y, Y, Y, Y),
+    "ProgramVersion": _row(Y, Y, Y, Y),
+    "Product": _row(Y, Y, Y, Y),
+    "PaymentSchedule": _row(Y, Y, Y, Y),
+    "Customer": _row(OWN, Y, N, N),
+    "Address": _row(OWN, Y, N, N),
+    "PaymentMethod": _row(OWN, Y, N, N),
+    "SalesOrder": _row(OWN, Y, N, N),
+    "ContinuityOrder": _row(OWN, Y, N, N),
+    "ContinuityLine": _row(OWN, Y, N, N),
+    "Payment": _row(OWN, Y, N, N),
+    "HistoryEntry": _row(OWN, Y, N, N),
+    "ChildOrder": _row(OWN, Y, N, Y),
+    "JobRun": _row(N, N, N, Y),
+    "Notification": _row(N, Y, N, Y),
 }
 
 #: Always allowed to an authenticated caller (introspection is refused outside development by
@@ -116,17 +144,37 @@ def grant(field: str, role: Role) -> Grant:
     return POLICY.get(field, {}).get(role, Grant.NO)
 
 
-def policy_table() -> str:
-    """``POLICY`` as the Markdown table in docs/ACCESS.md."""
+def node_grant(type_name: str, role: Role) -> Grant:
+    """Whether ``role`` may read objects of ``type_name``; a type missing from the table is
+    read by ``admin`` only."""
+    if role is Role.ADMIN:
+        return Grant.YES
+    return NODE_POLICY.get(type_name, {}).get(role, Grant.NO)
+
+
+def _table(title: str, rows: Mapping[str, Mapping[Role, Grant]], label: Any) -> str:
     lines = [
-        "| field | " + " | ".join(r.value for r in ROLES) + " |",
+        f"| {title} | " + " | ".join(r.value for r in ROLES) + " |",
         "|---|" + "---|" * len(ROLES),
     ]
-    for field, cells in POLICY.items():
-        kind, name = field.split(".")
-        label = f"`{name}`" if kind == "Query" else f"`{name}` ({kind.lower()})"
-        lines.append(f"| {label} | " + " | ".join(cells[r].value for r in ROLES) + " |")
+    for key, cells in rows.items():
+        lines.append(f"| {label(key)} | " + " | ".join(cells[r].value for r in ROLES) + " |")
     return "\n".join(lines)
+
+
+def _field_label(field: str) -> str:
+    kind, name = field.split(".")
+    return f"`{name}`" if kind == "Query" else f"`{name}` ({kind.lower()})"
+
+
+def policy_table() -> str:
+    """``POLICY`` as the Markdown table in docs/ACCESS.md."""
+    return _table("field", POLICY, _field_label)
+
+
+def node_policy_table() -> str:
+    """``NODE_POLICY`` as the Markdown table in docs/ACCESS.md."""
+    return _table("object", NODE_POLICY, lambda name: f"`{name}`")
 
 
 def forbidden(message: str) -> GraphQLError:
@@ -237,32 +285,3 @@ class AccessControl(SchemaExtension):
                     if unauthenticated and isinstance(response, Response):
                         response.status_code = 401
         yield
-
-
-# --- per-object scope: a customer token sees its own customer only --------------------------
-
-
-def customer_scope(caller: Caller | None) -> int | None:
-    """The one customer id the caller is restricted to, or None when unrestricted."""
-    if caller is not None and caller.role is Role.CUSTOMER:
-        # A customer token without a customer sees nothing: -1 names no row.
-        return caller.customer_id if caller.customer_id is not None else -1
-    return None
-
-
-async def check_order_visible(caller: Caller | None, order_id: int, field: list[str]) -> None:
-    """Raise the same ``NotFound`` as for a missing order when the order is someone else's."""
-    scope = customer_scope(caller)
-    if scope is None:
-        return
-    if not await ContinuityOrder.filter(id=order_id, customer_id=scope).exists():
-        raise NotFound(f"no continuity order {order_id}", field=field)
-
-
-def require_agent_reason(caller: Caller | None, reason: str | None) -> None:
-    """Agents act on a customer's behalf: SPEC §7 wants the reason on record."""
-    if caller is not None and caller.role is Role.AGENT and not (reason and reason.strip()):
-        raise InvalidInput(
-            "an agent gives a reason for a change made on a customer's behalf",
-            field=["input", "reason"],
-        )

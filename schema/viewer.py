@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
-from continuity import models
-from continuity.enums import Role as RoleEnum
-from resolvers.context import Info
+from schema.context import Info
 from schema.customers import Customer
-
-Role = Annotated[RoleEnum, strawberry.enum(name="Role", description="docs/ACCESS.md")]
+from schema.enums import Role
 
 
 @strawberry.type(description="The authenticated caller.")
 class Viewer:
-    role: Role
+    role: Role = strawberry.field(description="What the caller may do (docs/ACCESS.md).")
     name: str = strawberry.field(description="The token's name (the history's actor).")
     _customer_id: strawberry.Private[int | None]
 
     @strawberry.field(description="The customer a customer token is bound to; null otherwise.")
     async def customer(self, info: Info) -> Customer | None:
-        if self._customer_id is None:
+        return await Customer.load(info, self._customer_id)
+
+
+@strawberry.type
+class ViewerQueries:
+    @strawberry.field(description="Who is calling: role, token name, and a customer's account.")
+    def viewer(self, info: Info) -> Viewer | None:
+        caller = info.context.caller
+        if caller is None:
             return None
-        row = await models.Customer.get_or_none(id=self._customer_id)
-        return Customer.from_row(row) if row else None
-
-
-def resolve_viewer(info: Info) -> Viewer | None:
-    caller = info.context.caller
-    if caller is None:
-        return None
-    return Viewer(role=caller.role, name=caller.name, _customer_id=caller.customer_id)
+        return Viewer(role=caller.role, name=caller.name, _customer_id=caller.customer_id)

@@ -28,10 +28,10 @@ from continuity.jobs import JobEnv
 from continuity.notifications.policy import set_policy
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway, TestGateway
-from resolvers.context import Clock, Context
 from rules.reload import reload_rules
 from scheduler import start_scheduler
 from schema import build_schema
+from schema.context import Clock, Context
 from server.guard import Guard, caller_for
 
 log = logging.getLogger("continuity.server")

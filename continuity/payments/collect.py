@@ -100,7 +100,8 @@ async def collect_many(
         done.append(payment)
         if result.approved:
             run.count("charged")
-            run.count("charged_minor", payment.amount_minor)
+            # per currency: a sum of cents across currencies would mean nothing
+            run.count(f"charged_amount_minor:{payment.currency}", payment.amount_minor)
         else:
             run.count("declined")
     async with in_transaction() as conn:
