@@ -517,3 +517,21 @@ def test_an_agent_gives_a_reason(client: TestClient) -> None:
         ),
     )["data"]["continuityOrder"]["history"]["nodes"]
     assert history[-1] == {"actor": "agent:a-agent", "reason": "customer asked by phone"}
+
+
+def test_links_follow_the_object_table(client: TestClient) -> None:
+    """An operator reads notifications and child orders but not continuity orders: their links
+    to the order read as null; an agent follows them."""
+    world = make_world(client)
+    query = (
+        "query ($n: ID!, $c: ID!) { "
+        "n: node(id: $n) { ... on Notification { continuityOrder { id } } } "
+        "c: node(id: $c) { ... on ChildOrder { continuityOrder { id } } } }"
+    )
+    variables = {"n": world["notificationId"], "c": world["childOrderId"]}
+    order = {"continuityOrder": {"id": world["orderId"]}}
+    agent = post(client, token_for(client, Role.AGENT), (query, variables))
+    assert agent == {"data": {"n": order, "c": order}}
+    operator = post(client, token_for(client, Role.OPERATOR), (query, variables))
+    hidden = {"continuityOrder": None}
+    assert operator == {"data": {"n": hidden, "c": hidden}}

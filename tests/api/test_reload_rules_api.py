@@ -98,3 +98,28 @@ def test_invalid_rules_return_every_error_and_change_nothing(
     assert "colour" in errors[0]["message"]
     live = gql(client, '{ program(code: "gift-box") { name version { number } } }')["program"]
     assert live["version"]["number"] == 1
+
+
+def test_a_new_program_has_no_object_until_it_is_applied(
+    client: TestClient, rules_dir: Path
+) -> None:
+    source = (rules_dir / "programs" / "gift-box.yaml").read_text()
+    (rules_dir / "programs" / "gift-box-2.yaml").write_text(
+        source.replace("id: gift-box", "id: gift-box-2", 1).replace("GIFTBOX6", "GIFTBOX6B")
+    )
+    query = """mutation ($dryRun: Boolean!) { reloadRules(input: {dryRun: $dryRun}) {
+      changedPrograms { programCode kind program { code version { number } } }
+      userErrors { code } } }"""
+    dry = gql(client, query, dryRun=True)["reloadRules"]
+    assert dry == {
+        "changedPrograms": [{"programCode": "gift-box-2", "kind": "CREATED", "program": None}],
+        "userErrors": [],
+    }
+    applied = gql(client, query, dryRun=False)["reloadRules"]["changedPrograms"]
+    assert applied == [
+        {
+            "programCode": "gift-box-2",
+            "kind": "CREATED",
+            "program": {"code": "gift-box-2", "version": {"number": 1}},
+        }
+    ]
