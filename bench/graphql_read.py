@@ -15,9 +15,9 @@ from bench.http import auth_headers, load, post_json, server, server_env
 NAME = "graphql-read"
 TARGET = 0.7
 QUERY = (
-    "query Orders { continuityOrders(first: 50) { edges { node { id number status startDate "
-    "quantity billingMode lines { id eventNumber repeatIndex quantity plannedShipDate status "
-    "sku price { amount currency } } } } } }"
+    "query Orders { continuityOrders(first: 50) { nodes { id number status startDate "
+    "quantity billingMode lines(first: 100) { nodes { id eventNumber repeatIndex quantity "
+    "plannedShipDate status sku price { amount currencyCode } } } } } }"
 )
 
 
@@ -32,9 +32,9 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
             status, answer = post_json(base + "/graphql", body, headers)
             if status != 200 or "errors" in answer:
                 raise RuntimeError(f"the product answered {status}: {str(answer)[:1000]}")
-            edges = answer["data"]["continuityOrders"]["edges"]
-            if len(edges) != 50:
-                raise RuntimeError(f"expected 50 orders, got {len(edges)}")
+            orders = answer["data"]["continuityOrders"]["nodes"]
+            if len(orders) != 50:
+                raise RuntimeError(f"expected 50 orders, got {len(orders)}")
             product = load(
                 base + "/graphql",
                 body,
@@ -60,7 +60,7 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
     finally:
         await backend.drop(data)
     ratio = product.rps / memory.rps
-    lines = sum(len(edge["node"]["lines"]) for edge in edges)
+    lines = sum(len(order["lines"]["nodes"]) for order in orders)
     return Result(
         name=NAME,
         backend=backend.name,

@@ -25,6 +25,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from continuity.enums import BillingMode, ContinuityLineStatus, ContinuityOrderStatus
 from schema.common import Money
+from schema.enums import CurrencyCode
 
 
 @strawberry.type(name="ContinuityLine")
@@ -39,6 +40,11 @@ class MemoryLine:
     price: Money
 
 
+@strawberry.type(name="ContinuityLineConnection")
+class MemoryLines:
+    nodes: list[MemoryLine]
+
+
 @strawberry.type(name="ContinuityOrder")
 class MemoryOrder:
     id: strawberry.ID
@@ -47,17 +53,16 @@ class MemoryOrder:
     start_date: datetime.date
     quantity: int
     billing_mode: BillingMode
-    lines: list[MemoryLine]
+    _lines: strawberry.Private[list[MemoryLine]]
 
-
-@strawberry.type(name="ContinuityOrderEdge")
-class MemoryEdge:
-    node: MemoryOrder
+    @strawberry.field
+    def lines(self, first: int | None = None) -> MemoryLines:
+        return MemoryLines(nodes=self._lines[: first or 20])
 
 
 @strawberry.type(name="ContinuityOrderConnection")
 class MemoryConnection:
-    edges: list[MemoryEdge]
+    nodes: list[MemoryOrder]
 
 
 _ORDERS: list[MemoryOrder] = []
@@ -72,7 +77,10 @@ def _line(data: dict[str, Any]) -> MemoryLine:
         planned_ship_date=datetime.date.fromisoformat(data["plannedShipDate"]),
         status=ContinuityLineStatus[data["status"]],
         sku=data["sku"],
-        price=Money(amount=Decimal(data["price"]["amount"]), currency=data["price"]["currency"]),
+        price=Money(
+            amount=Decimal(data["price"]["amount"]),
+            currency_code=CurrencyCode(data["price"]["currencyCode"]),
+        ),
     )
 
 
@@ -86,9 +94,9 @@ def orders_from_response(body: dict[str, Any]) -> list[MemoryOrder]:
             start_date=datetime.date.fromisoformat(node["startDate"]),
             quantity=node["quantity"],
             billing_mode=BillingMode[node["billingMode"]],
-            lines=[_line(line) for line in node["lines"]],
+            _lines=[_line(line) for line in node["lines"]["nodes"]],
         )
-        for node in (edge["node"] for edge in body["continuityOrders"]["edges"])
+        for node in body["continuityOrders"]["nodes"]
     ]
 
 
@@ -96,7 +104,7 @@ def orders_from_response(body: dict[str, Any]) -> list[MemoryOrder]:
 class Query:
     @strawberry.field
     def continuity_orders(self, first: int | None = None) -> MemoryConnection:
-        return MemoryConnection(edges=[MemoryEdge(node=o) for o in _ORDERS[: first or 50]])
+        return MemoryConnection(nodes=_ORDERS[: first or 50])
 
 
 async def health(_request: Request) -> JSONResponse:

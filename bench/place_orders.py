@@ -4,6 +4,8 @@ same server's trivial query (``{ __typename }``). Reported; no target yet.
 
 from __future__ import annotations
 
+from strawberry import relay
+
 from bench.backends import Backend
 from bench.core import AS_OF, Result, Sizes, fmt
 from bench.datagen import Shape, generate
@@ -23,9 +25,9 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
         "query": MUTATION,
         "variables": {
             "input": {
-                "customerId": "1",
-                "shipToAddressId": "1",
-                "paymentMethodId": "1",
+                "customerId": relay.to_base64("Customer", 1),
+                "shipToAddressId": relay.to_base64("Address", 1),
+                "paymentMethodId": relay.to_base64("PaymentMethod", 1),
                 "lines": [{"sku": "BOOKCLUB", "quantity": 1}],
             }
         },

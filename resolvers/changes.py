@@ -1,196 +1,92 @@
-"""Changes to a continuity order after placement: parse the ids, call the domain, map its
-errors to ``userErrors``. The policies live in ``continuity.orders`` (docs/CHANGES.md)."""
+"""Changes to a continuity order after placement (docs/CHANGES.md): each checks that the caller
+may see the order (another customer's order is reported exactly like a missing one) and that an
+agent gave a reason, then calls its one domain function in ``continuity.orders``."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
-
-import strawberry
+import datetime
 
 from continuity import models
-from continuity.errors import ContinuityError
+from continuity.enums import CancelReason
 from continuity.orders import cancel, changes, pause
-from resolvers.access import check_order_visible, require_agent_reason
-from resolvers.context import Info
-from resolvers.errors import parse_id, user_errors
-from resolvers.inputs import check_input
-from resolvers.orders import billing_rules
-from schema.changes import (
-    CancelOrderInput,
-    CancelOrderPayload,
-    ChangePaymentMethodInput,
-    ChangePaymentMethodPayload,
-    ChangeQuantityInput,
-    ChangeQuantityPayload,
-    ChangeShipToInput,
-    ChangeShipToPayload,
-    PauseOrderInput,
-    PauseOrderPayload,
-    ResumeOrderInput,
-    ResumeOrderPayload,
-    SkipShipmentInput,
-    SkipShipmentPayload,
-    SwapItemInput,
-    SwapItemPayload,
-)
-from schema.common import UserError
-from schema.orders import ContinuityOrder
-
-
-class _Payload(Protocol):
-    def __init__(
-        self, *, continuity_order: ContinuityOrder | None, user_errors: list[UserError]
-    ) -> None: ...
-
-
-P = TypeVar("P", bound=_Payload)
-
+from resolvers.scope import require_agent_reason, require_order
+from resolvers.session import Session, billing_rules
 
 ORDER_FIELD = ["input", "orderId"]
 
 
-class _Input(Protocol):
-    order_id: strawberry.ID
-    reason: str | None
+async def _allowed(session: Session, order_id: int, reason: str | None) -> None:
+    await require_order(session.caller, order_id, ORDER_FIELD)
+    require_agent_reason(session.caller, reason)
 
 
-async def _apply(
-    info: Info,
-    payload: type[P],
-    data: _Input,
-    change: Callable[[int], Awaitable[models.ContinuityOrder]],
-) -> P:
-    """Check the input's bounds, that the caller may see the order (another customer's order
-    is reported exactly like a missing one) and an agent's reason; then change the order."""
-    try:
-        check_input(data, ["input"])
-        caller = info.context.caller
-        order_id = parse_id(data.order_id, ORDER_FIELD)
-        await check_order_visible(caller, order_id, ORDER_FIELD)
-        require_agent_reason(caller, data.reason)
-        order = await change(order_id)
-    except ContinuityError as error:
-        return payload(continuity_order=None, user_errors=user_errors(error))
-    return payload(continuity_order=ContinuityOrder.from_row(order), user_errors=[])
-
-
-async def resolve_skip_shipment(info: Info, data: SkipShipmentInput) -> SkipShipmentPayload:
-    return await _apply(
-        info,
-        SkipShipmentPayload,
-        data,
-        lambda order_id: changes.skip_shipment(
-            order_id,
-            data.event_number,
-            data.repeat_index,
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
+async def skip_shipment(
+    session: Session, order_id: int, event_number: int, repeat_index: int, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await changes.skip_shipment(
+        order_id, event_number, repeat_index, actor=session.actor, reason=reason
     )
 
 
-async def resolve_pause_order(info: Info, data: PauseOrderInput) -> PauseOrderPayload:
-    return await _apply(
-        info,
-        PauseOrderPayload,
-        data,
-        lambda order_id: pause.pause_order(
-            order_id,
-            until=data.until,
-            today=info.context.today,
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
+async def pause_order(
+    session: Session, order_id: int, until: datetime.date | None, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await pause.pause_order(
+        order_id, until=until, today=session.today, actor=session.actor, reason=reason
     )
 
 
-async def resolve_resume_order(info: Info, data: ResumeOrderInput) -> ResumeOrderPayload:
-    return await _apply(
-        info,
-        ResumeOrderPayload,
-        data,
-        lambda order_id: pause.resume_order(
-            order_id,
-            today=info.context.today,
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
+async def resume_order(
+    session: Session, order_id: int, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await pause.resume_order(
+        order_id, today=session.today, actor=session.actor, reason=reason
     )
 
 
-async def resolve_change_ship_to(info: Info, data: ChangeShipToInput) -> ChangeShipToPayload:
-    return await _apply(
-        info,
-        ChangeShipToPayload,
-        data,
-        lambda order_id: changes.change_ship_to(
-            order_id,
-            parse_id(data.address_id, ["input", "addressId"]),
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
+async def change_ship_to(
+    session: Session, order_id: int, address_id: int, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await changes.change_ship_to(order_id, address_id, actor=session.actor, reason=reason)
+
+
+async def change_payment_method(
+    session: Session, order_id: int, payment_method_id: int, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await changes.change_payment_method(
+        order_id, payment_method_id, today=session.today, actor=session.actor, reason=reason
     )
 
 
-async def resolve_change_payment_method(
-    info: Info, data: ChangePaymentMethodInput
-) -> ChangePaymentMethodPayload:
-    return await _apply(
-        info,
-        ChangePaymentMethodPayload,
-        data,
-        lambda order_id: changes.change_payment_method(
-            order_id,
-            parse_id(data.payment_method_id, ["input", "paymentMethodId"]),
-            today=info.context.today,
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
-    )
+async def swap_item(
+    session: Session, order_id: int, from_sku: str, to_sku: str, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await changes.swap_item(order_id, from_sku, to_sku, actor=session.actor, reason=reason)
 
 
-async def resolve_swap_item(info: Info, data: SwapItemInput) -> SwapItemPayload:
-    return await _apply(
-        info,
-        SwapItemPayload,
-        data,
-        lambda order_id: changes.swap_item(
-            order_id,
-            data.from_sku,
-            data.to_sku,
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
-    )
+async def change_quantity(
+    session: Session, order_id: int, quantity: int, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await changes.change_quantity(order_id, quantity, actor=session.actor, reason=reason)
 
 
-async def resolve_change_quantity(info: Info, data: ChangeQuantityInput) -> ChangeQuantityPayload:
-    return await _apply(
-        info,
-        ChangeQuantityPayload,
-        data,
-        lambda order_id: changes.change_quantity(
-            order_id,
-            data.quantity,
-            actor=info.context.actor,
-            reason=data.reason,
-        ),
-    )
-
-
-async def resolve_cancel_order(info: Info, data: CancelOrderInput) -> CancelOrderPayload:
-    return await _apply(
-        info,
-        CancelOrderPayload,
-        data,
-        lambda order_id: cancel.cancel_order(
-            order_id,
-            reason_code=data.reason_code,
-            today=info.context.today,
-            actor=info.context.actor,
-            rules=billing_rules(info),
-            gateway=info.context.gateway,
-            reason=data.reason,
-        ),
+async def cancel_order(
+    session: Session, order_id: int, reason_code: CancelReason, reason: str | None
+) -> models.ContinuityOrder:
+    await _allowed(session, order_id, reason)
+    return await cancel.cancel_order(
+        order_id,
+        reason_code=reason_code,
+        today=session.today,
+        actor=session.actor,
+        rules=billing_rules(session),
+        gateway=session.gateway,
+        reason=reason,
     )

@@ -1,132 +1,56 @@
-"""Customer queries and the createCustomer / addPaymentMethod mutations."""
+"""Customers: creating them and their cards, and the queries a caller may run over them."""
 
 from __future__ import annotations
 
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from continuity import customers as domain
 from continuity import models
-from continuity.errors import ContinuityError, NotFound
-from resolvers.access import customer_scope
-from resolvers.context import Info
-from resolvers.errors import parse_id, query_error, user_errors
-from resolvers.inputs import check_arguments, check_input
-from schema.customers import (
-    AddPaymentMethodInput,
-    AddPaymentMethodPayload,
-    CreateCustomerInput,
-    CreateCustomerPayload,
-    Customer,
-    CustomerConnection,
-    CustomerEdge,
-    PaymentMethod,
-)
-from schema.pagination import PageInfo, decode_cursor, encode_cursor, page_size
+from resolvers.scope import customer_scope, require_customer
+from resolvers.session import Session
+
+#: A search term is cut to this many characters.
+MAX_SEARCH = 100
 
 
-async def resolve_create_customer(info: Info, data: CreateCustomerInput) -> CreateCustomerPayload:
-    try:
-        check_input(data, ["input"])
-        row = await domain.create_customer(
-            account_number=data.account_number,
-            name=data.name,
-            email=data.email,
-            phone=data.phone,
-            addresses=[
-                domain.AddressInput(
-                    name=a.name,
-                    line1=a.line1,
-                    line2=a.line2,
-                    city=a.city,
-                    region=a.region,
-                    postal_code=a.postal_code,
-                    country=a.country,
-                    label=a.label,
-                    is_default=a.is_default,
-                )
-                for a in data.addresses
-            ],
-        )
-    except ContinuityError as error:
-        _prefix(error, "input")
-        return CreateCustomerPayload(customer=None, user_errors=user_errors(error))
-    return CreateCustomerPayload(customer=Customer.from_row(row), user_errors=[])
+async def create_customer(
+    session: Session,
+    *,
+    account_number: str,
+    name: str,
+    email: str | None,
+    phone: str | None,
+    addresses: list[domain.AddressInput],
+) -> models.Customer:
+    return await domain.create_customer(
+        account_number=account_number, name=name, email=email, phone=phone, addresses=addresses
+    )
 
 
-async def resolve_add_payment_method(
-    info: Info, data: AddPaymentMethodInput
-) -> AddPaymentMethodPayload:
-    try:
-        check_input(data, ["input"])
-        customer_id = parse_id(data.customer_id, ["customerId"])
-        scope = customer_scope(info.context.caller)
-        if scope is not None and customer_id != scope:
-            # Exactly what the domain says of a customer that does not exist.
-            raise NotFound(f"no customer {customer_id}", field=["customerId"])
-        row = await domain.add_payment_method(
-            customer_id,
-            domain.PaymentMethodInput(
-                gateway_token=data.gateway_token,
-                brand=data.brand,
-                last4=data.last4,
-                exp_month=data.exp_month,
-                exp_year=data.exp_year,
-                is_default=data.is_default,
-                gateway_customer=data.gateway_customer,
-            ),
-            today=info.context.today,
-            gateway=info.context.gateway,
-        )
-    except ContinuityError as error:
-        _prefix(error, "input")
-        return AddPaymentMethodPayload(payment_method=None, user_errors=user_errors(error))
-    return AddPaymentMethodPayload(payment_method=PaymentMethod.from_row(row), user_errors=[])
+async def add_payment_method(
+    session: Session, customer_id: int, method: domain.PaymentMethodInput
+) -> models.PaymentMethod:
+    """A card for a customer the caller may see (another customer's reads as missing)."""
+    await require_customer(session.caller, customer_id, ["input", "customerId"])
+    return await domain.add_payment_method(
+        customer_id, method, today=session.today, gateway=session.gateway
+    )
 
 
-def _prefix(error: ContinuityError, root: str) -> None:
-    """Domain fields are relative to the input object; the API names them from the root."""
-    if error.field is not None and error.field[:1] != (root,):
-        error.field = (root, *error.field)
-
-
-async def resolve_customer(info: Info, customer_id: str) -> Customer | None:
-    try:
-        number = parse_id(customer_id, ["id"])
-    except ContinuityError:
-        return None
-    scope = customer_scope(info.context.caller)
-    if scope is not None and number != scope:
-        return None
-    row = await models.Customer.get_or_none(id=number)
-    return Customer.from_row(row) if row else None
-
-
-async def resolve_customers(
-    info: Info, first: int | None, after: str | None, search: str | None
-) -> CustomerConnection:
-    size = page_size(first)
-    try:
-        check_arguments(search=search, after=after)
-    except ContinuityError as error:
-        raise query_error(error) from None
-    query = models.Customer.all().order_by("id")
-    scope = customer_scope(info.context.caller)
+def customers(session: Session, search: str | None) -> QuerySet[models.Customer]:
+    """Customers the caller may see; ``search`` matches a name (part of it, any case) or an
+    account number (all of it, any case)."""
+    query = models.Customer.all()
+    scope = customer_scope(session.caller)
     if scope is not None:
         query = query.filter(id=scope)
-    after_id = decode_cursor("Customer", after)
-    if after_id is not None:
-        query = query.filter(id__gt=after_id)
-    if search:
-        term = search.strip()[:100]
+    if search and search.strip():
+        term = search.strip()[:MAX_SEARCH]
         query = query.filter(Q(name__icontains=term) | Q(account_number__iexact=term))
-    rows = await query.limit(size + 1)
-    edges = [
-        CustomerEdge(cursor=encode_cursor("Customer", r.id), node=Customer.from_row(r))
-        for r in rows[:size]
-    ]
-    return CustomerConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-        ),
-    )
+    return query
+
+
+async def customer_by_account(session: Session, account_number: str) -> models.Customer | None:
+    """The customer with this account number, if the caller may see it."""
+    return await customers(session, None).filter(account_number=account_number.strip()).first()

@@ -1,29 +1,18 @@
-"""Queries over programs."""
+"""Queries over programs (shared data: every role reads it)."""
 
 from __future__ import annotations
 
+from tortoise.queryset import QuerySet
+
 from continuity import models
-from continuity.errors import ContinuityError
-from resolvers.context import Info
-from resolvers.inputs import check_arguments
-from schema.programs import Program
 
 
-async def resolve_programs(info: Info, active: bool | None = None) -> list[Program]:
-    query = models.Program.all().order_by("code")
+def programs(active: bool | None) -> QuerySet[models.Program]:
+    query = models.Program.all()
     if active is not None:
         query = query.filter(active=active)
-    rows = await query
-    versions = await info.context.loaders.latest_version_by_program.load_many(
-        [row.id for row in rows]
-    )
-    return [Program.from_rows(row, version) for row, version in zip(rows, versions, strict=True)]
+    return query
 
 
-async def resolve_program(info: Info, program_id: str) -> Program | None:
-    try:
-        check_arguments(id=program_id)
-    except ContinuityError:
-        return None  # no program has such an id
-    row = await models.Program.get_or_none(code=program_id)
-    return await Program.build(row, info) if row else None
+async def program_by_code(code: str) -> models.Program | None:
+    return await models.Program.get_or_none(code=code.strip())

@@ -1,4 +1,5 @@
-"""Products, payment schedules and the call-center parameters."""
+"""Products, payment schedules and the call-center parameters: what the rule files and
+``config/`` say, read by every role."""
 
 from __future__ import annotations
 
@@ -6,23 +7,35 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry import relay
 
-from continuity import models
-from resolvers.context import Info
-from schema.common import Gap, Money
+from continuity import keyset, models
+from continuity.errors import ContinuityError
+from resolvers import catalog
+from schema.common import Gap, Money, query_error
+from schema.connections import Connection, QueryPager, connection
+from schema.context import Info
 from schema.enums import GapUnit, ProductKind, ScheduleKind
+from schema.ids import decode_optional
+from schema.inputs import check_arguments, one_of
+from schema.nodes import Entity, entity
 
 if TYPE_CHECKING:
     from schema.programs import Program
 
+BY_SKU = keyset.Ordering(("sku",))
+BY_CODE = keyset.Ordering(("code",))
 
-@strawberry.type
-class Product:
-    sku: str
-    name: str
-    kind: ProductKind
-    price: Money
-    active: bool
+
+@entity(models.Product, owner=None)
+@strawberry.type(description="A sellable SKU: a catalog item, or a parent product.")
+class Product(Entity):
+    id: relay.NodeID[int]
+    sku: str = strawberry.field(description="The stock-keeping unit, as in the rule files.")
+    name: str = strawberry.field(description="The product's name.")
+    kind: ProductKind = strawberry.field(description="An item that ships, or a parent product.")
+    price: Money = strawberry.field(description="The catalog price.")
+    active: bool = strawberry.field(description="Sold now (inactive products take no order).")
     event_count: int = strawberry.field(
         description="Parent products: how many events of the program it covers (0 = all)."
     )
@@ -31,6 +44,7 @@ class Product:
     @classmethod
     def from_row(cls, row: models.Product) -> Product:
         return cls(
+            id=row.id,
             sku=row.sku,
             name=row.name,
             kind=row.kind,
@@ -44,32 +58,32 @@ class Product:
     async def program(
         self, info: Info
     ) -> Annotated[Program, strawberry.lazy("schema.programs")] | None:
-        if self._program_id is None:
-            return None
         from schema.programs import Program
 
-        row = await info.context.loaders.program_by_id.load(self._program_id)
-        return await Program.build(row, info)
+        return await Program.load(info, self._program_id)
 
 
-@strawberry.type
+@strawberry.type(description="One installment of a specified payment schedule.")
 class InstallmentLine:
-    percent: Decimal
-    offset_days: int
+    percent: Decimal = strawberry.field(description="Its share of the total, in percent.")
+    offset_days: int = strawberry.field(description="Days from the order date to its due date.")
 
 
-@strawberry.type
-class PaymentSchedule:
-    id: strawberry.ID = strawberry.field(description="The schedule's id in the rule files.")
-    name: str
-    kind: ScheduleKind
-    installment_count: int
+@entity(models.PaymentSchedule, owner=None)
+@strawberry.type(description="A named split of an order's total into installments.")
+class PaymentSchedule(Entity):
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="The schedule's id in the rule files.")
+    name: str = strawberry.field(description="The schedule's name.")
+    kind: ScheduleKind = strawberry.field(description="Equal installments, or specified ones.")
+    installment_count: int = strawberry.field(description="How many installments.")
     period: Gap | None = strawberry.field(description="Equal schedules: time between installments.")
     ship_after_installment: int | None = strawberry.field(
         description="Shipping may start once this installment (1-based) is paid."
     )
-    retired: bool
-    _row_id: strawberry.Private[int]
+    retired: bool = strawberry.field(
+        description="Its rule file entry was removed: orders keep it, no new order takes it."
+    )
 
     @classmethod
     def from_row(cls, row: models.PaymentSchedule) -> PaymentSchedule:
@@ -79,19 +93,19 @@ class PaymentSchedule:
             else None
         )
         return cls(
-            id=strawberry.ID(row.code),
+            id=row.id,
+            code=row.code,
             name=row.name,
             kind=row.kind,
             installment_count=row.installment_count,
             period=period,
             ship_after_installment=row.ship_after_installment,
             retired=row.retired,
-            _row_id=row.id,
         )
 
     @strawberry.field(description="Specified schedules: each installment's share and due offset.")
     async def lines(self, info: Info) -> list[InstallmentLine]:
-        rows = await info.context.loaders.lines_by_schedule.load(self._row_id)
+        rows = await info.context.loaders.lines_by_schedule.load(self.id)
         return [
             InstallmentLine(
                 percent=Decimal(row.percent_hundredths) / 100, offset_days=row.offset_days
@@ -100,16 +114,30 @@ class PaymentSchedule:
         ]
 
 
-@strawberry.type(description="SPEC §2 call-center parameters, as configured in config/.")
+@strawberry.type(description="The call-center parameters (SPEC §2), as configured in config/.")
 class CallCenterParameters:
-    repeat_threshold: int
-    days_before_delivery: int
-    on_account_bill_days: int
-    max_child_orders_per_run: int
-    authorize_child_orders: bool
-    reauthorization_limit: int
-    retry_days: int
-    timezone: str
+    repeat_threshold: int = strawberry.field(
+        description="At most this many occurrences of a repeating event are planned at a time."
+    )
+    days_before_delivery: int = strawberry.field(
+        description="Child orders are created for lines due within this many days."
+    )
+    on_account_bill_days: int = strawberry.field(
+        description="An installment's bill is issued this many days before it is due."
+    )
+    max_child_orders_per_run: int = strawberry.field(
+        description="At most this many child orders per run (0 = no limit)."
+    )
+    authorize_child_orders: bool = strawberry.field(
+        description="Authorize the card when a child order is created."
+    )
+    reauthorization_limit: int = strawberry.field(
+        description="How many times a declined charge is retried before the payment hold."
+    )
+    retry_days: int = strawberry.field(description="Days between retries of a declined charge.")
+    timezone: str = strawberry.field(
+        description="The business time zone in which today and due dates are evaluated."
+    )
 
     @classmethod
     def from_row(cls, row: models.CallCenterParameters) -> CallCenterParameters:
@@ -130,3 +158,66 @@ class CallCenterParameters:
     )
     def payment_gateway(self, info: Info) -> str:
         return info.context.gateway.name
+
+
+@strawberry.type
+class CatalogQueries:
+    @connection(Connection[Product], description="Products by SKU, filtered.")
+    def products(
+        self,
+        kind: Annotated[
+            ProductKind | None, strawberry.argument(description="Only items, or only parents.")
+        ] = None,
+        active: Annotated[
+            bool | None, strawberry.argument(description="Only active (or inactive) products.")
+        ] = None,
+    ) -> QueryPager[models.Product, Product]:
+        return QueryPager(catalog.products(kind, active), BY_SKU, Product.from_row)
+
+    @strawberry.field(description="One product, by its global id or its SKU (give one).")
+    async def product(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Its global id.")
+        ] = None,
+        sku: Annotated[str | None, strawberry.argument(description="Its SKU.")] = None,
+    ) -> Product | None:
+        try:
+            one_of(id=id, sku=sku)
+            check_arguments(sku=sku)
+            if sku is not None:
+                row = await catalog.product_by_sku(sku)
+                return Product.from_row(row) if row else None
+            return await Product.load(info, decode_optional(id, "Product", ["id"]))
+        except ContinuityError as error:
+            raise query_error(error) from None
+
+    @connection(Connection[PaymentSchedule], description="Payment schedules by code.")
+    def payment_schedules(self) -> QueryPager[models.PaymentSchedule, PaymentSchedule]:
+        return QueryPager(catalog.payment_schedules(), BY_CODE, PaymentSchedule.from_row)
+
+    @strawberry.field(description="One payment schedule, by its global id or its code (give one).")
+    async def payment_schedule(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Its global id.")
+        ] = None,
+        code: Annotated[
+            str | None, strawberry.argument(description="Its id in the rule files.")
+        ] = None,
+    ) -> PaymentSchedule | None:
+        try:
+            one_of(id=id, code=code)
+            check_arguments(code=code)
+            if code is not None:
+                row = await catalog.payment_schedule_by_code(code)
+                return PaymentSchedule.from_row(row) if row else None
+            return await PaymentSchedule.load(info, decode_optional(id, "PaymentSchedule", ["id"]))
+        except ContinuityError as error:
+            raise query_error(error) from None
+
+    @strawberry.field(description="The call-center parameters in force.")
+    async def call_center_parameters(self) -> CallCenterParameters:
+        return CallCenterParameters.from_row(await catalog.call_center_parameters())

@@ -1,22 +1,41 @@
-"""Maintenance jobs, child-order fulfilment, and the agents' bulk changes."""
+"""The maintenance jobs over GraphQL: running one, their runs, and the continuity update's dry
+run."""
 
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import cast
+from typing import Annotated, Any, cast
 
 import strawberry
+from strawberry import relay
 from strawberry.scalars import JSON
 
-from continuity import models
-from schema.common import UserError
-from schema.enums import JobRunStatus
-from schema.orders import ChildOrder
-from schema.pagination import PageInfo
+from continuity import keyset, models
+from continuity.errors import ContinuityError
+from resolvers import jobs
+from schema.common import (
+    INPUT,
+    MINOR,
+    USER_ERRORS,
+    UserError,
+    at_input,
+    money_json,
+    query_error,
+    user_errors,
+)
+from schema.connections import Connection, QueryPager, connection
+from schema.context import Info
+from schema.enums import JobRunStatus, describe
+from schema.ids import decode_optional, encode_id
+from schema.inputs import check_arguments, check_input
+from schema.nodes import Entity, entity
+
+NEWEST_FIRST = keyset.Ordering(("id",), descending=True)
 
 
-@strawberry.enum(description="A maintenance job (SPEC §5 order), or ALL for the daily chain.")
 class JobName(StrEnum):
     """The CLI's job names; a test checks they match ``continuity.jobs.DAILY_CHAIN``."""
 
@@ -29,135 +48,192 @@ class JobName(StrEnum):
     ALL = "all"
 
 
-@strawberry.type
+describe(
+    JobName,
+    "A maintenance job (in the daily chain's order, SPEC §5), or ALL for the whole chain.",
+    {
+        "UPDATE_EVENT_PERIOD": "1. Sets each current_event program's current event.",
+        "EXTEND_LINES": "2. Tops repeating events back up to the repeat threshold.",
+        "CONTINUITY_UPDATE": "3. Moves orders on an old program version to the live one.",
+        "PROCESS_PAYMENTS": "4. Charges due installments and shipments, retries declines.",
+        "CREATE_CHILD_ORDERS": "5. Turns due lines into child orders.",
+        "CLOSE_ORDERS": "6. Closes invoiced lines and finished orders.",
+        "ALL": "The whole daily chain, in order (runJob); every job (jobRuns).",
+    },
+)
+
+
+def present_counts(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's counts as the API shows them: amounts (``x_minor:<currency>``) become ``x``,
+    a list of ``{amount, currencyCode}``, one per currency."""
+    shown: dict[str, Any] = {}
+    amounts: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for key, value in counts.items():
+        name, _, currency = key.partition(":")
+        if name.endswith(MINOR):
+            if currency:  # an amount recorded without its currency cannot be shown
+                amounts[name[: -len(MINOR)]].append(money_json(int(value), currency))
+        else:
+            shown[key] = value
+    return {**shown, **amounts}
+
+
+@strawberry.type(description="One item a job run could not handle.")
 class JobFailure:
-    item: str
-    error: str
+    item: str = strawberry.field(description="What failed (`order CO-…`, `payment 12`).")
+    error: str = strawberry.field(description="Why.")
 
 
+@strawberry.type(description="What a run was restricted to.")
+class JobRunFilters:
+    program_code: str | None = strawberry.field(description="Only this program's orders.")
+    order_id: strawberry.ID | None = strawberry.field(
+        description="Only this continuity order (its global id)."
+    )
+
+
+@entity(models.JobRun, owner=None)
 @strawberry.type(description="One run of one job: what it did and what failed.")
-class JobRun:
-    id: strawberry.ID
-    job: str
-    as_of: datetime.date
-    status: JobRunStatus
-    triggered_by: str
-    started_at: datetime.datetime
-    finished_at: datetime.datetime | None
-    filters: JSON
-    counts: JSON
-    failures: list[JobFailure]
+class JobRun(Entity):
+    id: relay.NodeID[int]
+    job: JobName = strawberry.field(description="Which job (never ALL).")
+    as_of: datetime.date = strawberry.field(description="The business date it ran for.")
+    status: JobRunStatus = strawberry.field(description="How it went.")
+    triggered_by: str = strawberry.field(
+        description="Who started it: `scheduler`, `cli`, or the API caller (`operator:ops`)."
+    )
+    started_at: datetime.datetime = strawberry.field(description="When it started.")
+    finished_at: datetime.datetime | None = strawberry.field(description="When it finished.")
+    filters: JobRunFilters = strawberry.field(description="What it was restricted to.")
+    counts: JSON = strawberry.field(
+        description="What it did, per job (docs/JOBS.md): numbers, and amounts as lists of "
+        "`{amount, currencyCode}`."
+    )
+    failures: list[JobFailure] = strawberry.field(description="The items that failed.")
 
     @classmethod
     def from_row(cls, row: models.JobRun) -> JobRun:
+        order = row.filters.get("order")
         return cls(
-            id=strawberry.ID(str(row.id)),
-            job=row.job,
+            id=row.id,
+            job=JobName(row.job),
             as_of=row.as_of,
             status=row.status,
             triggered_by=row.triggered_by,
             started_at=row.started_at,
             finished_at=row.finished_at,
-            filters=cast(JSON, row.filters),
-            counts=cast(JSON, row.counts),
+            filters=JobRunFilters(
+                program_code=row.filters.get("program"),
+                order_id=(
+                    strawberry.ID(encode_id("ContinuityOrder", order))
+                    if isinstance(order, int)
+                    else None
+                ),
+            ),
+            counts=cast(JSON, present_counts(row.counts)),
             failures=[JobFailure(item=f["item"], error=f["error"]) for f in row.failures],
         )
 
 
-@strawberry.type
-class JobRunEdge:
-    cursor: str
-    node: JobRun
-
-
-@strawberry.type
-class JobRunConnection:
-    edges: list[JobRunEdge]
-    page_info: PageInfo
-
-
-@strawberry.input
+@strawberry.input(description="A job to run now.")
 class RunJobInput:
-    job: JobName
+    job: JobName = strawberry.field(description="Which job, or ALL for the daily chain.")
     as_of: datetime.date | None = strawberry.field(
-        default=None, description="Default: today in the business time zone."
+        default=None, description="The business date to run for (default: today)."
     )
-    program: strawberry.ID | None = None
-    order: strawberry.ID | None = None
+    program_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this program's orders (its global id)."
+    )
+    order_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this continuity order (its global id)."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of runJob.")
 class RunJobPayload:
-    runs: list[JobRun]
-    user_errors: list[UserError]
-
-
-@strawberry.input
-class ChildOrderInput:
-    child_order_id: strawberry.ID
-
-
-@strawberry.type
-class ChildOrderPayload:
-    child_order: ChildOrder | None
-    user_errors: list[UserError]
+    runs: list[JobRun] = strawberry.field(description="The runs, in order (one per job).")
+    user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
 @strawberry.type(description="What the continuity update would change on one order.")
 class OrderUpdatePreview:
-    order_id: strawberry.ID
-    order_number: str
-    from_version: int
-    to_version: int
-    lines_removed: int
-    lines_added: int
-    date_changes: int
-    cancelled_events: list[int]
+    order_id: strawberry.ID = strawberry.field(description="The order's global id.")
+    order_number: str = strawberry.field(description="The order's number.")
+    from_version: int = strawberry.field(description="The version it follows now.")
+    to_version: int = strawberry.field(description="The live version it would move to.")
+    lines_removed: int = strawberry.field(description="Pending lines that would go.")
+    lines_added: int = strawberry.field(description="Pending lines that would be added.")
+    date_changes: int = strawberry.field(description="Pending lines whose date would move.")
+    cancelled_events: list[int] = strawberry.field(
+        description="Events the new version no longer has."
+    )
 
 
-@strawberry.input
-class UpdateStartDateInput:
-    order_ids: list[strawberry.ID]
-    new_start_date: datetime.date | None = None
-    add_days: int | None = None
-    dry_run: bool = False
-    reason: str | None = None
-
-
-@strawberry.type
-class StartDateChange:
-    order_id: strawberry.ID
-    order_number: str
-    from_start_date: datetime.date
-    to_start_date: datetime.date
-    pending_lines_moved: int
-
-
-@strawberry.type
-class UpdateStartDatePayload:
-    applied: bool
-    changes: list[StartDateChange]
-    user_errors: list[UserError]
-
-
-@strawberry.input
-class SubstituteProductInput:
-    order_ids: list[strawberry.ID]
-    from_sku: str
-    to_sku: str
-    dry_run: bool = False
-    reason: str | None = None
+async def run_job(info: Info, input: Annotated[RunJobInput, INPUT]) -> RunJobPayload:
+    try:
+        check_input(input, ["input"])
+        runs = await jobs.run(
+            info.context,
+            input.job.value,
+            input.as_of,
+            decode_optional(input.program_id, "Program", ["input", "programId"]),
+            decode_optional(input.order_id, "ContinuityOrder", ["input", "orderId"]),
+        )
+    except ContinuityError as error:
+        return RunJobPayload(runs=[], user_errors=user_errors(at_input(error)))
+    return RunJobPayload(runs=[JobRun.from_row(run) for run in runs], user_errors=[])
 
 
 @strawberry.type
-class Substitution:
-    order_id: strawberry.ID
-    order_number: str
-    lines_changed: int
+class JobQueries:
+    @connection(Connection[JobRun], description="Job runs, newest first, with counts and failures.")
+    def job_runs(
+        self,
+        job: Annotated[
+            JobName | None,
+            strawberry.argument(description="Only this job's runs (ALL: every job)."),
+        ] = None,
+    ) -> QueryPager[models.JobRun, JobRun]:
+        return QueryPager(jobs.job_runs(job.value if job else None), NEWEST_FIRST, JobRun.from_row)
+
+    @strawberry.field(
+        description="The continuity update's dry run: what moving each order on an old "
+        "program version to the live one would change."
+    )
+    async def continuity_update_preview(
+        self,
+        program_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this program's orders.")
+        ] = None,
+        order_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this continuity order.")
+        ] = None,
+    ) -> list[OrderUpdatePreview]:
+        try:
+            check_arguments(program_id=program_id, order_id=order_id)
+            previews = await jobs.continuity_update_preview(
+                decode_optional(program_id, "Program", ["programId"]),
+                decode_optional(order_id, "ContinuityOrder", ["orderId"]),
+            )
+        except ContinuityError as error:
+            raise query_error(error) from None
+        return [
+            OrderUpdatePreview(
+                order_id=strawberry.ID(encode_id("ContinuityOrder", u.order_id)),
+                order_number=u.order_number,
+                from_version=u.from_version,
+                to_version=u.to_version,
+                lines_removed=u.lines_removed,
+                lines_added=u.lines_added,
+                date_changes=u.date_changes,
+                cancelled_events=list(u.cancelled_events),
+            )
+            for u in previews
+        ]
 
 
 @strawberry.type
-class SubstituteProductPayload:
-    applied: bool
-    substitutions: list[Substitution]
-    user_errors: list[UserError]
+class JobMutations:
+    run_job: RunJobPayload = strawberry.mutation(
+        resolver=run_job, description="Run one maintenance job now (or ALL: the daily chain)."
+    )

@@ -1,283 +1,222 @@
-"""Sales orders, continuity orders and their lines, payments and history."""
+"""Sales orders, continuity orders, their lines and history, and the look-ups by number."""
 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
+from strawberry import relay
 from strawberry.scalars import JSON
 
-from continuity import models
-from resolvers.context import Info
-from schema.catalog import PaymentSchedule
-from schema.common import Money, UserError
+from continuity import keyset, models
+from continuity.errors import ContinuityError
+from resolvers import orders
+from schema.catalog import PaymentSchedule, Product
+from schema.common import Money, present_amounts, query_error
+from schema.connections import Connection, QueryPager, RelationPager, connection
+from schema.context import Info
 from schema.customers import Address, Customer, PaymentMethod
 from schema.enums import (
     BillingMode,
-    ChildOrderStatus,
+    CancelReason,
     ContinuityLineStatus,
     ContinuityOrderStatus,
     EventAction,
-    PaymentKind,
-    PaymentPurpose,
-    PaymentStatus,
+    HistoryAction,
     SalesLineKind,
     SalesOrderStatus,
 )
-from schema.pagination import PageInfo
+from schema.ids import decode_optional, encode_id
+from schema.inputs import check_arguments, one_of
+from schema.nodes import Entity, entity, present
+from schema.payments import Payment
 from schema.programs import Program, ProgramVersion
 
+if TYPE_CHECKING:
+    from schema.fulfilment import ChildOrder
 
-@strawberry.type
-class Payment:
-    id: strawberry.ID
-    kind: PaymentKind
-    purpose: PaymentPurpose
-    status: PaymentStatus
-    amount: Money
-    due_date: datetime.date
-    installment_number: int | None
-    attempts: int
-    next_retry_on: datetime.date | None
-    failure_code: str | None
-    created_at: datetime.datetime
-    gateway_reference: str | None = strawberry.field(
-        description="The payment gateway's object (Stripe: the PaymentIntent `pi_…`), to look "
-        "it up in the provider's dashboard."
+BY_ID = keyset.Ordering(("id",))
+LINES = keyset.Relation(
+    models.ContinuityLine,
+    "continuity_order_id",
+    keyset.Ordering(("planned_ship_date", "event_number", "repeat_index", "item_seq")),
+)
+ORDER_PAYMENTS = keyset.Relation(models.Payment, "continuity_order_id", BY_ID)
+SALES_PAYMENTS = keyset.Relation(models.Payment, "sales_order_id", BY_ID)
+HISTORY = keyset.Relation(models.OrderHistoryEntry, "continuity_order_id", BY_ID)
+
+#: Ids inside history details, shown as the global ids of the objects they name.
+DETAIL_IDS = {"ship_to_id": "Address", "payment_method_id": "PaymentMethod", "payment": "Payment"}
+
+
+async def _order(info: Info, order_id: int) -> ContinuityOrder:
+    return present(await ContinuityOrder.load(info, order_id))
+
+
+async def _currency(info: Info, order_id: int) -> str:
+    return (await _order(info, order_id))._row.currency
+
+
+@entity(models.ContinuityLine, owner="continuity_order__customer_id")
+@strawberry.type(description="One planned occurrence of one event item of a continuity order.")
+class ContinuityLine(Entity):
+    id: relay.NodeID[int]
+    event_number: int = strawberry.field(description="The program event it ships.")
+    repeat_index: int = strawberry.field(
+        description="0 for the event's first shipment, 1.. for its repeats."
     )
-    authorization_expires_at: datetime.datetime | None = strawberry.field(
-        description="An authorization's hold lapses then (it is renewed before, or the card "
-        "is charged when the child order is invoiced)."
-    )
+    action: EventAction = strawberry.field(description="The event's action.")
+    quantity: int = strawberry.field(description="How many ship.")
+    planned_ship_date: datetime.date = strawberry.field(description="When it is planned to ship.")
+    status: ContinuityLineStatus = strawberry.field(description="Where it is in its life.")
+    _row: strawberry.Private[models.ContinuityLine]
+    _currency: strawberry.Private[str | None]
 
     @classmethod
-    def from_row(cls, row: models.Payment) -> Payment:
+    def from_row(cls, row: models.ContinuityLine, currency: str | None = None) -> ContinuityLine:
         return cls(
-            id=strawberry.ID(str(row.id)),
-            kind=row.kind,
-            purpose=row.purpose,
-            status=row.status,
-            amount=Money.of(row.amount_minor, row.currency),
-            due_date=row.due_date,
-            installment_number=row.installment_number,
-            attempts=row.attempts,
-            next_retry_on=row.next_retry_on,
-            failure_code=row.failure_code,
-            created_at=row.created_at,
-            gateway_reference=row.gateway_reference,
-            authorization_expires_at=row.authorization_expires_at,
-        )
-
-
-@strawberry.type(description="One change to an order: who, when, what and why.")
-class HistoryEntry:
-    id: strawberry.ID
-    at: datetime.datetime
-    actor: str
-    action: str
-    reason: str | None
-    details: JSON
-
-    @classmethod
-    def from_row(cls, row: models.OrderHistoryEntry) -> HistoryEntry:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            reason=row.reason,
-            details=cast(JSON, row.details),
-        )
-
-
-@strawberry.type(description="The ordinary order that ships and is invoiced.")
-class ChildOrder:
-    id: strawberry.ID
-    number: str
-    status: ChildOrderStatus
-    consolidated: bool
-    total: Money
-    created_for: datetime.date
-    shipped_at: datetime.datetime | None
-    invoiced_at: datetime.datetime | None
-
-    @classmethod
-    def from_row(cls, row: models.ChildOrder) -> ChildOrder:
-        return cls(
-            id=strawberry.ID(str(row.id)),
-            number=row.number,
-            status=row.status,
-            consolidated=row.consolidated,
-            total=Money.of(row.total_minor, row.currency),
-            created_for=row.created_for,
-            shipped_at=row.shipped_at,
-            invoiced_at=row.invoiced_at,
-        )
-
-
-@strawberry.type(description="One planned occurrence of one event item.")
-class ContinuityLine:
-    id: strawberry.ID
-    event_number: int
-    repeat_index: int = strawberry.field(description="0 for an event's first shipment.")
-    action: EventAction
-    quantity: int
-    price: Money
-    amount: Money
-    planned_ship_date: datetime.date
-    status: ContinuityLineStatus
-    _product_id: strawberry.Private[int | None]
-    _child_order_id: strawberry.Private[int | None]
-
-    @classmethod
-    def from_row(cls, row: models.ContinuityLine, currency: str) -> ContinuityLine:
-        return cls(
-            id=strawberry.ID(str(row.id)),
+            id=row.id,
             event_number=row.event_number,
             repeat_index=row.repeat_index,
             action=row.action,
             quantity=row.quantity,
-            price=Money.of(row.price_minor, currency),
-            amount=Money.of(row.price_minor * row.quantity, currency),
             planned_ship_date=row.planned_ship_date,
             status=row.status,
-            _product_id=row.product_id,
-            _child_order_id=row.child_order_id,
+            _row=row,
+            _currency=currency,
         )
 
-    @strawberry.field(description="Null on a skip event's line.")
+    async def _money(self, info: Info, minor: int) -> Money:
+        if self._currency is None:
+            self._currency = await _currency(info, self._row.continuity_order_id)
+        return Money.of(minor, self._currency)
+
+    @strawberry.field(description="The unit price.")
+    async def price(self, info: Info) -> Money:
+        return await self._money(info, self._row.price_minor)
+
+    @strawberry.field(description="Unit price × quantity.")
+    async def amount(self, info: Info) -> Money:
+        return await self._money(info, self._row.price_minor * self._row.quantity)
+
+    @strawberry.field(description="The item's SKU; null on a skip event's line.")
     async def sku(self, info: Info) -> str | None:
-        if self._product_id is None:
-            return None
-        return (await info.context.loaders.product_by_id.load(self._product_id)).sku
+        product = await Product.load(info, self._row.product_id)
+        return product.sku if product else None
 
-    @strawberry.field
-    async def child_order(self, info: Info) -> ChildOrder | None:
-        if self._child_order_id is None:
-            return None
-        row = await info.context.loaders.child_order_by_id.load(self._child_order_id)
-        return ChildOrder.from_row(row)
+    @strawberry.field(description="The item; null on a skip event's line.")
+    async def product(self, info: Info) -> Product | None:
+        return await Product.load(info, self._row.product_id)
+
+    @strawberry.field(description="The child order it ships on, once released.")
+    async def child_order(
+        self, info: Info
+    ) -> Annotated[ChildOrder, strawberry.lazy("schema.fulfilment")] | None:
+        from schema.fulfilment import ChildOrder
+
+        return await ChildOrder.load(info, self._row.child_order_id)
+
+    @strawberry.field(description="The continuity order it belongs to.")
+    async def continuity_order(
+        self, info: Info
+    ) -> Annotated[ContinuityOrder, strawberry.lazy("schema.orders")]:
+        return await _order(info, self._row.continuity_order_id)
 
 
-@strawberry.type(description="A customer's enrolment in a program.")
-class ContinuityOrder:
-    id: strawberry.ID
-    number: str
-    status: ContinuityOrderStatus
-    start_date: datetime.date
-    first_event_number: int
-    quantity: int = strawberry.field(description="Multiplies every event quantity.")
-    billing_mode: BillingMode
-    total: Money = strawberry.field(description="Up-front orders: the amount billed.")
-    paused_until: datetime.date | None
-    cancel_reason: str | None
-    created_at: datetime.datetime
-    closed_at: datetime.datetime | None
-    _row: strawberry.Private[models.ContinuityOrder]
+def _present_ids(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            key: (
+                encode_id(DETAIL_IDS[key], item)
+                if key in DETAIL_IDS and isinstance(item, int)
+                else _present_ids(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_present_ids(item) for item in value]
+    return value
+
+
+@entity(models.OrderHistoryEntry, owner="continuity_order__customer_id")
+@strawberry.type(description="One change to an order: who, when, what and why.")
+class HistoryEntry(Entity):
+    id: relay.NodeID[int]
+    at: datetime.datetime = strawberry.field(description="When it happened.")
+    actor: str = strawberry.field(
+        description="Who did it: `<role>:<token name>` (`agent:alice`) or `job:<job>`."
+    )
+    action: HistoryAction = strawberry.field(description="What happened.")
+    reason: str | None = strawberry.field(description="Why, in the actor's words.")
+    _row: strawberry.Private[models.OrderHistoryEntry]
+    _currency: strawberry.Private[str | None]
 
     @classmethod
-    def from_row(cls, row: models.ContinuityOrder) -> ContinuityOrder:
+    def from_row(cls, row: models.OrderHistoryEntry, currency: str | None = None) -> HistoryEntry:
         return cls(
-            id=strawberry.ID(str(row.id)),
-            number=row.number,
-            status=row.status,
-            start_date=row.start_date,
-            first_event_number=row.first_event_number,
-            quantity=row.quantity,
-            billing_mode=row.billing_mode,
-            total=Money.of(row.total_minor, row.currency),
-            paused_until=row.paused_until,
-            cancel_reason=row.cancel_reason,
-            created_at=row.created_at,
-            closed_at=row.closed_at,
+            id=row.id,
+            at=row.at,
+            actor=row.actor,
+            action=HistoryAction(row.action),
+            reason=row.reason,
             _row=row,
+            _currency=currency,
         )
 
-    @strawberry.field
-    async def customer(self, info: Info) -> Customer:
-        return Customer.from_row(
-            await info.context.loaders.customer_by_id.load(self._row.customer_id)
-        )
+    @strawberry.field(
+        description="What changed, per action (docs/CHANGES.md): `before`/`after` values; "
+        "amounts as `{amount, currencyCode}`, objects by global id."
+    )
+    async def details(self, info: Info) -> JSON:
+        currency = self._currency or await _currency(info, self._row.continuity_order_id)
+        return cast(JSON, _present_ids(present_amounts(self._row.details, currency)))
 
-    @strawberry.field(description="The program, with its live version's settings.")
-    async def program(self, info: Info) -> Program:
-        row = await info.context.loaders.program_by_id.load(self._row.program_id)
-        return await Program.build(row, info)
-
-    @strawberry.field(description="The version the order follows (until a continuity update).")
-    async def program_version(self, info: Info) -> ProgramVersion:
-        row = await info.context.loaders.version_by_id.load(self._row.program_version_id)
-        return ProgramVersion.from_row(row)
-
-    @strawberry.field
-    async def payment_schedule(self, info: Info) -> PaymentSchedule | None:
-        if self._row.payment_schedule_id is None:
-            return None
-        row = await info.context.loaders.schedule_by_id.load(self._row.payment_schedule_id)
-        return PaymentSchedule.from_row(row)
-
-    @strawberry.field
-    async def ship_to(self, info: Info) -> Address:
-        return Address.from_row(await info.context.loaders.address_by_id.load(self._row.ship_to_id))
-
-    @strawberry.field
-    async def payment_method(self, info: Info) -> PaymentMethod:
-        row = await info.context.loaders.payment_method_by_id.load(self._row.payment_method_id)
-        return PaymentMethod.from_row(row)
-
-    @strawberry.field
-    async def sales_order(
+    @strawberry.field(description="The continuity order it belongs to.")
+    async def continuity_order(
         self, info: Info
-    ) -> Annotated[SalesOrder, strawberry.lazy("schema.orders")]:
-        row = await info.context.loaders.sales_order_by_id.load(self._row.sales_order_id)
-        return SalesOrder.from_row(row)
-
-    @strawberry.field(description="Materialized lines, in shipping order.")
-    async def lines(self, info: Info) -> list[ContinuityLine]:
-        rows = await info.context.loaders.lines_by_continuity_order.load(self._row.id)
-        return [ContinuityLine.from_row(row, self._row.currency) for row in rows]
-
-    @strawberry.field
-    async def payments(self, info: Info) -> list[Payment]:
-        rows = await info.context.loaders.payments_by_continuity_order.load(self._row.id)
-        return [Payment.from_row(row) for row in rows]
-
-    @strawberry.field(description="Every change, oldest first.")
-    async def history(self, info: Info) -> list[HistoryEntry]:
-        rows = await info.context.loaders.history_by_continuity_order.load(self._row.id)
-        return [HistoryEntry.from_row(row) for row in rows]
+    ) -> Annotated[ContinuityOrder, strawberry.lazy("schema.orders")]:
+        return await _order(info, self._row.continuity_order_id)
 
 
-@strawberry.type
+@strawberry.type(description="One line of a sales order.")
 class SalesOrderLine:
-    line_number: int
-    kind: SalesLineKind
-    quantity: int
-    unit_price: Money
-    amount: Money
+    line_number: int = strawberry.field(description="1, 2, … in the order.")
+    kind: SalesLineKind = strawberry.field(description="An ordinary item or a parent product.")
+    quantity: int = strawberry.field(description="How many.")
+    unit_price: Money = strawberry.field(description="The price of one.")
+    amount: Money = strawberry.field(description="Unit price × quantity.")
     _product_id: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(description="The product's SKU.")
     async def sku(self, info: Info) -> str:
-        return (await info.context.loaders.product_by_id.load(self._product_id)).sku
+        return present(await Product.load(info, self._product_id)).sku
+
+    @strawberry.field(description="The product.")
+    async def product(self, info: Info) -> Product:
+        return present(await Product.load(info, self._product_id))
 
 
-@strawberry.type
-class SalesOrder:
-    id: strawberry.ID
-    number: str
-    status: SalesOrderStatus
-    order_date: datetime.date
+@entity(models.SalesOrder, owner="customer_id")
+@strawberry.type(
+    description="An order as placed: ordinary lines, and parent-product lines that each "
+    "became a continuity order."
+)
+class SalesOrder(Entity):
+    id: relay.NodeID[int]
+    number: str = strawberry.field(description="The order number people quote (`SO-…`).")
+    status: SalesOrderStatus = strawberry.field(description="Where it is in its life.")
+    order_date: datetime.date = strawberry.field(description="The business date it was placed.")
     total: Money = strawberry.field(description="The ordinary lines, charged at placement.")
-    placed_by: str
-    placed_at: datetime.datetime
+    placed_by: str = strawberry.field(description="Who placed it (`agent:alice`).")
+    placed_at: datetime.datetime = strawberry.field(description="When it was placed.")
     _row: strawberry.Private[models.SalesOrder]
 
     @classmethod
     def from_row(cls, row: models.SalesOrder) -> SalesOrder:
         return cls(
-            id=strawberry.ID(str(row.id)),
+            id=row.id,
             number=row.number,
             status=row.status,
             order_date=row.order_date,
@@ -287,13 +226,11 @@ class SalesOrder:
             _row=row,
         )
 
-    @strawberry.field
+    @strawberry.field(description="Who ordered.")
     async def customer(self, info: Info) -> Customer:
-        return Customer.from_row(
-            await info.context.loaders.customer_by_id.load(self._row.customer_id)
-        )
+        return present(await Customer.load(info, self._row.customer_id))
 
-    @strawberry.field
+    @strawberry.field(description="Its lines, in order (at most 50).")
     async def lines(self, info: Info) -> list[SalesOrderLine]:
         rows = await info.context.loaders.sales_lines_by_order.load(self._row.id)
         currency = self._row.currency
@@ -309,92 +246,178 @@ class SalesOrder:
             for r in rows
         ]
 
-    @strawberry.field
-    async def continuity_orders(self, info: Info) -> list[ContinuityOrder]:
+    @strawberry.field(
+        description="The continuity orders its parent-product lines became (one per line)."
+    )
+    async def continuity_orders(
+        self, info: Info
+    ) -> list[Annotated[ContinuityOrder, strawberry.lazy("schema.orders")]]:
         rows = await info.context.loaders.continuity_orders_by_sales_order.load(self._row.id)
         return [ContinuityOrder.from_row(row) for row in rows]
 
-    @strawberry.field
-    async def payments(self, info: Info) -> list[Payment]:
-        rows = await info.context.loaders.payments_by_sales_order.load(self._row.id)
-        return [Payment.from_row(row) for row in rows]
+    @connection(Connection[Payment], description="Payments of its ordinary lines, oldest first.")
+    def payments(self) -> RelationPager[models.Payment, Payment]:
+        return RelationPager(SALES_PAYMENTS, self.id, Payment.from_row)
 
 
-@strawberry.type
-class ContinuityOrderEdge:
-    cursor: str
-    node: ContinuityOrder
-
-
-@strawberry.type
-class ContinuityOrderConnection:
-    edges: list[ContinuityOrderEdge]
-    page_info: PageInfo
-
-
-@strawberry.input
-class OrderLineInput:
-    sku: str
-    quantity: int = 1
-    start_date: datetime.date | None = strawberry.field(
-        default=None, description="Parent products whose program prompts for a start date."
+@entity(models.ContinuityOrder, owner="customer_id")
+@strawberry.type(description="A customer's enrolment in a program: the parent order.")
+class ContinuityOrder(Entity):
+    id: relay.NodeID[int]
+    number: str = strawberry.field(description="The order number people quote (`CO-…`).")
+    status: ContinuityOrderStatus = strawberry.field(description="Where it is in its life.")
+    start_date: datetime.date = strawberry.field(description="When its first event is planned.")
+    first_event_number: int = strawberry.field(description="The event it started at.")
+    quantity: int = strawberry.field(description="Multiplies every event quantity.")
+    billing_mode: BillingMode = strawberry.field(description="How it is billed.")
+    total: Money | None = strawberry.field(
+        description="Prepaid orders (up front, installments): the amount billed; null for "
+        "orders billed per shipment."
     )
-    payment_schedule: str | None = strawberry.field(
-        default=None, description="Parent products billed up front: a schedule id it allows."
+    paused_until: datetime.date | None = strawberry.field(
+        description="Paused: the date it resumes by itself, if any."
     )
+    cancel_reason: CancelReason | None = strawberry.field(description="Cancelled: why.")
+    created_at: datetime.datetime = strawberry.field(description="When it was placed.")
+    closed_at: datetime.datetime | None = strawberry.field(description="When it ended.")
+    _row: strawberry.Private[models.ContinuityOrder]
 
+    @classmethod
+    def from_row(cls, row: models.ContinuityOrder) -> ContinuityOrder:
+        prepaid = row.billing_mode is not BillingMode.PER_SHIPMENT
+        return cls(
+            id=row.id,
+            number=row.number,
+            status=row.status,
+            start_date=row.start_date,
+            first_event_number=row.first_event_number,
+            quantity=row.quantity,
+            billing_mode=row.billing_mode,
+            total=Money.of(row.total_minor, row.currency) if prepaid else None,
+            paused_until=row.paused_until,
+            cancel_reason=CancelReason(row.cancel_reason) if row.cancel_reason else None,
+            created_at=row.created_at,
+            closed_at=row.closed_at,
+            _row=row,
+        )
 
-@strawberry.input
-class PlaceSalesOrderInput:
-    customer_id: strawberry.ID
-    ship_to_address_id: strawberry.ID
-    payment_method_id: strawberry.ID
-    lines: list[OrderLineInput]
+    @strawberry.field(description="Who ordered.")
+    async def customer(self, info: Info) -> Customer:
+        return present(await Customer.load(info, self._row.customer_id))
+
+    @strawberry.field(description="The program, with its live version's settings.")
+    async def program(self, info: Info) -> Program:
+        return present(await Program.load(info, self._row.program_id))
+
+    @strawberry.field(description="The version the order follows (until a continuity update).")
+    async def program_version(self, info: Info) -> ProgramVersion:
+        return present(await ProgramVersion.load(info, self._row.program_version_id))
+
+    @strawberry.field(description="Installment orders: their payment schedule.")
+    async def payment_schedule(self, info: Info) -> PaymentSchedule | None:
+        return await PaymentSchedule.load(info, self._row.payment_schedule_id)
+
+    @strawberry.field(description="Where its child orders ship.")
+    async def ship_to(self, info: Info) -> Address:
+        return present(await Address.load(info, self._row.ship_to_id))
+
+    @strawberry.field(description="The card it is billed to.")
+    async def payment_method(self, info: Info) -> PaymentMethod:
+        return present(await PaymentMethod.load(info, self._row.payment_method_id))
+
+    @strawberry.field(description="The sales order that placed it.")
+    async def sales_order(self, info: Info) -> SalesOrder:
+        return present(await SalesOrder.load(info, self._row.sales_order_id))
+
+    @connection(Connection[ContinuityLine], description="Planned lines, in shipping order.")
+    def lines(self) -> RelationPager[models.ContinuityLine, ContinuityLine]:
+        currency = self._row.currency
+        return RelationPager(LINES, self.id, lambda row: ContinuityLine.from_row(row, currency))
+
+    @connection(Connection[Payment], description="Its payments, oldest first.")
+    def payments(self) -> RelationPager[models.Payment, Payment]:
+        return RelationPager(ORDER_PAYMENTS, self.id, Payment.from_row)
+
+    @connection(Connection[HistoryEntry], description="Every change, oldest first.")
+    def history(self) -> RelationPager[models.OrderHistoryEntry, HistoryEntry]:
+        currency = self._row.currency
+        return RelationPager(HISTORY, self.id, lambda row: HistoryEntry.from_row(row, currency))
 
 
 @strawberry.type
-class PlaceSalesOrderPayload:
-    sales_order: SalesOrder | None
-    continuity_orders: list[ContinuityOrder]
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class ShipmentItem:
-    sku: str
-    quantity: int
-    price: Money
-    amount: Money
-
-
-@strawberry.type(description="A future shipment and the charge it will bring.")
-class UpcomingShipment:
-    event_number: int
-    repeat_index: int
-    ship_date: datetime.date
-    items: list[ShipmentItem]
-    amount: Money
-    charge: Money = strawberry.field(
-        description="Charged when its child order is created (zero when prepaid)."
+class OrderQueries:
+    @strawberry.field(
+        description="One sales order, by its global id or its number (give one); null when "
+        "there is none or it is not the caller's."
     )
-    materialized: bool = strawberry.field(
-        description="Held as continuity lines already (else computed from the program)."
+    async def sales_order(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Its global id.")
+        ] = None,
+        number: Annotated[
+            str | None, strawberry.argument(description="Its number (`SO-…`).")
+        ] = None,
+    ) -> SalesOrder | None:
+        try:
+            one_of(id=id, number=number)
+            check_arguments(number=number)
+            if number is not None:
+                row = await orders.sales_order_by_number(info.context, number)
+                return SalesOrder.from_row(row) if row else None
+            return await SalesOrder.load(info, decode_optional(id, "SalesOrder", ["id"]))
+        except ContinuityError as error:
+            raise query_error(error) from None
+
+    @strawberry.field(
+        description="One continuity order, by its global id or its number (give one); null "
+        "when there is none or it is not the caller's."
     )
+    async def continuity_order(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Its global id.")
+        ] = None,
+        number: Annotated[
+            str | None, strawberry.argument(description="Its number (`CO-…`).")
+        ] = None,
+    ) -> ContinuityOrder | None:
+        try:
+            one_of(id=id, number=number)
+            check_arguments(number=number)
+            if number is not None:
+                row = await orders.continuity_order_by_number(info.context, number)
+                return ContinuityOrder.from_row(row) if row else None
+            return await ContinuityOrder.load(info, decode_optional(id, "ContinuityOrder", ["id"]))
+        except ContinuityError as error:
+            raise query_error(error) from None
 
-
-@strawberry.type
-class PlannedInstallment:
-    number: int
-    due_date: datetime.date
-    amount: Money
-
-
-@strawberry.type(description="What an order placed for a start date would ship and bill.")
-class ProgramPreview:
-    program: Program
-    start_date: datetime.date
-    first_event_number: int
-    finite: bool
-    shipments: list[UpcomingShipment]
-    up_front_total: Money | None
-    installments: list[PlannedInstallment]
+    @connection(
+        Connection[ContinuityOrder],
+        description="Continuity orders the caller may see, oldest first, filtered.",
+    )
+    def continuity_orders(
+        self,
+        info: Info,
+        customer_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this customer's.")
+        ] = None,
+        program_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this program's.")
+        ] = None,
+        status: Annotated[
+            ContinuityOrderStatus | None, strawberry.argument(description="Only in this status.")
+        ] = None,
+    ) -> QueryPager[models.ContinuityOrder, ContinuityOrder]:
+        try:
+            query = orders.continuity_orders(
+                info.context,
+                customer_id=decode_optional(customer_id, "Customer", ["customerId"]),
+                program_id=decode_optional(program_id, "Program", ["programId"]),
+                status=status,
+            )
+        except ContinuityError as error:
+            raise query_error(error) from None
+        return QueryPager(query, BY_ID, ContinuityOrder.from_row)

@@ -16,7 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from resolvers.access import AccessControl
+from schema.access import AccessControl
 from schema.masking import LoggingSchema, MaskInternalErrors
 from schema.mutation import Mutation
 from schema.notifications import Subscription
@@ -45,7 +45,7 @@ def _extensions(development: bool = False) -> list[Callable[[], SchemaExtension]
 
 def build_schema(*, development: bool = False) -> strawberry.Schema:
     """The schema; outside development, introspection and field suggestions (which leak the
-    schema) are off. Every operation passes the access check (``resolvers/access.py``) and
+    schema) are off. Every operation passes the access check (``schema/access.py``) and
     unexpected errors are masked (``schema/masking.py``)."""
     return LoggingSchema(
         query=Query,

@@ -30,10 +30,10 @@ from continuity.notifications.policy import set_policy
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.webhooks import WebhookVerifier
-from resolvers.context import Clock, Context
 from rules.reload import reload_rules
 from scheduler import business_today, start_scheduler
 from schema import build_schema
+from schema.context import Clock, Context
 from server.guard import Guard, caller_for
 from server.webhooks import webhook_endpoint
 

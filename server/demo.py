@@ -55,14 +55,21 @@ ACTOR = "demo"
 SAMPLE_QUERY = """\
 {
   continuityOrders(first: 10) {
-    edges {
-      node {
-        number status billingMode startDate firstEventNumber quantity
-        customer { accountNumber name }
-        program { id }
-        total { amount currency }
-        lines { eventNumber repeatIndex sku quantity plannedShipDate status }
-        payments { purpose status installmentNumber dueDate amount { amount } failureCode }
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      id number status billingMode startDate firstEventNumber quantity
+      customer { accountNumber name }
+      program { code name }
+      total { amount currencyCode }
+      lines(first: 5) {
+        totalCount
+        nodes { eventNumber repeatIndex sku quantity plannedShipDate status }
+      }
+      payments(first: 5) {
+        nodes {
+          purpose status installmentNumber dueDate amount { amount currencyCode } failureCode
+        }
       }
     }
   }

@@ -145,7 +145,7 @@ def test_serve_starts_and_answers_graphql(empty_database_url: str, tmp_path: Pat
                 assert process.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "the service did not start in 60 s"
                 time.sleep(0.2)
-        document = json.dumps({"query": "{ programs { id } }"}).encode()
+        document = json.dumps({"query": "{ programs { nodes { id } } }"}).encode()
         anonymous = urllib.request.Request(
             f"http://127.0.0.1:{port}/graphql",
             data=document,
@@ -173,7 +173,7 @@ def test_serve_starts_and_answers_graphql(empty_database_url: str, tmp_path: Pat
         )
         with urllib.request.urlopen(request) as response:
             body = json.load(response)
-        assert len(body["data"]["programs"]) == 5
+        assert len(body["data"]["programs"]["nodes"]) == 5
         graphiql = urllib.request.Request(
             f"http://127.0.0.1:{port}/graphql", headers={"Accept": "text/html"}
         )

@@ -79,7 +79,10 @@ async def collect_many(
         )
         if result.approved:
             run.count(_DONE[payment.kind])
-            run.count(f"{_DONE[payment.kind]}_minor", payment.amount_minor)
+            # per currency: a sum of cents across currencies would mean nothing
+            run.count(
+                f"{_DONE[payment.kind]}_amount_minor:{payment.currency}", payment.amount_minor
+            )
         elif result.outcome is GatewayOutcome.UNKNOWN:
             run.count("unknown")
         elif result.outcome is GatewayOutcome.ACTION_REQUIRED:

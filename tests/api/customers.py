@@ -11,7 +11,7 @@ from tests.api.graphql import gql
 CREATE = """
 mutation ($input: CreateCustomerInput!) {
   createCustomer(input: $input) {
-    customer { id accountNumber addresses { id isDefault } }
+    customer { id accountNumber addresses { nodes { id isDefault } } }
     userErrors { field code message }
   }
 }
@@ -65,7 +65,7 @@ def make_customer(
     assert card["userErrors"] == []
     return {
         "customerId": customer["id"],
-        "shipToAddressId": customer["addresses"][0]["id"],
+        "shipToAddressId": customer["addresses"]["nodes"][0]["id"],
         "paymentMethodId": card["paymentMethod"]["id"],
     }
 
@@ -80,8 +80,8 @@ def place(client: TestClient, ids: dict[str, str], *lines: dict[str, Any]) -> di
 PLACE = """
 mutation ($input: PlaceSalesOrderInput!) {
   placeSalesOrder(input: $input) {
-    salesOrder { id number total { amount currency } lines { lineNumber sku kind quantity }
-                 payments { purpose status amount { amount } } }
+    salesOrder { id number total { amount currencyCode } lines { lineNumber sku kind quantity }
+                 payments { nodes { purpose status amount { amount } } } }
     continuityOrders { id number status startDate billingMode total { amount } }
     userErrors { field code message }
   }

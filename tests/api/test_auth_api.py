@@ -22,7 +22,7 @@ from tests.conftest import API_TODAY, bearer, issue_token
 
 pytestmark = pytest.mark.db
 
-PROGRAMS = {"query": "{ programs { id } }"}
+PROGRAMS = {"query": "{ programs { nodes { id } } }"}
 
 
 def refused(response: Any, status: int, code: str) -> None:

@@ -14,7 +14,7 @@ from config.settings import Settings
 from continuity.payments.gateway import TestGateway
 from server.app import create_app
 from tests.api.customers import ADD_CARD, ADDRESS, CREATE, make_customer, place
-from tests.api.graphql import gql
+from tests.api.graphql import flat, global_id, gql
 from tests.conftest import as_admin, bearer, issue_token
 
 pytestmark = pytest.mark.db
@@ -24,15 +24,17 @@ query ($id: ID!) {
   continuityOrder(id: $id) {
     number status quantity pausedUntil cancelReason closedAt
     shipTo { id city } paymentMethod { id last4 }
-    lines { eventNumber repeatIndex sku quantity price { amount } plannedShipDate status }
-    payments { kind purpose status amount { amount } }
-    history { actor action reason details }
+    lines(first: 100) { nodes { eventNumber repeatIndex sku quantity price { amount }
+      plannedShipDate status } }
+    payments { nodes { kind purpose status amount { amount } } }
+    history(last: 100) { nodes { actor action reason details } }
   }
 }
 """
 RESULT = """
   continuityOrder { id status quantity pausedUntil cancelReason shipTo { id } paymentMethod { id }
-    lines { eventNumber repeatIndex sku quantity price { amount } plannedShipDate status } }
+    lines(first: 100) { nodes { eventNumber repeatIndex sku quantity price { amount }
+      plannedShipDate status } } }
   userErrors { field code message }
 """
 
@@ -50,12 +52,12 @@ def mutate(
     assert response.status_code == 200, response.text
     body = response.json()
     assert "errors" not in body, body["errors"]
-    payload: dict[str, Any] = body["data"][name]
+    payload: dict[str, Any] = flat(body["data"][name])
     return payload
 
 
 def order_state(client: TestClient, order_id: str) -> dict[str, Any]:
-    order: dict[str, Any] = gql(client, ORDER, id=order_id)["continuityOrder"]
+    order: dict[str, Any] = flat(gql(client, ORDER, id=order_id)["continuityOrder"])
     return order
 
 
@@ -113,7 +115,7 @@ def test_skip_shipment(client: TestClient) -> None:
     order = order_state(client, order_id)
     entry = last(order)
     assert (entry["action"], entry["actor"], entry["reason"]) == (
-        "skipped",
+        "SKIPPED",
         "admin:test",
         "away in February",
     )
@@ -123,7 +125,7 @@ def test_skip_shipment(client: TestClient) -> None:
     )
     upcoming = gql(
         client,
-        "query ($id: ID!) { upcomingShipments(order: $id, count: 2) { eventNumber } }",
+        "query ($id: ID!) { upcomingShipments(orderId: $id, count: 2) { eventNumber } }",
         id=order_id,
     )["upcomingShipments"]
     assert upcoming == [{"eventNumber": 1}, {"eventNumber": 3}]
@@ -147,11 +149,17 @@ def test_skip_shipment_refused(
 
 
 def test_unknown_order_ids(client: TestClient) -> None:
-    for order_id in ["999", "abc"]:
+    ids = make_customer(client)
+    for order_id, code in [
+        (global_id("ContinuityOrder", 999), "NOT_FOUND"),
+        ("999", "INVALID_INPUT"),
+        ("abc", "INVALID_INPUT"),
+        (ids["customerId"], "INVALID_INPUT"),  # a customer's id where an order's is expected
+    ]:
         payload = mutate(
             client, "skipShipment", "SkipShipmentInput", orderId=order_id, eventNumber=1
         )
-        assert errors(payload) == [("NOT_FOUND", ["input", "orderId"])]
+        assert errors(payload) == [(code, ["input", "orderId"])]
 
 
 # --- pauseOrder / resumeOrder -----------------------------------------------------------------
@@ -175,7 +183,7 @@ def test_pause_and_resume(client: TestClient) -> None:
     )
     entry = last(order_state(client, order_id))
     assert (entry["action"], entry["actor"], entry["reason"]) == (
-        "paused",
+        "PAUSED",
         "admin:test",
         "moving house",
     )
@@ -187,7 +195,7 @@ def test_pause_and_resume(client: TestClient) -> None:
     assert [ln["plannedShipDate"] for ln in order["lines"]] == planned  # nothing was missed
     entry = last(order)
     assert (entry["action"], entry["actor"], entry["details"]["lines_rescheduled"]) == (
-        "resumed",
+        "RESUMED",
         "customer:web",
         0,
     )
@@ -276,7 +284,7 @@ def test_change_ship_to(client: TestClient) -> None:
             "expYear": 2031,
         },
     )["addPaymentMethod"]["paymentMethod"]
-    home, office = (a["id"] for a in customer["addresses"])
+    home, office = (a["id"] for a in customer["addresses"]["nodes"])
     ids = {"customerId": customer["id"], "shipToAddressId": home, "paymentMethodId": card["id"]}
     order_id = place(client, ids, {"sku": "BOOKCLUB"})["continuityOrders"][0]["id"]
     payload = mutate(
@@ -287,11 +295,11 @@ def test_change_ship_to(client: TestClient) -> None:
     assert order["shipTo"] == {"id": office, "city": "Washington"}
     entry = last(order)
     assert (entry["action"], entry["reason"], entry["details"]["before"]) == (
-        "ship_to_changed",
+        "SHIP_TO_CHANGED",
         None,
-        {"ship_to_id": int(home)},
+        {"ship_to_id": home},  # ids in details are global ids
     )
-    assert entry["details"]["after"]["ship_to_id"] == int(office)
+    assert entry["details"]["after"]["ship_to_id"] == office
 
 
 def test_change_ship_to_refused(client: TestClient) -> None:
@@ -354,7 +362,7 @@ def test_change_payment_method_moves_unpaid_installments(client: TestClient) -> 
     assert order["paymentMethod"] == {"id": new, "last4": "5454"}
     entry = last(order)
     assert (entry["action"], entry["reason"], entry["details"]["payments_moved"]) == (
-        "payment_method_changed",
+        "PAYMENT_METHOD_CHANGED",
         "old card lost",
         2,  # installments 2 and 3
     )
@@ -367,7 +375,8 @@ def test_change_payment_method_refused(client: TestClient) -> None:
     for method, expected in [
         (other["paymentMethodId"], ("NOT_FOUND", ["input", "paymentMethodId"])),
         (ids["paymentMethodId"], ("INVALID_INPUT", ["input", "paymentMethodId"])),
-        ("x", ("NOT_FOUND", ["input", "paymentMethodId"])),
+        ("x", ("INVALID_INPUT", ["input", "paymentMethodId"])),
+        (global_id("PaymentMethod", 999), ("NOT_FOUND", ["input", "paymentMethodId"])),
     ]:
         refused_without_change(
             client,
@@ -428,7 +437,8 @@ def test_swap_item(client: TestClient) -> None:
         "PENDING",
     )
     entry = last(order_state(client, order_id))
-    assert (entry["action"], entry["reason"]) == ("item_swapped", "already read it")
+    assert (entry["action"], entry["reason"]) == ("ITEM_SWAPPED", "already read it")
+    assert entry["details"]["after"]["price"] == [{"amount": "13.99", "currencyCode": "USD"}]
     assert (entry["details"]["before"]["sku"], entry["details"]["after"]["sku"]) == (
         "BOOK-002",
         "BOOK-013",
@@ -465,13 +475,13 @@ def test_change_quantity(client: TestClient) -> None:
     assert {ln["quantity"] for ln in order["lines"]} == {3}
     upcoming = gql(
         client,
-        "query ($id: ID!) { upcomingShipments(order: $id, count: 4) { amount { amount } } }",
+        "query ($id: ID!) { upcomingShipments(orderId: $id, count: 4) { amount { amount } } }",
         id=order_id,
     )["upcomingShipments"]
     assert [s["amount"]["amount"] for s in upcoming] == ["73.50"] * 4
     entry = last(order_state(client, order_id))
     assert (entry["action"], entry["details"]["before"], entry["details"]["after"]) == (
-        "quantity_changed",
+        "QUANTITY_CHANGED",
         {"quantity": 1},
         {"quantity": 3},
     )
@@ -516,7 +526,7 @@ def test_cancel_order_refunds_the_prepaid_amount(client: TestClient, gateway: Te
     assert payload["userErrors"] == []
     assert (payload["continuityOrder"]["status"], payload["continuityOrder"]["cancelReason"]) == (
         "CANCELLED",
-        "customer_request",
+        "CUSTOMER_REQUEST",
     )
     assert gateway.moved_minor == 0
     order = order_state(client, order_id)
@@ -528,11 +538,12 @@ def test_cancel_order_refunds_the_prepaid_amount(client: TestClient, gateway: Te
     ]
     entry = last(order)
     assert (entry["action"], entry["actor"], entry["reason"]) == (
-        "cancelled",
+        "CANCELLED",
         "admin:test",
         "the recipient moved abroad",
     )
-    assert entry["details"]["refund_minor"] == 12900
+    assert entry["details"]["refund"] == {"amount": "129.00", "currencyCode": "USD"}
+    assert "refund_minor" not in entry["details"]
 
     # a second cancel is refused and moves no money
     refused_without_change(

@@ -8,7 +8,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.api.customers import ADD_CARD, ADDRESS, CREATE, make_customer
-from tests.api.graphql import gql
+from tests.api.graphql import global_id, gql
+
+CUSTOMER_999 = global_id("Customer", 999)
+ADDRESS_1 = global_id("Address", 1)
 
 pytestmark = pytest.mark.db
 
@@ -32,25 +35,27 @@ def test_create_customer_and_read_it_back(client: TestClient) -> None:
     data = gql(
         client,
         """query ($id: ID!) { customer(id: $id) {
-        accountNumber name email addresses { city country isDefault }
-        paymentMethods { brand last4 expMonth expYear isDefault active } } }""",
+        accountNumber name email addresses { nodes { city country isDefault } }
+        paymentMethods { nodes { brand last4 expMonth expYear isDefault active } } } }""",
         id=ids["customerId"],
     )["customer"]
     assert data == {
         "accountNumber": "C-100",
         "name": "Grace Hopper",
         "email": "grace@example.com",
-        "addresses": [{"city": "Arlington", "country": "US", "isDefault": True}],
-        "paymentMethods": [
-            {
-                "brand": "visa",
-                "last4": "4242",
-                "expMonth": 12,
-                "expYear": 2031,
-                "isDefault": True,
-                "active": True,
-            }
-        ],
+        "addresses": {"nodes": [{"city": "Arlington", "country": "US", "isDefault": True}]},
+        "paymentMethods": {
+            "nodes": [
+                {
+                    "brand": "visa",
+                    "last4": "4242",
+                    "expMonth": 12,
+                    "expYear": 2031,
+                    "isDefault": True,
+                    "active": True,
+                }
+            ]
+        },
     }
 
 
@@ -92,7 +97,9 @@ def test_duplicate_account_number(client: TestClient) -> None:
         ({"expMonth": 13}, "INVALID_INPUT", ["input", "expMonth"]),
         ({"expYear": 2020}, "PAYMENT_METHOD_EXPIRED", ["input", "expYear"]),
         ({"brand": "bitcoin"}, "INVALID_INPUT", ["input", "brand"]),
-        ({"customerId": "999"}, "NOT_FOUND", ["input", "customerId"]),
+        ({"customerId": CUSTOMER_999}, "NOT_FOUND", ["input", "customerId"]),
+        ({"customerId": "999"}, "INVALID_INPUT", ["input", "customerId"]),
+        ({"customerId": ADDRESS_1}, "INVALID_INPUT", ["input", "customerId"]),
     ],
 )
 def test_invalid_payment_methods_are_refused(
@@ -116,10 +123,10 @@ def test_invalid_payment_methods_are_refused(
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
     cards = gql(
         client,
-        "query ($id: ID!) { customer(id: $id) { paymentMethods { id } } }",
+        "query ($id: ID!) { customer(id: $id) { paymentMethods { totalCount } } }",
         id=customer["id"],
     )["customer"]["paymentMethods"]
-    assert cards == []
+    assert cards == {"totalCount": 0}
 
 
 def test_customers_pages_with_cursors_and_search(client: TestClient) -> None:
@@ -148,6 +155,8 @@ def test_bad_cursor_and_page_size_are_errors(client: TestClient) -> None:
     for query, field in [
         ('{ customers(after: "garbage") { edges { cursor } } }', ["after"]),
         ("{ customers(first: 1000) { edges { cursor } } }", ["first"]),
+        ("{ customers(last: -1) { edges { cursor } } }", ["last"]),
+        ("{ customers(first: 1, last: 1) { edges { cursor } } }", ["last"]),
     ]:
         body = client.post("/graphql", json={"query": query}).json()
         assert body["data"] is None
@@ -155,5 +164,30 @@ def test_bad_cursor_and_page_size_are_errors(client: TestClient) -> None:
 
 
 def test_unknown_customer_is_null(client: TestClient) -> None:
-    assert gql(client, '{ customer(id: "12345") { id } }') == {"customer": None}
-    assert gql(client, '{ customer(id: "abc") { id } }') == {"customer": None}
+    query = "query ($id: ID!) { customer(id: $id) { id } }"
+    assert gql(client, query, id=CUSTOMER_999) == {"customer": None}
+    assert gql(client, '{ customer(accountNumber: "C-404") { id } }') == {"customer": None}
+
+
+def test_customer_by_account_number_or_id_exactly_one(client: TestClient) -> None:
+    ids = make_customer(client, "C-7")
+    found = gql(client, '{ customer(accountNumber: " C-7 ") { id accountNumber } }')["customer"]
+    assert found == {"id": ids["customerId"], "accountNumber": "C-7"}
+    for query in (
+        "{ customer { id } }",
+        f'{{ customer(id: "{ids["customerId"]}", accountNumber: "C-7") {{ id }} }}',
+    ):
+        body = client.post("/graphql", json={"query": query}).json()
+        assert body["data"] == {"customer": None}
+        assert body["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
+        assert "exactly one of id or accountNumber" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("bad", ["abc", "12345", ADDRESS_1])
+def test_malformed_or_wrong_type_id_is_an_input_error(client: TestClient, bad: str) -> None:
+    body = client.post(
+        "/graphql",
+        json={"query": "query ($id: ID!) { customer(id: $id) { id } }", "variables": {"id": bad}},
+    ).json()
+    assert body["data"] == {"customer": None}
+    assert body["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": ["id"]}

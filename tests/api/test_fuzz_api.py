@@ -1,6 +1,7 @@
 """Fuzzing the GraphQL API from its own SDL: hypothesis builds, for any query or mutation, argument
 values of the declared types (and of wrong ones): huge, unicode and NUL strings, ints at the 32-
-and 64-bit bounds, dates out of range, unknown enum values, ids that do and do not exist.
+and 64-bit bounds, dates out of range, unknown enum values, global ids that do and do not exist,
+of the wrong type, out of range or malformed.
 
 Over HTTP as admin, every response must be: never a 500, never an ``INTERNAL`` (masked) error,
 every error a GraphQL error or a user error with a code; and a request that reported an error
@@ -30,6 +31,7 @@ from starlette.testclient import TestClient
 
 from schema import schema
 from tests.api.customers import make_customer, place
+from tests.api.graphql import global_id
 from tests.api.snapshot import snapshot
 
 pytestmark = pytest.mark.db
@@ -81,6 +83,17 @@ DATES = st.one_of(
     ),
     st.dates().map(lambda d: d.isoformat()),
 )
+#: Global ids to draw from: the test adds the world's real ones before it runs.
+ID_POOL: list[str] = [
+    global_id("Customer", 424242),
+    global_id("ContinuityOrder", 2**31),
+    global_id("ContinuityOrder", 0),
+    global_id("Nope", 1),
+    global_id("Customer", "x"),
+    "Q3VzdG9tZXI6MQ",  # unpadded base64 of a real id
+    "1",
+]
+IDS = st.one_of(st.integers(0, 10**6).map(lambda i: ID_POOL[i % len(ID_POOL)]), TEXT)
 WRONG = st.one_of(st.none(), st.booleans(), INTS, TEXT, st.just([1, 2]), st.just({"a": 1}))
 
 
@@ -108,7 +121,7 @@ def value_for(kind: GraphQLInputType, depth: int = 0) -> st.SearchStrategy[Any]:
         "Float": st.floats(allow_nan=False),
         "Boolean": st.booleans(),
         "String": TEXT,
-        "ID": TEXT,
+        "ID": IDS,
         "Date": DATES,
         "Decimal": st.sampled_from(["1.00", "1.001", "-1", "1e400", "NaN"]),
     }.get(kind.name, TEXT)
@@ -174,8 +187,12 @@ def check(response: Any) -> list[Any]:
 
 def test_the_api_survives_fuzzed_arguments(client: TestClient) -> None:
     ids = make_customer(client)
-    assert place(client, ids, {"sku": "BOOKCLUB"})["userErrors"] == []
-    assert place(client, ids, {"sku": "VITREFILL"})["userErrors"] == []
+    book = place(client, ids, {"sku": "BOOKCLUB"})
+    refill = place(client, ids, {"sku": "VITREFILL"})
+    assert book["userErrors"] == refill["userErrors"] == []
+    ID_POOL.extend(ids.values())
+    ID_POOL.extend(o["continuityOrders"][0]["id"] for o in (book, refill))
+    ID_POOL.append(book["salesOrder"]["id"])
     seen: dict[str, int] = {}
 
     @settings(

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from continuity.limits import MAX_TEXT
 from tests.api.customers import make_customer, place
+from tests.api.graphql import program_id
 from tests.api.snapshot import snapshot
 
 pytestmark = pytest.mark.db
@@ -186,7 +187,7 @@ def test_ints_beyond_32_bits_are_graphql_errors(client: TestClient) -> None:
     ("document", "variables", "field"),
     [
         (
-            'query ($d: Date) { programPreview(program: "book-club", startDate: $d) '
+            "query ($p: ID!, $d: Date) { programPreview(programId: $p, startDate: $d) "
             "{ startDate } }",
             {"d": "1850-06-01"},
             ["startDate"],
@@ -201,19 +202,22 @@ def test_ints_beyond_32_bits_are_graphql_errors(client: TestClient) -> None:
 def test_query_arguments_out_of_bounds_are_coded_errors(
     client: TestClient, document: str, variables: dict[str, Any], field: list[str]
 ) -> None:
+    if "$p" in document:
+        variables = {**variables, "p": program_id(client, "book-club")}
     body = client.post("/graphql", json={"query": document, "variables": variables}).json()
     [error] = body["errors"]
     assert error["extensions"] == {"code": "INVALID_INPUT", "field": field}
 
 
 def test_dates_outside_the_graphql_date_range_are_graphql_errors(client: TestClient) -> None:
+    book_club = program_id(client, "book-club")
     for value in ("0000-01-01", "10000-01-01", "2027-02-30", "yesterday", ""):
         body = client.post(
             "/graphql",
             json={
-                "query": 'query ($d: Date) { programPreview(program: "book-club", startDate: $d) '
+                "query": "query ($p: ID!, $d: Date) { programPreview(programId: $p, startDate: $d) "
                 "{ startDate } }",
-                "variables": {"d": value},
+                "variables": {"d": value, "p": book_club},
             },
         ).json()
         assert body["data"] is None, value

@@ -11,15 +11,21 @@ from starlette.testclient import TestClient
 from continuity.jobs import DAILY_CHAIN
 from schema.jobs import JobName
 from tests.api.customers import make_customer, place
-from tests.api.graphql import gql
+from tests.api.graphql import flat, global_id, gql, program_id
 
 pytestmark = pytest.mark.db
 
 RUN = """mutation ($input: RunJobInput!) { runJob(input: $input) {
   runs { job asOf status counts failures { item error } } userErrors { field code } } }"""
 ORDER = """query ($id: ID!) { continuityOrder(id: $id) { startDate programVersion { number }
-  lines { eventNumber repeatIndex sku plannedShipDate status childOrder { id status } }
-  history { action actor reason } } }"""
+  lines(first: 100) { nodes { eventNumber repeatIndex sku plannedShipDate status
+    childOrder { id status } } }
+  history(last: 100) { nodes { action actor reason } } } }"""
+
+
+def order(client: TestClient, order_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = flat(gql(client, ORDER, id=order_id)["continuityOrder"])
+    return found
 
 
 def test_job_names_are_the_chain() -> None:
@@ -37,10 +43,10 @@ def test_run_the_chain_ship_invoice_and_close(client: TestClient) -> None:
     ids = make_customer(client)
     order_id = _order(client, ids, "VITREFILL")
     runs = gql(client, RUN, input={"job": "ALL"})["runJob"]["runs"]
-    assert [r["job"] for r in runs] == [n for n, _ in DAILY_CHAIN]
+    assert [r["job"] for r in runs] == [JobName(n).name for n, _ in DAILY_CHAIN]
     assert all(r["status"] == "SUCCEEDED" and r["asOf"] == "2027-01-31" for r in runs)
     assert runs[4]["counts"]["child_orders"] == 1
-    line = gql(client, ORDER, id=order_id)["continuityOrder"]["lines"][0]
+    line = order(client, order_id)["lines"][0]
     assert (line["status"], line["childOrder"]["status"]) == ("RELEASED", "AUTHORIZED")
     child = line["childOrder"]["id"]
     ship = """mutation ($id: ID!) { markChildOrderShipped(input: {childOrderId: $id}) {
@@ -60,13 +66,13 @@ def test_run_the_chain_ship_invoice_and_close(client: TestClient) -> None:
     }
     closed = gql(client, RUN, input={"job": "CLOSE_ORDERS"})["runJob"]["runs"][0]
     assert closed["counts"]["lines_closed"] == 1
-    history = [h["action"] for h in gql(client, ORDER, id=order_id)["continuityOrder"]["history"]]
-    assert history[-3:] == ["child_order_created", "child_order_shipped", "child_order_invoiced"]
+    history = [h["action"] for h in order(client, order_id)["history"]]
+    assert history[-3:] == ["CHILD_ORDER_CREATED", "CHILD_ORDER_SHIPPED", "CHILD_ORDER_INVOICED"]
     page = gql(client, "{ jobRuns(first: 3) { edges { node { job } } pageInfo { hasNextPage } } }")
     assert [e["node"]["job"] for e in page["jobRuns"]["edges"]] == [
-        "close-orders",
-        "close-orders",
-        "create-child-orders",
+        "CLOSE_ORDERS",
+        "CLOSE_ORDERS",
+        "CREATE_CHILD_ORDERS",
     ]
     assert page["jobRuns"]["pageInfo"]["hasNextPage"] is True
     only = gql(client, "{ jobRuns(job: CREATE_CHILD_ORDERS) { edges { node { job } } } }")
@@ -89,12 +95,14 @@ def test_continuity_update_preview_then_apply(client: TestClient, rules_dir: Pat
     path.write_text(
         path.read_text().replace("{sku: BOOK-002, quantity: 1}", "{sku: BOOK-013, quantity: 1}")
     )
-    reload = gql(client, "mutation { reloadRules { changedPrograms { toVersion } } }")
+    reload = gql(client, "mutation { reloadRules(input: {}) { changedPrograms { toVersion } } }")
     assert reload["reloadRules"]["changedPrograms"] == [{"toVersion": 2}]
+    book_club = program_id(client, "book-club")
     preview = gql(
         client,
-        """{ continuityUpdatePreview(program: "book-club") {
+        """query ($program: ID!) { continuityUpdatePreview(programId: $program) {
         orderId fromVersion toVersion linesRemoved linesAdded dateChanges } }""",
+        program=book_club,
     )
     assert preview["continuityUpdatePreview"] == [
         {
@@ -106,13 +114,13 @@ def test_continuity_update_preview_then_apply(client: TestClient, rules_dir: Pat
             "dateChanges": 0,
         }
     ]
-    before = gql(client, ORDER, id=order_id)["continuityOrder"]
+    before = order(client, order_id)
     assert before["programVersion"] == {"number": 1}  # the preview wrote nothing
-    gql(client, RUN, input={"job": "CONTINUITY_UPDATE", "program": "book-club"})
-    after = gql(client, ORDER, id=order_id)["continuityOrder"]
+    gql(client, RUN, input={"job": "CONTINUITY_UPDATE", "programId": book_club})
+    after = order(client, order_id)
     assert after["programVersion"] == {"number": 2}
     assert [line["sku"] for line in after["lines"]][:3] == ["BOOK-001", "BOOK-013", "BOOK-003"]
-    assert after["history"][-1]["action"] == "program_updated"
+    assert after["history"][-1]["action"] == "PROGRAM_UPDATED"
     assert gql(client, "{ continuityUpdatePreview { orderId } }")["continuityUpdatePreview"] == []
 
 
@@ -132,21 +140,26 @@ def test_update_start_date_dry_run_apply_and_all_or_none(client: TestClient) -> 
         ("2027-01-31", "2027-02-10"),
         ("2027-02-02", "2027-02-12"),
     ]
-    untouched = gql(client, ORDER, id=book)["continuityOrder"]
+    untouched = order(client, book)
     assert untouched["startDate"] == "2027-01-31"
     # one bad id: nothing is applied to the good one either
-    bad = gql(client, START, input={"orderIds": [book, "999999"], "addDays": 10})
+    missing = global_id("ContinuityOrder", 999999)
+    bad = gql(client, START, input={"orderIds": [book, missing], "addDays": 10})
     assert bad["updateStartDate"]["userErrors"] == [
-        {"field": ["input", "orderId"], "code": "NOT_FOUND"}
+        {"field": ["input", "orderIds", "1"], "code": "NOT_FOUND"}
     ]
-    assert gql(client, ORDER, id=book)["continuityOrder"]["startDate"] == "2027-01-31"
+    malformed = gql(client, START, input={"orderIds": [book, "999999"], "addDays": 10})
+    assert malformed["updateStartDate"]["userErrors"] == [
+        {"field": ["input", "orderIds", "1"], "code": "INVALID_INPUT"}
+    ]
+    assert order(client, book)["startDate"] == "2027-01-31"
     done = gql(
         client,
         START,
         input={"orderIds": [book], "newStartDate": "2027-02-15", "reason": "customer travels"},
     )["updateStartDate"]
     assert done["applied"] is True
-    moved = gql(client, ORDER, id=book)["continuityOrder"]
+    moved = order(client, book)
     assert moved["startDate"] == "2027-02-15"
     assert [line["plannedShipDate"] for line in moved["lines"]][:3] == [
         "2027-02-15",
@@ -154,7 +167,7 @@ def test_update_start_date_dry_run_apply_and_all_or_none(client: TestClient) -> 
         "2027-04-15",
     ]
     assert moved["history"][-1] == {
-        "action": "start_date_updated",
+        "action": "START_DATE_UPDATED",
         "actor": "admin:test",
         "reason": "customer travels",
     }
@@ -176,11 +189,11 @@ def test_substitute_product_across_orders(client: TestClient) -> None:
         {"orderId": second, "linesChanged": 1},
         {"orderId": refill, "linesChanged": 0},
     ]
-    skus = [line["sku"] for line in gql(client, ORDER, id=second)["continuityOrder"]["lines"]]
+    skus = [line["sku"] for line in order(client, second)["lines"]]
     assert skus[2] == "BOOK-013"
     refused = gql(
         client, query, input={"orderIds": [first], "fromSku": "BOOK-004", "toSku": "NOPE"}
     )["substituteProduct"]
     assert refused["userErrors"] == [{"field": ["input", "toSku"], "code": "UNKNOWN_SKU"}]
-    skus = [line["sku"] for line in gql(client, ORDER, id=first)["continuityOrder"]["lines"]]
+    skus = [line["sku"] for line in order(client, first)["lines"]]
     assert skus[3] == "BOOK-004"

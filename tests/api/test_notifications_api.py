@@ -17,7 +17,7 @@ from continuity.notifications.policy import current_policy
 from continuity.payments.gateway import TestGateway
 from server.app import create_app
 from tests.api.customers import make_customer, place
-from tests.api.graphql import gql
+from tests.api.graphql import global_id, gql, pk_of
 from tests.conftest import API_TODAY, as_admin, bearer, issue_token
 
 pytestmark = pytest.mark.db
@@ -26,25 +26,25 @@ SECRET = "whsec-0123456789abcdef"
 
 NOTIFICATIONS = """
 query ($order: ID, $status: NotificationStatus, $first: Int, $after: String) {
-  notifications(order: $order, status: $status, first: $first, after: $after) {
-    edges { cursor node { id orderId eventType channel recipient dedupeKey status attempts
-                          payload lastError sentAt } }
+  notifications(orderId: $order, status: $status, first: $first, after: $after) {
+    edges { cursor node { id continuityOrder { id } eventType channel recipient dedupeKey status
+                          attempts payload lastError sentAt } }
     pageInfo { hasNextPage endCursor }
   }
 }
 """
 REDELIVER = """
 mutation ($id: ID!) {
-  redeliverNotification(id: $id) {
+  redeliverNotification(input: {notificationId: $id}) {
     notification { id status attempts }
     userErrors { field code message }
   }
 }
 """
-HISTORY = "query ($id: ID!) { continuityOrder(id: $id) { history { id action } } }"
+HISTORY = "query ($id: ID!) { continuityOrder(id: $id) { history { nodes { id action } } } }"
 ORDER_EVENTS = """
 subscription ($order: ID!, $after: ID) {
-  orderEvents(order: $order, after: $after) { id actor action reason details }
+  orderEvents(orderId: $order, afterEntryId: $after) { id actor action reason details }
 }
 """
 
@@ -86,29 +86,35 @@ def test_notifications_are_listed_newest_first_and_redelivered(
     listed = gql(client, NOTIFICATIONS)["notifications"]
     nodes = [edge["node"] for edge in listed["edges"]]
     # e-mail is off (no SMTP host): one webhook row per order
-    assert [(n["orderId"], n["eventType"], n["channel"], n["recipient"]) for n in nodes] == [
-        (second_order, "order_placed", "webhook", "erp"),
-        (first_order, "order_placed", "webhook", "erp"),
+    assert [
+        (n["continuityOrder"]["id"], n["eventType"], n["channel"], n["recipient"]) for n in nodes
+    ] == [
+        (second_order, "ORDER_PLACED", "WEBHOOK", "erp"),
+        (first_order, "ORDER_PLACED", "WEBHOOK", "erp"),
     ]
     assert nodes[1]["status"] == "PENDING"
     assert nodes[1]["payload"]["program"] == "book-club"
-    assert nodes[1]["dedupeKey"] == f"order_placed:{first_order}:placed:webhook:erp"
+    assert nodes[1]["dedupeKey"] == f"order_placed:{pk_of(first_order)}:placed:webhook:erp"
 
     page = gql(client, NOTIFICATIONS, first=1)["notifications"]
     assert page["pageInfo"]["hasNextPage"] is True
     rest = gql(client, NOTIFICATIONS, first=1, after=page["pageInfo"]["endCursor"])
-    assert [e["node"]["orderId"] for e in rest["notifications"]["edges"]] == [first_order]
+    assert [e["node"]["continuityOrder"]["id"] for e in rest["notifications"]["edges"]] == [
+        first_order
+    ]
     mine = gql(client, NOTIFICATIONS, order=first_order)["notifications"]["edges"]
-    assert [e["node"]["orderId"] for e in mine] == [first_order]
+    assert [e["node"]["continuityOrder"]["id"] for e in mine] == [first_order]
     assert gql(client, NOTIFICATIONS, status="DEAD")["notifications"]["edges"] == []
 
     target = nodes[1]["id"]
     waiting = gql(client, REDELIVER, id=target)["redeliverNotification"]
     assert waiting["notification"] is None
-    assert [(e["code"], e["field"]) for e in waiting["userErrors"]] == [("INVALID_STATE", ["id"])]
+    assert [(e["code"], e["field"]) for e in waiting["userErrors"]] == [
+        ("INVALID_STATE", ["input", "notificationId"])
+    ]
 
     async def kill() -> None:
-        await Notification.filter(id=int(target)).update(
+        await Notification.filter(id=pk_of(target)).update(
             status=NotificationStatus.DEAD, attempts=8, last_error="HTTP 500 from erp"
         )
 
@@ -122,8 +128,12 @@ def test_notifications_are_listed_newest_first_and_redelivered(
         "notification": {"id": target, "status": "PENDING", "attempts": 0},
         "userErrors": [],
     }
-    missing = gql(client, REDELIVER, id="999999")["redeliverNotification"]
-    assert [e["code"] for e in missing["userErrors"]] == ["NOT_FOUND"]
+    missing = gql(client, REDELIVER, id=global_id("Notification", 999999))
+    assert [e["code"] for e in missing["redeliverNotification"]["userErrors"]] == ["NOT_FOUND"]
+    wrong = gql(client, REDELIVER, id=first_order)["redeliverNotification"]
+    assert [(e["code"], e["field"]) for e in wrong["userErrors"]] == [
+        ("INVALID_INPUT", ["input", "notificationId"])
+    ]
 
 
 def test_a_customer_cannot_read_the_outbox(notifying_client: TestClient) -> None:
@@ -143,8 +153,8 @@ def _receive(ws: Any) -> dict[str, Any]:
 
 def test_order_events_stream_history_entries_as_they_happen(client: TestClient) -> None:
     order_id = _order(client)
-    history = gql(client, HISTORY, id=order_id)["continuityOrder"]["history"]
-    assert [h["action"] for h in history] == ["placed"]
+    history = gql(client, HISTORY, id=order_id)["continuityOrder"]["history"]["nodes"]
+    assert [h["action"] for h in history] == ["PLACED"]
     token = client.headers["Authorization"].removeprefix("Bearer ")
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
@@ -170,11 +180,11 @@ def test_order_events_stream_history_entries_as_they_happen(client: TestClient) 
         assert message["type"] == "next", message
         assert message["id"] == "1"
         event = message["payload"]["data"]["orderEvents"]
-        assert event["action"] == "paused"
+        assert event["action"] == "PAUSED"
         assert event["reason"] == "on holiday"
         assert event["actor"] == "admin:test"
         assert event["details"]["after"]["status"] == "paused"
-        assert int(event["id"]) > int(history[-1]["id"])
+        assert pk_of(event["id"]) > pk_of(history[-1]["id"])
         resumed = gql(
             client,
             "mutation ($input: ResumeOrderInput!) { resumeOrder(input: $input) "
@@ -182,7 +192,7 @@ def test_order_events_stream_history_entries_as_they_happen(client: TestClient) 
             input={"orderId": order_id},
         )
         assert resumed["resumeOrder"]["userErrors"] == []
-        assert _receive(ws)["payload"]["data"]["orderEvents"]["action"] == "resumed"
+        assert _receive(ws)["payload"]["data"]["orderEvents"]["action"] == "RESUMED"
         ws.send_json({"id": "1", "type": "complete"})
 
 
@@ -195,7 +205,10 @@ def test_order_events_of_an_unknown_order_is_an_error(client: TestClient) -> Non
             {
                 "id": "1",
                 "type": "subscribe",
-                "payload": {"query": ORDER_EVENTS, "variables": {"order": "424242"}},
+                "payload": {
+                    "query": ORDER_EVENTS,
+                    "variables": {"order": global_id("ContinuityOrder", 424242)},
+                },
             }
         )
         message = _receive(ws)

@@ -9,7 +9,8 @@ from starlette.testclient import TestClient
 
 from continuity.payments.gateway import TestGateway
 from tests.api.customers import make_customer, place
-from tests.api.graphql import gql
+from tests.api.graphql import global_id, gql, program_id, schedule_id
+from tests.api.queries import QueryCounter
 from tests.conftest import bearer, issue_token
 
 pytestmark = pytest.mark.db
@@ -17,14 +18,14 @@ pytestmark = pytest.mark.db
 ORDER = """
 query ($id: ID!) {
   continuityOrder(id: $id) {
-    number status startDate firstEventNumber quantity billingMode total { amount currency }
-    customer { accountNumber } program { id } programVersion { number }
-    paymentSchedule { id } shipTo { city } paymentMethod { last4 }
+    number status startDate firstEventNumber quantity billingMode total { amount currencyCode }
+    customer { accountNumber } program { code } programVersion { number }
+    paymentSchedule { code } shipTo { city } paymentMethod { last4 }
     salesOrder { number }
-    lines { eventNumber repeatIndex sku quantity price { amount } plannedShipDate status action
-            childOrder { id } }
-    payments { purpose status installmentNumber dueDate amount { amount } attempts }
-    history { actor action reason details }
+    lines(first: 100) { totalCount nodes { eventNumber repeatIndex sku quantity price { amount }
+            plannedShipDate status action childOrder { id } } }
+    payments { nodes { purpose status installmentNumber dueDate amount { amount } attempts } }
+    history { nodes { actor action reason details } }
   }
 }
 """
@@ -37,12 +38,12 @@ def test_place_a_book_club_order_with_an_ordinary_line(
     payload = place(client, ids, {"sku": "BOOKCLUB"}, {"sku": "BOOK-001", "quantity": 2})
     assert payload["userErrors"] == []
     sales = payload["salesOrder"]
-    assert sales["total"] == {"amount": "29.98", "currency": "USD"}
+    assert sales["total"] == {"amount": "29.98", "currencyCode": "USD"}
     assert sales["lines"] == [
         {"lineNumber": 1, "sku": "BOOKCLUB", "kind": "CONTINUITY_PARENT", "quantity": 1},
         {"lineNumber": 2, "sku": "BOOK-001", "kind": "REGULAR", "quantity": 2},
     ]
-    assert sales["payments"] == [
+    assert sales["payments"]["nodes"] == [
         {"purpose": "ORDER_LINES", "status": "SUCCEEDED", "amount": {"amount": "29.98"}}
     ]
     assert gateway.moved_minor == 2998
@@ -53,9 +54,11 @@ def test_place_a_book_club_order_with_an_ordinary_line(
         "PER_SHIPMENT",
     )
     order = gql(client, ORDER, id=summary["id"])["continuityOrder"]
-    assert order["program"] == {"id": "book-club"}
+    assert order["program"] == {"code": "book-club"}
     assert order["customer"] == {"accountNumber": "C-100"}
-    lines = order["lines"]
+    assert order["total"] is None  # billed per shipment: no up-front total
+    assert order["lines"]["totalCount"] == 12
+    lines = order["lines"]["nodes"]
     assert len(lines) == 12
     assert lines[0] == {
         "eventNumber": 1,
@@ -74,8 +77,9 @@ def test_place_a_book_club_order_with_an_ordinary_line(
     )
     assert lines[6]["status"] == "SKIPPED"
     assert lines[6]["sku"] is None
-    assert order["payments"] == []
-    assert [(h["action"], h["actor"]) for h in order["history"]] == [("placed", "admin:test")]
+    assert order["payments"]["nodes"] == []
+    history = order["history"]["nodes"]
+    assert [(h["action"], h["actor"]) for h in history] == [("PLACED", "admin:test")]
 
 
 def test_installment_order_and_actor_from_token(client: TestClient) -> None:
@@ -89,7 +93,12 @@ def test_installment_order_and_actor_from_token(client: TestClient) -> None:
             "variables": {
                 "input": {
                     **ids,
-                    "lines": [{"sku": "WINECLUB12", "paymentSchedule": "deposit-balance"}],
+                    "lines": [
+                        {
+                            "sku": "WINECLUB12",
+                            "paymentScheduleId": schedule_id(client, "deposit-balance"),
+                        }
+                    ],
                 }
             },
         },
@@ -97,15 +106,15 @@ def test_installment_order_and_actor_from_token(client: TestClient) -> None:
     order_id = response.json()["data"]["placeSalesOrder"]["continuityOrders"][0]["id"]
     order = gql(client, ORDER, id=order_id)["continuityOrder"]
     assert order["billingMode"] == "INSTALLMENTS"
-    assert order["paymentSchedule"] == {"id": "deposit-balance"}
-    payments = order["payments"]
+    assert order["paymentSchedule"] == {"code": "deposit-balance"}
+    payments = order["payments"]["nodes"]
     assert [(p["installmentNumber"], p["status"], p["dueDate"]) for p in payments] == [
         (1, "SUCCEEDED", "2027-01-31"),
         (2, "SCHEDULED", "2027-03-02"),
     ]
     total = order["total"]["amount"]
     assert sum(float(p["amount"]["amount"]) for p in payments) == pytest.approx(float(total))
-    assert order["history"][0]["actor"] == "agent:42"
+    assert order["history"]["nodes"][0]["actor"] == "agent:42"
 
 
 @pytest.mark.parametrize(
@@ -114,9 +123,19 @@ def test_installment_order_and_actor_from_token(client: TestClient) -> None:
         ({"sku": "NOPE"}, "UNKNOWN_SKU", ["input", "lines", "0", "sku"]),
         ({"sku": "BOOK-007"}, "PRODUCT_INACTIVE", ["input", "lines", "0", "sku"]),
         (
-            {"sku": "WINECLUB12", "paymentSchedule": "weekly"},
+            {"sku": "GIFTBOX6", "paymentScheduleId": "deposit-balance"},
             "PAYMENT_SCHEDULE_NOT_ALLOWED",
-            ["input", "lines", "0", "paymentSchedule"],
+            ["input", "lines", "0", "paymentScheduleId"],
+        ),
+        (
+            {"sku": "WINECLUB12", "paymentScheduleId": global_id("PaymentSchedule", 999)},
+            "NOT_FOUND",
+            ["input", "lines", "0", "paymentScheduleId"],
+        ),
+        (
+            {"sku": "WINECLUB12", "paymentScheduleId": "not-an-id"},
+            "INVALID_INPUT",
+            ["input", "lines", "0", "paymentScheduleId"],
         ),
         ({"sku": "BOOKCLUB", "quantity": -1}, "INVALID_INPUT", ["input", "lines", "0", "quantity"]),
     ],
@@ -125,6 +144,8 @@ def test_bad_orders_write_nothing(
     client: TestClient, line: dict[str, Any], code: str, field: list[str]
 ) -> None:
     ids = make_customer(client)
+    if line.get("paymentScheduleId") == "deposit-balance":
+        line = {**line, "paymentScheduleId": schedule_id(client, "deposit-balance")}
     payload = place(client, ids, line)
     assert payload["salesOrder"] is None
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
@@ -150,15 +171,23 @@ def test_continuity_orders_filters_and_pages(client: TestClient) -> None:
         assert place(client, ids, {"sku": sku})["userErrors"] == []
     assert place(client, other, {"sku": "BOOKCLUB"})["userErrors"] == []
     query = """query ($customer: ID, $program: ID, $after: String) {
-      continuityOrders(customer: $customer, program: $program, first: 2, after: $after) {
-        edges { node { program { id } customer { accountNumber } } }
-        pageInfo { hasNextPage endCursor } } }"""
+      continuityOrders(customerId: $customer, programId: $program, first: 2, after: $after) {
+        edges { node { program { code } customer { accountNumber } } }
+        pageInfo { hasNextPage hasPreviousPage endCursor } totalCount } }"""
     page = gql(client, query, customer=ids["customerId"])["continuityOrders"]
-    assert [e["node"]["program"]["id"] for e in page["edges"]] == ["book-club", "vitamins-refill"]
+    assert [e["node"]["program"]["code"] for e in page["edges"]] == [
+        "book-club",
+        "vitamins-refill",
+    ]
     assert page["pageInfo"]["hasNextPage"] is True
+    assert page["pageInfo"]["hasPreviousPage"] is False
+    assert page["totalCount"] == 3
     rest = gql(client, query, customer=ids["customerId"], after=page["pageInfo"]["endCursor"])
-    assert [e["node"]["program"]["id"] for e in rest["continuityOrders"]["edges"]] == ["coffee"]
-    book = gql(client, query, program="book-club")["continuityOrders"]["edges"]
+    rest_page = rest["continuityOrders"]
+    assert [e["node"]["program"]["code"] for e in rest_page["edges"]] == ["coffee"]
+    assert rest_page["pageInfo"]["hasPreviousPage"] is True
+    assert rest_page["pageInfo"]["hasNextPage"] is False
+    book = gql(client, query, program=program_id(client, "book-club"))["continuityOrders"]["edges"]
     assert sorted(e["node"]["customer"]["accountNumber"] for e in book) == ["C-100", "C-200"]
     active = gql(client, "{ continuityOrders(status: CANCELLED) { edges { node { id } } } }")
     assert active["continuityOrders"]["edges"] == []
@@ -169,7 +198,7 @@ def test_upcoming_shipments_continue_past_the_materialized_lines(client: TestCli
     order_id = place(client, ids, {"sku": "VITREFILL", "quantity": 2})["continuityOrders"][0]["id"]
     shipments = gql(
         client,
-        """query ($id: ID!) { upcomingShipments(order: $id, count: 5) {
+        """query ($id: ID!) { upcomingShipments(orderId: $id, count: 5) {
         eventNumber repeatIndex shipDate materialized amount { amount } charge { amount }
         items { sku quantity } } }""",
         id=order_id,
@@ -188,9 +217,10 @@ def test_upcoming_shipments_continue_past_the_materialized_lines(client: TestCli
 def test_program_preview(client: TestClient) -> None:
     preview = gql(
         client,
-        """{ programPreview(program: "gift-box", startDate: "2027-03-31",
+        """query ($id: ID!) { programPreview(programId: $id, startDate: "2027-03-31",
         count: 3) { startDate finite upFrontTotal { amount } installments { number }
         shipments { shipDate charge { amount } } } }""",
+        id=program_id(client, "gift-box"),
     )["programPreview"]
     assert preview["finite"] is True
     assert preview["startDate"] == "2027-04-01"  # days_after_order: 1
@@ -199,9 +229,10 @@ def test_program_preview(client: TestClient) -> None:
     assert preview["installments"] == []
     wine = gql(
         client,
-        """{ programPreview(program: "seasonal-wine", startDate: "2026-06-05") {
+        """query ($id: ID!) { programPreview(programId: $id, startDate: "2026-06-05") {
           firstEventNumber upFrontTotal { amount }
           installments { number dueDate amount { amount } } } }""",
+        id=program_id(client, "seasonal-wine"),
     )
     wine_preview = wine["programPreview"]
     assert wine_preview["firstEventNumber"] == 6
@@ -211,4 +242,80 @@ def test_program_preview(client: TestClient) -> None:
         "2027-02-28",
         "2027-03-31",
     ]
-    assert gql(client, '{ programPreview(program: "nope") { finite } }') == {"programPreview": None}
+    missing = gql(
+        client,
+        "query ($id: ID!) { programPreview(programId: $id) { finite } }",
+        id=global_id("Program", 999),
+    )
+    assert missing == {"programPreview": None}
+
+
+NESTED = """{ continuityOrders(first: 20) { totalCount nodes {
+  number customer { accountNumber addresses { totalCount nodes { city } } }
+  program { code name } shipTo { city } paymentMethod { last4 }
+  lines(first: 5) { totalCount pageInfo { hasNextPage } nodes { sku price { amount }
+    childOrder { number } } }
+  payments(first: 5) { nodes { amount { amount } } }
+  history(first: 5) { totalCount nodes { action details } }
+} } }"""
+
+
+def test_nested_connections_take_a_fixed_number_of_queries(
+    client: TestClient, query_counter: QueryCounter
+) -> None:
+    """One statement per level and list, whether 2 orders are listed or 6: the nested pages
+    are batched (``continuity.keyset.pages``), never one query per order."""
+    counts = []
+    for account, orders in (("C-1", 2), ("C-2", 4)):
+        ids = make_customer(client, account)
+        for _ in range(orders):
+            assert place(client, ids, {"sku": "GIFTBOX6"})["userErrors"] == []
+        query_counter.queries.clear()
+        data = gql(client, NESTED)["continuityOrders"]
+        assert len(data["nodes"]) == {"C-1": 2, "C-2": 6}[account]
+        first = data["nodes"][0]
+        assert first["lines"]["totalCount"] == 12  # six boxes of two items
+        assert len(first["lines"]["nodes"]) == 5
+        assert first["lines"]["pageInfo"]["hasNextPage"] is True
+        assert first["history"]["nodes"][0]["action"] == "PLACED"
+        counts.append(len(query_counter.queries))
+    assert counts[0] == counts[1], query_counter.queries
+
+
+def test_an_orders_lines_page_both_ways(client: TestClient) -> None:
+    ids = make_customer(client)
+    order_id = place(client, ids, {"sku": "BOOKCLUB"})["continuityOrders"][0]["id"]
+    query = """query ($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+      continuityOrder(id: $id) { lines(first: $first, after: $after, last: $last,
+        before: $before) { totalCount edges { cursor node { eventNumber } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+
+    def page(**args: Any) -> dict[str, Any]:
+        found: dict[str, Any] = gql(client, query, id=order_id, **args)["continuityOrder"]["lines"]
+        return found
+
+    def events(found: dict[str, Any]) -> list[int]:
+        return [e["node"]["eventNumber"] for e in found["edges"]]
+
+    first = page(first=5)
+    assert (events(first), first["totalCount"]) == ([1, 2, 3, 4, 5], 12)
+    second = page(first=5, after=first["pageInfo"]["endCursor"])
+    assert events(second) == [6, 7, 8, 9, 10]
+    assert (second["pageInfo"]["hasPreviousPage"], second["pageInfo"]["hasNextPage"]) == (
+        True,
+        True,
+    )
+    last = page(last=3)
+    assert events(last) == [10, 11, 12]
+    assert (last["pageInfo"]["hasPreviousPage"], last["pageInfo"]["hasNextPage"]) == (True, False)
+    back = page(last=3, before=last["pageInfo"]["startCursor"])
+    assert events(back) == [7, 8, 9]
+    assert page(first=0)["edges"] == []
+    wrong = client.post(
+        "/graphql",
+        json={
+            "query": query,
+            "variables": {"id": order_id, "after": "bm90IGEgY3Vyc29y"},
+        },
+    ).json()
+    assert wrong["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": ["after"]}

@@ -2,53 +2,53 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from starlette.testclient import TestClient
 
-from tests.api.graphql import gql
+from tests.api.graphql import global_id, gql
+from tests.api.queries import QueryCounter
 
 pytestmark = pytest.mark.db
 
 PROGRAM = """
-query ($id: ID!) {
-  program(id: $id) {
-    id name active retired currency
-    parentProduct { sku name price { amount currency } eventCount }
+query ($code: String!) {
+  program(code: $code) {
+    id code name active retired currencyCode
+    parentProduct { sku name price { amount currencyCode } eventCount }
     orderStart currentEventAnchor daysAfterOrder promptForStartDate consolidatePastOrders
-    billing { upFront promptForPaymentSchedule paymentSchedule { id }
-              allowedSchedules { id kind installmentCount } }
+    billing { upFront promptForPaymentSchedule paymentSchedule { code }
+              allowedSchedules { code kind installmentCount } }
     cadence { unit count }
     version { number contentHash }
     events { number gap { unit count } notBefore repeat repeatsForever action
-             items { sku name quantity price { amount currency } priceOverridden } }
+             items { sku name quantity price { amount currencyCode } priceOverridden } }
   }
 }
 """
 
 
 def test_programs_lists_the_bundled_programs(client: TestClient) -> None:
-    data = gql(client, "{ programs { id active version { number } } }")
-    assert [p["id"] for p in data["programs"]] == [
+    data = gql(client, "{ programs { totalCount nodes { code active version { number } } } }")
+    assert data["programs"]["totalCount"] == 5
+    assert [p["code"] for p in data["programs"]["nodes"]] == [
         "book-club",
         "coffee",
         "gift-box",
         "seasonal-wine",
         "vitamins-refill",
     ]
-    assert all(p["version"]["number"] == 1 and p["active"] for p in data["programs"])
-    assert gql(client, "{ programs(active: false) { id } }")["programs"] == []
+    assert all(p["version"]["number"] == 1 and p["active"] for p in data["programs"]["nodes"])
+    assert gql(client, "{ programs(active: false) { nodes { id } } }")["programs"]["nodes"] == []
 
 
 def test_program_shows_settings_billing_and_events(client: TestClient) -> None:
-    book = gql(client, PROGRAM, id="book-club")["program"]
+    book = gql(client, PROGRAM, code="book-club")["program"]
     assert book["parentProduct"] == {
         "sku": "BOOKCLUB",
         "name": "Book of the Month Club",
-        "price": {"amount": "0.00", "currency": "USD"},
+        "price": {"amount": "0.00", "currencyCode": "USD"},
         "eventCount": 0,
     }
     assert (book["orderStart"], book["promptForStartDate"], book["consolidatePastOrders"]) == (
@@ -75,12 +75,12 @@ def test_program_shows_settings_billing_and_events(client: TestClient) -> None:
             "sku": "BOOK-001",
             "name": "The Lighthouse Keeper's Daughter",
             "quantity": 1,
-            "price": {"amount": "9.99", "currency": "USD"},
+            "price": {"amount": "9.99", "currencyCode": "USD"},
             "priceOverridden": True,
         }
     ]
 
-    coffee = gql(client, PROGRAM, id="coffee")["program"]
+    coffee = gql(client, PROGRAM, code="coffee")["program"]
     assert coffee["daysAfterOrder"] == 2
     assert [(e["repeat"], e["gap"]) for e in coffee["events"]] == [
         (2, {"unit": "DAY", "count": 14}),
@@ -88,14 +88,14 @@ def test_program_shows_settings_billing_and_events(client: TestClient) -> None:
     ]
     assert [i["sku"] for i in coffee["events"][1]["items"]] == ["COF-SINGLE-12", "COF-HOUSE-12"]
 
-    vitamins = gql(client, PROGRAM, id="vitamins-refill")["program"]
+    vitamins = gql(client, PROGRAM, code="vitamins-refill")["program"]
     assert vitamins["events"][0]["repeatsForever"] is True
 
-    wine = gql(client, PROGRAM, id="seasonal-wine")["program"]
+    wine = gql(client, PROGRAM, code="seasonal-wine")["program"]
     assert (wine["orderStart"], wine["currentEventAnchor"]) == ("CURRENT_EVENT", "2026-01-01")
     assert wine["billing"]["upFront"] is True
-    assert wine["billing"]["paymentSchedule"] == {"id": "three-monthly"}
-    assert {s["id"]: s["kind"] for s in wine["billing"]["allowedSchedules"]} == {
+    assert wine["billing"]["paymentSchedule"] == {"code": "three-monthly"}
+    assert {s["code"]: s["kind"] for s in wine["billing"]["allowedSchedules"]} == {
         "three-monthly": "EQUAL",
         "deposit-balance": "SPECIFIED",
     }
@@ -103,35 +103,49 @@ def test_program_shows_settings_billing_and_events(client: TestClient) -> None:
 
 
 def test_unknown_program_is_null(client: TestClient) -> None:
-    assert gql(client, '{ program(id: "nope") { id } }') == {"program": None}
+    assert gql(client, '{ program(code: "nope") { id } }') == {"program": None}
+    missing = gql(
+        client, "query ($id: ID!) { program(id: $id) { id } }", id=global_id("Program", 99)
+    )
+    assert missing == {"program": None}
+
+
+def test_program_by_global_id_and_its_versions(client: TestClient) -> None:
+    book = gql(client, '{ program(code: "book-club") { id } }')["program"]
+    found = gql(
+        client,
+        """query ($id: ID!) { program(id: $id) { code versions { totalCount
+        nodes { number program { code } } } } }""",
+        id=book["id"],
+    )["program"]
+    assert found == {
+        "code": "book-club",
+        "versions": {"totalCount": 1, "nodes": [{"number": 1, "program": {"code": "book-club"}}]},
+    }
 
 
 def test_products_and_payment_schedules(client: TestClient) -> None:
-    parents = gql(client, "{ products(kind: PARENT) { sku program { id } } }")["products"]
-    assert {p["sku"]: p["program"]["id"] for p in parents} == {
+    parents = gql(client, "{ products(kind: PARENT) { nodes { sku program { code } } } }")
+    assert {p["sku"]: p["program"]["code"] for p in parents["products"]["nodes"]} == {
         "BOOKCLUB": "book-club",
         "COFFEECLUB": "coffee",
         "GIFTBOX6": "gift-box",
         "WINECLUB12": "seasonal-wine",
         "VITREFILL": "vitamins-refill",
     }
-    inactive = gql(client, "{ products(active: false) { sku kind } }")["products"]
-    assert {"sku": "BOOK-007", "kind": "ITEM"} in inactive
-    chocolate = next(
-        p
-        for p in gql(client, "{ products { sku price { amount } } }")["products"]
-        if p["sku"] == "GIFT-CHOC"
-    )
+    inactive = gql(client, "{ products(active: false) { nodes { sku kind } } }")["products"]
+    assert {"sku": "BOOK-007", "kind": "ITEM"} in inactive["nodes"]
+    chocolate = gql(client, '{ product(sku: "GIFT-CHOC") { sku price { amount } } }')["product"]
     assert Decimal(chocolate["price"]["amount"]) == Decimal("12.00")
 
     schedules = gql(
         client,
-        "{ paymentSchedules { id kind installmentCount period { unit count } "
-        "shipAfterInstallment lines { percent offsetDays } } }",
-    )["paymentSchedules"]
+        "{ paymentSchedules { nodes { code kind installmentCount period { unit count } "
+        "shipAfterInstallment lines { percent offsetDays } } } }",
+    )["paymentSchedules"]["nodes"]
     assert schedules == [
         {
-            "id": "deposit-balance",
+            "code": "deposit-balance",
             "kind": "SPECIFIED",
             "installmentCount": 2,
             "period": None,
@@ -139,7 +153,7 @@ def test_products_and_payment_schedules(client: TestClient) -> None:
             "lines": [{"percent": "30", "offsetDays": 0}, {"percent": "70", "offsetDays": 30}],
         },
         {
-            "id": "three-monthly",
+            "code": "three-monthly",
             "kind": "EQUAL",
             "installmentCount": 3,
             "period": {"unit": "MONTH", "count": 1},
@@ -168,38 +182,16 @@ def test_call_center_parameters_come_from_config(client: TestClient) -> None:
     }
 
 
-class _QueryCounter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.queries: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        # The token lookup (server/guard.py) is one query per request, not per level.
-        if message.lstrip().upper().startswith("SELECT") and '"api_token"' not in message:
-            self.queries.append(message)
-
-
-@pytest.fixture
-def query_counter() -> Iterator[_QueryCounter]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = _QueryCounter(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-
-
 def test_programs_with_everything_nested_take_a_fixed_number_of_queries(
-    client: TestClient, query_counter: _QueryCounter
+    client: TestClient, query_counter: QueryCounter
 ) -> None:
     """No N+1: one query per level, whatever the number of programs and events."""
-    query = PROGRAM.replace("query ($id: ID!) {\n  program(id: $id) {", "{\n  programs {")
+    query = PROGRAM.replace("query ($code: String!) {\n  program(code: $code) {", "{\n  programs {")
+    query = query.replace("{\n    id code", "{ nodes {\n    id code").replace(
+        "\n  }\n}", "\n  } }\n}"
+    )
     data = gql(client, query)
-    assert len(data["programs"]) == 5
+    assert len(data["programs"]["nodes"]) == 5
     # programs, latest versions, events, allowed schedules, default schedules, items,
     # allowed schedules by id (a second batch: it waits for the version's links), products
     assert len(query_counter.queries) == 8, query_counter.queries

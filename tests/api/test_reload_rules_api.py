@@ -13,9 +13,9 @@ pytestmark = pytest.mark.db
 
 RELOAD = """
 mutation ($dryRun: Boolean!) {
-  reloadRules(dryRun: $dryRun) {
+  reloadRules(input: {dryRun: $dryRun}) {
     dryRun applied productsWritten schedulesWritten
-    changedPrograms { programId kind fromVersion toVersion }
+    changedPrograms { programCode kind fromVersion toVersion }
     errors { path line column message }
     userErrors { field code message }
   }
@@ -48,9 +48,9 @@ def test_dry_run_reports_the_change_and_keeps_the_live_version(
     payload = gql(client, RELOAD, dryRun=True)["reloadRules"]
     assert payload["applied"] is False
     assert payload["changedPrograms"] == [
-        {"programId": "gift-box", "kind": "UPDATED", "fromVersion": 1, "toVersion": 2}
+        {"programCode": "gift-box", "kind": "UPDATED", "fromVersion": 1, "toVersion": 2}
     ]
-    live = gql(client, '{ program(id: "gift-box") { name version { number } } }')["program"]
+    live = gql(client, '{ program(code: "gift-box") { name version { number } } }')["program"]
     assert live["version"]["number"] == 1
     assert not live["name"].startswith("Deluxe ")
 
@@ -60,14 +60,15 @@ def test_reload_applies_a_new_version(client: TestClient, rules_dir: Path) -> No
     payload = gql(client, RELOAD, dryRun=False)["reloadRules"]
     assert payload["applied"] is True
     assert payload["changedPrograms"] == [
-        {"programId": "gift-box", "kind": "UPDATED", "fromVersion": 1, "toVersion": 2}
+        {"programCode": "gift-box", "kind": "UPDATED", "fromVersion": 1, "toVersion": 2}
     ]
     live = gql(
-        client, '{ program(id: "gift-box") { name version { number } versions { number } } }'
+        client,
+        '{ program(code: "gift-box") { name version { number } versions { nodes { number } } } }',
     )["program"]
     assert live["name"].startswith("Deluxe ")
     assert live["version"] == {"number": 2}
-    assert live["versions"] == [{"number": 1}, {"number": 2}]
+    assert live["versions"] == {"nodes": [{"number": 1}, {"number": 2}]}
 
 
 def test_invalid_rules_return_every_error_and_change_nothing(
@@ -95,5 +96,30 @@ def test_invalid_rules_return_every_error_and_change_nothing(
     ]
     assert "unknown SKU 'COF-NOPE'" in errors[1]["message"]
     assert "colour" in errors[0]["message"]
-    live = gql(client, '{ program(id: "gift-box") { name version { number } } }')["program"]
+    live = gql(client, '{ program(code: "gift-box") { name version { number } } }')["program"]
     assert live["version"]["number"] == 1
+
+
+def test_a_new_program_has_no_object_until_it_is_applied(
+    client: TestClient, rules_dir: Path
+) -> None:
+    source = (rules_dir / "programs" / "gift-box.yaml").read_text()
+    (rules_dir / "programs" / "gift-box-2.yaml").write_text(
+        source.replace("id: gift-box", "id: gift-box-2", 1).replace("GIFTBOX6", "GIFTBOX6B")
+    )
+    query = """mutation ($dryRun: Boolean!) { reloadRules(input: {dryRun: $dryRun}) {
+      changedPrograms { programCode kind program { code version { number } } }
+      userErrors { code } } }"""
+    dry = gql(client, query, dryRun=True)["reloadRules"]
+    assert dry == {
+        "changedPrograms": [{"programCode": "gift-box-2", "kind": "CREATED", "program": None}],
+        "userErrors": [],
+    }
+    applied = gql(client, query, dryRun=False)["reloadRules"]["changedPrograms"]
+    assert applied == [
+        {
+            "programCode": "gift-box-2",
+            "kind": "CREATED",
+            "program": {"code": "gift-box-2", "version": {"number": 1}},
+        }
+    ]

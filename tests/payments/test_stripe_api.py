@@ -33,9 +33,11 @@ ORDER = """
 query ($id: ID!) {
   continuityOrder(id: $id) {
     status
-    payments { kind purpose status attempts failureCode gatewayReference amount { amount } }
-    lines { childOrder { id status } }
-    history { action reason details }
+    payments(first: 100) {
+      nodes { kind purpose status attempts failureCode gatewayReference amount { amount } }
+    }
+    lines(first: 100) { nodes { childOrder { id status } } }
+    history(first: 100) { nodes { action reason details } }
   }
 }
 """
@@ -78,7 +80,7 @@ def _customer(
     assert added["addPaymentMethod"]["userErrors"] == []
     return {
         "customerId": customer["id"],
-        "shipToAddressId": customer["addresses"][0]["id"],
+        "shipToAddressId": customer["addresses"]["nodes"][0]["id"],
         "paymentMethodId": added["addPaymentMethod"]["paymentMethod"]["id"],
     }
 
@@ -91,7 +93,8 @@ def _order(client: TestClient, ids: dict[str, str], sku: str) -> str:
 
 
 def _payments(client: TestClient, order_id: str) -> list[dict[str, Any]]:
-    payments: list[dict[str, Any]] = gql(client, ORDER, id=order_id)["continuityOrder"]["payments"]
+    order = gql(client, ORDER, id=order_id)["continuityOrder"]
+    payments: list[dict[str, Any]] = order["payments"]["nodes"]
     return payments
 
 
@@ -179,7 +182,9 @@ def test_invoicing_captures_what_the_child_order_authorized(
         "mutation { runJob(input: {job: CREATE_CHILD_ORDERS}) { runs { counts } } }",
     )["runJob"]["runs"][0]
     assert run["counts"]["authorized"] == 1
-    child = gql(stripe_client, ORDER, id=order_id)["continuityOrder"]["lines"][0]["childOrder"]
+    child = gql(stripe_client, ORDER, id=order_id)["continuityOrder"]["lines"]["nodes"][0][
+        "childOrder"
+    ]
     ship = """mutation ($id: ID!) { markChildOrderShipped(input: {childOrderId: $id}) {
         childOrder { status } userErrors { field code } } }"""
     gql(stripe_client, ship, id=child["id"])
@@ -265,7 +270,7 @@ def test_a_failed_event_settles_an_unknown_payment_as_declined(
     assert (payment["status"], payment["attempts"], payment["failureCode"]) == (
         "DECLINED",
         1,
-        "insufficient_funds",
+        "INSUFFICIENT_FUNDS",
     )
     later = _webhook(stripe_client, "payment_intent.payment_failed", intent, "evt_g")
     assert later["outcome"] == "already_recorded"
@@ -279,9 +284,12 @@ def test_a_customer_who_confirms_the_payment_lifts_the_hold(
     order_id = _order(stripe_client, ids, "GIFTBOX6")
     order = gql(stripe_client, ORDER, id=order_id)["continuityOrder"]
     assert order["status"] == "PAYMENT_HOLD"
-    assert (order["payments"][0]["status"], order["payments"][0]["failureCode"]) == (
+    assert (
+        order["payments"]["nodes"][0]["status"],
+        order["payments"]["nodes"][0]["failureCode"],
+    ) == (
         "FAILED",
-        "authentication_required",
+        "AUTHENTICATION_REQUIRED",
     )
     [intent] = standin.intents.values()
     assert intent["status"] == "requires_action"
@@ -291,8 +299,8 @@ def test_a_customer_who_confirms_the_payment_lifts_the_hold(
         "settled"
     )
     order = gql(stripe_client, ORDER, id=order_id)["continuityOrder"]
-    assert (order["status"], order["payments"][0]["status"]) == ("ACTIVE", "SUCCEEDED")
-    assert order["history"][-1]["action"] == "payment_hold_released"
+    assert (order["status"], order["payments"]["nodes"][0]["status"]) == ("ACTIVE", "SUCCEEDED")
+    assert order["history"]["nodes"][-1]["action"] == "PAYMENT_HOLD_RELEASED"
 
 
 def test_a_refund_event_settles_our_refund_and_notes_one_made_elsewhere(
@@ -320,8 +328,8 @@ def test_a_refund_event_settles_our_refund_and_notes_one_made_elsewhere(
     assert _webhook(stripe_client, "charge.refunded", elsewhere, "evt_r2")["outcome"] == (
         "external_refund"
     )
-    entry = gql(stripe_client, ORDER, id=order_id)["continuityOrder"]["history"][-1]
-    assert entry["action"] == "refunded_outside"
+    entry = gql(stripe_client, ORDER, id=order_id)["continuityOrder"]["history"]["nodes"][-1]
+    assert entry["action"] == "REFUNDED_OUTSIDE"
     assert entry["details"]["refunded"] == {"amount": "130.00", "currency": "USD"}
 
 
@@ -348,9 +356,9 @@ def test_a_dispute_goes_to_the_history_and_to_the_operators(
         assert _webhook(client, "charge.dispute.created", dispute, "evt_d")["outcome"] == (
             "disputed"
         )
-        entry = gql(client, ORDER, id=order_id)["continuityOrder"]["history"][-1]
+        entry = gql(client, ORDER, id=order_id)["continuityOrder"]["history"]["nodes"][-1]
         assert (entry["action"], entry["reason"], entry["details"]["dispute"]) == (
-            "payment_disputed",
+            "PAYMENT_DISPUTED",
             "fraudulent",
             "dp_1",
         )

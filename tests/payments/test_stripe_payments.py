@@ -104,7 +104,7 @@ async def test_a_child_order_is_authorized_when_created_and_captured_when_invoic
     ada = await _stripe_buyer("ADA", standin, stripe_gateway)
     await order(ada, "VITREFILL", DAY0, rules, stripe_gateway)
     run = await create_child_orders(DAY0, env=JobEnv(gateway=stripe_gateway))
-    assert (run.counts["authorized"], run.counts["authorized_minor"]) == (1, REFILL)
+    assert (run.counts["authorized"], run.counts["authorized_amount_minor:USD"]) == (1, REFILL)
     child = await ChildOrder.get()
     hold = await Payment.get(child_order_id=child.id)
     [sent] = standin.posts("/v1/payment_intents")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from continuity.errors import InvalidInput
 from continuity.limits import check_date, check_items, check_text
 
 
@@ -40,3 +41,12 @@ def check_arguments(**arguments: Any) -> None:
     """``check_input`` over a query's keyword arguments, each named by its GraphQL name."""
     for name, value in arguments.items():
         check_input(value, [_camel(name)])
+
+
+def one_of(**arguments: Any) -> None:
+    """A look-up takes exactly one of its keys (``id`` or ``number``): ``InvalidInput``
+    otherwise, naming them."""
+    given = [name for name, value in arguments.items() if value is not None]
+    if len(given) != 1:
+        names = " or ".join(_camel(name) for name in arguments)
+        raise InvalidInput(f"give exactly one of {names}", field=[_camel(n) for n in given][:1])

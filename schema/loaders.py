@@ -1,0 +1,162 @@
+"""The per-request DataLoaders: one query per level of a GraphQL answer, never one per row.
+
+- ``node``: objects by primary key, as the caller may see them (``schema.access.NODE_POLICY``):
+  what the caller's role may not read, or another customer's object for a ``customer`` token,
+  loads as ``None``, exactly like an id that names nothing. Every link from one object to
+  another and every ``node``/``nodes`` look-up goes through it.
+- ``page`` / ``count``: one page (and the size) of a child list for every parent asked for in
+  the same tick (``continuity.keyset.pages``): an order's lines for 50 orders is one statement.
+- the rest: the pieces of an object that are not objects themselves (a program's events, a
+  schedule's lines).
+
+Loaders are created per request (never module-level): a loader caches what it loaded, and a
+long-lived one would serve stale rows and bind to the wrong event loop.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+from tortoise.models import Model
+
+from continuity import keyset, models
+from continuity.access import Caller
+from resolvers.scope import customer_scope
+from schema.access import Grant, node_grant
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+M = TypeVar("M", bound=Model)
+
+
+def _grouped(
+    fetch: Callable[[list[K]], Awaitable[Iterable[V]]], key: Callable[[V], K]
+) -> DataLoader[K, list[V]]:
+    """A loader of the rows belonging to each key, in the order the query returned them."""
+
+    async def load(keys: list[K]) -> Sequence[list[V]]:
+        groups: dict[K, list[V]] = defaultdict(list)
+        for row in await fetch(keys):
+            groups[key(row)].append(row)
+        return [groups.get(k, []) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+async def _latest_versions(ids: list[int]) -> list[models.ProgramVersion]:
+    rows = await models.ProgramVersion.filter(program_id__in=ids).order_by("program_id", "number")
+    latest: dict[int, models.ProgramVersion] = {}
+    for row in rows:
+        latest[row.program_id] = row
+    return list(latest.values())
+
+
+async def _allowed_schedule_ids(ids: list[int]) -> Sequence[list[int]]:
+    groups: dict[int, list[int]] = defaultdict(list)
+    for row in await models.ProgramVersionSchedule.filter(version_id__in=ids).order_by("id"):
+        groups[row.version_id].append(row.schedule_id)
+    return [groups.get(k, []) for k in ids]
+
+
+class Loaders:
+    def __init__(self, caller: Callable[[], Caller | None]) -> None:
+        self._caller = caller
+        self._nodes: dict[str, DataLoader[int, Any]] = {}
+        self._pages: dict[keyset.Relation[Any], DataLoader[Any, keyset.Page[Any]]] = {}
+        self._counts: dict[keyset.Relation[Any], DataLoader[int, int]] = {}
+        self.latest_version_by_program: DataLoader[int, models.ProgramVersion | None] = DataLoader(
+            load_fn=self._latest
+        )
+        self.events_by_version = _grouped(
+            lambda ids: models.ProgramEvent.filter(version_id__in=ids).order_by("number"),
+            lambda r: r.version_id,
+        )
+        self.items_by_event = _grouped(
+            lambda ids: models.ProgramEventItem.filter(event_id__in=ids).order_by("seq"),
+            lambda r: r.event_id,
+        )
+        self.lines_by_schedule = _grouped(
+            lambda ids: models.PaymentScheduleLine.filter(schedule_id__in=ids).order_by("seq"),
+            lambda r: r.schedule_id,
+        )
+        self.allowed_schedule_ids_by_version: DataLoader[int, list[int]] = DataLoader(
+            load_fn=_allowed_schedule_ids
+        )
+        self.sales_lines_by_order = _grouped(
+            lambda ids: models.SalesOrderLine.filter(sales_order_id__in=ids).order_by(
+                "line_number"
+            ),
+            lambda r: r.sales_order_id,
+        )
+        self.continuity_orders_by_sales_order = _grouped(
+            lambda ids: models.ContinuityOrder.filter(sales_order_id__in=ids).order_by("id"),
+            lambda r: r.sales_order_id,
+        )
+
+    @staticmethod
+    async def _latest(ids: list[int]) -> Sequence[models.ProgramVersion | None]:
+        latest = {row.program_id: row for row in await _latest_versions(ids)}
+        return [latest.get(i) for i in ids]
+
+    def node(self, name: str, model: type[M], owner: str | None) -> DataLoader[int, M | None]:
+        """Objects of GraphQL type ``name`` by primary key, as the caller may see them.
+        ``owner`` is the filter path from ``model`` to its customer's id (None: shared data,
+        such as programs and products)."""
+        loader = self._nodes.get(name)
+        if loader is None:
+            loader = self._nodes[name] = DataLoader(load_fn=self._node_loader(name, model, owner))
+        return loader
+
+    def _node_loader(
+        self, name: str, model: type[M], owner: str | None
+    ) -> Callable[[list[int]], Awaitable[Sequence[M | None]]]:
+        async def load(ids: list[int]) -> Sequence[M | None]:
+            caller = self._caller()
+            rule = Grant.NO if caller is None else node_grant(name, caller.role)
+            if rule is Grant.NO:
+                return [None] * len(ids)
+            query = model.filter(id__in=ids)
+            scope = customer_scope(caller)
+            if rule is Grant.OWN and scope is not None:
+                if owner is None:
+                    return [None] * len(ids)
+                query = query.filter(**{owner: scope})
+            rows: dict[int, M] = {int(row.pk): row for row in await query}
+            return [rows.get(i) for i in ids]
+
+        return load
+
+    def page(self, relation: keyset.Relation[M]) -> DataLoader[tuple[int, keyset.Window], Any]:
+        """One page of ``relation`` per (parent, window): one statement per distinct window."""
+        loader = self._pages.get(relation)
+        if loader is None:
+
+            async def load(
+                keys: list[tuple[int, keyset.Window]],
+            ) -> Sequence[keyset.Page[Any]]:
+                by_window: dict[keyset.Window, list[int]] = defaultdict(list)
+                for parent, window in keys:
+                    by_window[window].append(parent)
+                found = {
+                    window: await keyset.pages(relation, parents, window)
+                    for window, parents in by_window.items()
+                }
+                return [found[window][parent] for parent, window in keys]
+
+            loader = self._pages[relation] = DataLoader(load_fn=load)
+        return loader
+
+    def count(self, relation: keyset.Relation[Any]) -> DataLoader[int, int]:
+        """The size of ``relation`` per parent, in one statement."""
+        loader = self._counts.get(relation)
+        if loader is None:
+
+            async def load(parents: list[int]) -> Sequence[int]:
+                found = await keyset.counts(relation, parents)
+                return [found[p] for p in parents]
+
+            loader = self._counts[relation] = DataLoader(load_fn=load)
+        return loader
