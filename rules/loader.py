@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rules.crosscheck import Files, cross_check
 from rules.errors import RuleError, RuleValidationFailed
+from rules.limits import MAX_DAYS, MAX_ERRORS_PER_FILE, MAX_SCHEDULES
 from rules.messages import GAP_KEYS, FileKind, pydantic_errors, unknown_key_message
 from rules.model import Catalog, LoadedProgram, PaymentScheduleRule, ProgramRule, RuleSet
-from rules.values import MAX_DAYS, parse_every
+from rules.values import parse_every
 from rules.yamlmarks import INVALID, Document, Loc, parse_document
 
 #: The rule files shipped with the service: the product's examples, and its default rules.
@@ -35,7 +36,9 @@ PROGRAMS_DIR: Final = "programs"
 class _SchedulesFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    schedules: tuple[PaymentScheduleRule, ...] = Field(default=(), strict=False)
+    schedules: tuple[PaymentScheduleRule, ...] = Field(
+        default=(), strict=False, max_length=MAX_SCHEDULES
+    )
 
 
 @dataclass
@@ -160,7 +163,9 @@ def _validate(file: _File) -> None:
     try:
         file.model = _MODELS[file.kind].model_validate(doc.data)
     except ValidationError as exc:
-        field_errors, file.invariant_errors = pydantic_errors(doc, file.kind, exc.errors())
+        field_errors, file.invariant_errors = pydantic_errors(
+            doc, file.kind, exc.errors(include_url=False), limit=MAX_ERRORS_PER_FILE
+        )
         file.errors.extend(field_errors)
 
 
@@ -193,10 +198,27 @@ def _collect(rules_dir: Path) -> tuple[list[_File], list[RuleError]]:
     for file in files:
         own = file.errors + by_path.pop(file.path, [])
         # A model invariant is only news when nothing precise was said about the file.
-        errors.extend(own or file.invariant_errors)
+        errors.extend(_first_errors(own or file.invariant_errors))
     for leftover in by_path.values():
-        errors.extend(leftover)
-    return files, sorted(set(errors))
+        errors.extend(_first_errors(leftover))
+    return files, sorted(errors)
+
+
+def _first_errors(errors: list[RuleError]) -> list[RuleError]:
+    """The errors of one file in order, at most :data:`MAX_ERRORS_PER_FILE` of them (a hostile
+    file can hold a hundred thousand; nobody reads past the first screen)."""
+    ordered = sorted(set(errors))
+    if len(ordered) <= MAX_ERRORS_PER_FILE:
+        return ordered
+    first_dropped = ordered[MAX_ERRORS_PER_FILE]
+    message = (
+        f"more errors in this file are not listed (at most {MAX_ERRORS_PER_FILE} per file): "
+        "fix these first"
+    )
+    return [
+        *ordered[:MAX_ERRORS_PER_FILE],
+        RuleError(first_dropped.path, first_dropped.line, first_dropped.column, message),
+    ]
 
 
 def check_rules(rules_dir: Path) -> list[RuleError]:

@@ -116,6 +116,8 @@ def _describe(error: ErrorDetails) -> str:
         return f"must be {ctx.get('expected')}, not {_type_name(value)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"must be a mapping (key: value), not {_type_name(value)}"
+    if kind == "too_long":
+        return f"has {ctx.get('actual_length')} entries: at most {ctx.get('max_length')}"
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, not {_type_name(value)}"
     return error["msg"]
@@ -130,17 +132,24 @@ def _resolve_alias(doc: Document, loc: Loc) -> Loc:
 
 
 def pydantic_errors(
-    doc: Document, kind: FileKind, errors: list[ErrorDetails], *, prefix: Loc = ()
+    doc: Document,
+    kind: FileKind,
+    errors: list[ErrorDetails],
+    *,
+    prefix: Loc = (),
+    limit: int | None = None,
 ) -> tuple[list[RuleError], list[RuleError]]:
     """Map pydantic errors to rule errors: (field errors, model-invariant errors).
 
     Errors about a value that the YAML walk already refused are dropped, so nothing is
-    reported twice.
+    reported twice. Mapping stops a little past ``limit`` errors: the caller lists no more.
     """
     field_errors: list[RuleError] = []
     invariant_errors: list[RuleError] = []
     missing: dict[Loc, list[str]] = {}
     for error in errors:
+        if limit is not None and len(field_errors) + len(invariant_errors) + len(missing) > limit:
+            break
         if error["input"] is INVALID:
             continue
         loc = _resolve_alias(doc, (*prefix, *error["loc"]))
