@@ -218,7 +218,7 @@ def _check_identity(programs: list[tuple[str, Document]], ctx: _Context) -> Iter
                 message = f"duplicate program id {program_id!r} (also in {ids[program_id]})"
                 yield doc.error(("id",), message)
             else:
-                ids[program_id] = doc.path
+                ids[program_id] = doc.name
         parent = doc.data.get("parent_product")
         sku = _str(parent, "sku") if isinstance(parent, dict) else None
         if sku is None:
@@ -231,7 +231,7 @@ def _check_identity(programs: list[tuple[str, Document]], ctx: _Context) -> Iter
             message = f"{sku!r} is already the parent product of {ctx.parents[sku]}"
             yield doc.error(loc, message)
         else:
-            ctx.parents[sku] = f"program {program_id!r}" if program_id else doc.path
+            ctx.parents[sku] = f"program {program_id!r}" if program_id else doc.name
 
 
 def _check_billing(doc: Document, data: dict[str, Any], ctx: _Context) -> Iterator[RuleError]:

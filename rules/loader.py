@@ -51,7 +51,7 @@ class _File:
     model: Any = None
 
 
-def _read(path: Path, kind: FileKind) -> _File:
+def _read(rules_dir: Path, path: Path, kind: FileKind) -> _File:
     name = str(path)
     try:
         raw = path.read_bytes()
@@ -60,7 +60,7 @@ def _read(path: Path, kind: FileKind) -> _File:
     except OSError as exc:
         message = f"cannot read the file: {exc.strerror or exc}"
         return _File(name, kind, None, [RuleError(name, 1, 1, message)])
-    doc, errors = parse_document(name, raw)
+    doc, errors = parse_document(name, raw, path.relative_to(rules_dir).as_posix())
     return _File(name, kind, doc, errors)
 
 
@@ -170,15 +170,15 @@ def _validate(file: _File) -> None:
 
 
 def _collect(rules_dir: Path) -> tuple[list[_File], list[RuleError]]:
-    catalog = _read(rules_dir / CATALOG_FILE, "catalog")
-    schedules = _read(rules_dir / SCHEDULES_FILE, "schedules")
+    catalog = _read(rules_dir, rules_dir / CATALOG_FILE, "catalog")
+    schedules = _read(rules_dir, rules_dir / SCHEDULES_FILE, "schedules")
     programs_dir = rules_dir / PROGRAMS_DIR
     programs: list[_File] = []
     stray: list[RuleError] = []
     if programs_dir.is_dir():
         for path in sorted(programs_dir.iterdir()):
             if path.suffix == ".yaml":
-                programs.append(_read(path, "program"))
+                programs.append(_read(rules_dir, path, "program"))
             elif path.suffix == ".yml":
                 message = "rule files must end in .yaml: this file is ignored until renamed"
                 stray.append(RuleError(str(path), 1, 1, message))
@@ -240,7 +240,14 @@ def load_rules(rules_dir: Path) -> RuleSet:
         schedules=schedules.model.schedules,
         programs=tuple(
             sorted(
-                (LoadedProgram(rule=file.model, path=file.path) for file in programs),
+                (
+                    LoadedProgram(
+                        rule=file.model,
+                        path=file.path,
+                        source=Path(file.path).relative_to(rules_dir).as_posix(),
+                    )
+                    for file in programs
+                ),
                 key=lambda program: program.rule.id,
             )
         ),

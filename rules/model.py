@@ -355,10 +355,13 @@ class ProgramRule(BaseModel):
 
 @dataclass(frozen=True)
 class LoadedProgram:
-    """A program and the file it came from (the path as passed to the loader)."""
+    """A program and the file it came from: ``path`` as passed to the loader (for people at
+    the command line), ``source`` relative to the rules directory (``programs/x.yaml``: what
+    the database stores and the API shows)."""
 
     rule: ProgramRule
     path: str
+    source: str
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ class Document:
 
     path: str
     data: dict[str, Any]
+    #: The file relative to the rules directory, the name messages use for it.
+    name: str = ""
     nodes: dict[Loc, Position] = field(default_factory=dict)  # loc -> position of the value
     keys: dict[Loc, Position] = field(default_factory=dict)  # loc -> position of its key
     #: Model locations whose YAML spelling differs, e.g. ("events", 0, "gap") -> (..., "every").
@@ -198,7 +200,8 @@ class _Builder:
             if kind not in _NODE_EVENTS:
                 continue
             self.count += 1
-            at = _at(event.start_mark)
+            mark = event.start_mark
+            at = (mark.line + 1, mark.column + 1)
             if self.count > MAX_NODES:
                 message = f"the file has more than {MAX_NODES:,} values (the limit per rule file)"
                 raise _TooBig(RuleError(self.doc.path, *at, message))
@@ -312,7 +315,9 @@ class _Builder:
         if tag is None or tag == "!":
             if not event.implicit[0]:
                 return value  # quoted: always text
-            tag = _resolve(value)
+            if value[:1] not in _IMPLICIT:
+                return value  # a plain word: no YAML 1.1 type starts this way
+            tag = _INT if value.isdigit() and value.isascii() else _resolve(value)
         if tag in (_STR, _TIMESTAMP, _VALUE):
             return value
         if tag == _INT:
@@ -357,8 +362,11 @@ def _float(text: str) -> float | str:
         return text  # a YAML 1.1 sexagesimal float such as 1:30.5; it stays text
 
 
-def parse_document(path: str, raw: bytes) -> tuple[Document | None, list[RuleError]]:
-    """Parse one rule file whose top level must be a mapping.
+def parse_document(
+    path: str, raw: bytes, name: str = ""
+) -> tuple[Document | None, list[RuleError]]:
+    """Parse one rule file whose top level must be a mapping; ``name`` is how messages about
+    other files refer to it (the path relative to the rules directory).
 
     Returns the document (``None`` when nothing usable could be read) and the errors found so far;
     a document returned with errors holds :data:`INVALID` where a value was refused.
@@ -366,7 +374,7 @@ def parse_document(path: str, raw: bytes) -> tuple[Document | None, list[RuleErr
     text, decode_error = _decode(path, raw)
     if text is None:
         return None, [decode_error] if decode_error else []
-    doc = Document(path, {})
+    doc = Document(path, {}, name or path)
     builder = _Builder(doc)
     loader = yaml.CSafeLoader(text)
     try:
