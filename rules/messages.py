@@ -14,43 +14,22 @@ from typing import Any, Final, Literal
 from pydantic_core import ErrorDetails
 
 from rules.errors import RuleError
+from rules.jsonschema import catalog_schema, keys_by_location, program_schema, schedules_schema
 from rules.values import RULE_ID_PATTERN, SKU_PATTERN, is_yaml11_boolean
 from rules.yamlmarks import INVALID, Document, Loc
 
 FileKind = Literal["catalog", "schedules", "program"]
 
-PROGRAM_KEYS: Final = (
-    "id", "name", "active", "currency", "parent_product", "order_start", "current_event_anchor",
-    "days_after_order", "prompt_for_start_date", "consolidate_past_orders", "billing", "cadence",
-    "events",
-)  # fmt: skip
-EVENT_KEYS: Final = ("number", "items", "every", "days_from_last", "not_before", "repeat", "action")
-GAP_KEYS: Final = ("every", "days_from_last")
-
-#: The keys each mapping accepts, by file kind and location (list indexes written ``*``).
+#: The keys each mapping accepts, by file kind and location (list indexes written ``*``): the
+#: editor schemas' own properties, so that editors and the loader know the same keys.
 YAML_KEYS: Final[dict[FileKind, dict[Loc, tuple[str, ...]]]] = {
-    "catalog": {
-        (): ("items",),
-        ("items", "*"): ("sku", "name", "price", "currency", "active"),
-    },
-    "schedules": {
-        (): ("schedules",),
-        ("schedules", "*"): (
-            "id", "name", "installments", "every", "lines", "ship_after_installment",
-        ),
-        ("schedules", "*", "lines", "*"): ("percent", "offset_days"),
-    },
-    "program": {
-        (): PROGRAM_KEYS,
-        ("parent_product",): ("sku", "name", "price", "events"),
-        ("billing",): (
-            "up_front", "payment_schedule", "allowed_schedules", "prompt_for_payment_schedule",
-        ),
-        ("cadence",): GAP_KEYS,
-        ("events", "*"): EVENT_KEYS,
-        ("events", "*", "items", "*"): ("sku", "quantity", "price"),
-    },
-}  # fmt: skip
+    "catalog": keys_by_location(catalog_schema()),
+    "schedules": keys_by_location(schedules_schema()),
+    "program": keys_by_location(program_schema()),
+}
+PROGRAM_KEYS: Final = YAML_KEYS["program"][()]
+EVENT_KEYS: Final = YAML_KEYS["program"][("events", "*")]
+GAP_KEYS: Final = YAML_KEYS["program"][("cadence",)]
 
 
 def allowed_keys(kind: FileKind, parent: Loc) -> tuple[str, ...]:
