@@ -47,7 +47,9 @@ async def resolve_reload_rules(info: Info, dry_run: bool = False) -> ReloadRules
     result = await reload_rules(rules_dir, dry_run=dry_run)
     if result.report is None:
         problem = RulesInvalid(
-            f"{len(result.errors)} error(s) in the rule files: nothing was changed"
+            "the database could not store the rules (the server log says why): nothing was changed"
+            if result.failure
+            else f"{len(result.errors)} error(s) in the rule files: nothing was changed"
         )
         return ReloadRulesPayload(
             dry_run=dry_run,
