@@ -19,9 +19,9 @@ from rules.limits import MAX_DEPTH
 _PREFIX: Final = "YAML syntax error: "
 _TAB: Final = "a tab character: indent with spaces, not tabs"
 _MISSING_COLON: Final = "missing ':' after the key (write key: value)"
-_COLON_IN_VALUE: Final = (
-    "a ': ' inside a value: put the whole value in quotes, e.g. \"Club: The Best\""
-)
+_COLON_IN_VALUE: Final = "a ': ' inside a value: put the whole value in quotes"
+#: ``key: value`` on one line: the value, without a trailing comment.
+_KEY_VALUE: Final = re.compile(r"\s*(?:-\s+)?[^\s:#][^:#]*:\s+(?P<value>[^#]*?)\s*(?:#.*)?")
 _QUOTE_NAMES: Final = {'"': "double quote", "'": "single quote"}
 #: A line holding only a key and its colon (the line after one that lost its colon).
 _KEY_LINE: Final = re.compile(r"\s*(?:-\s+)?[A-Za-z_][\w-]*\s*:(?:\s|$)")
@@ -104,7 +104,12 @@ def _mapping_value(lines: list[str], line: int, column: int) -> Explained:
         if _BARE_WORDS.fullmatch(above) and _indent(above) <= _indent(text):
             key_column = len(_LEAD.match(above).group()) + 1  # type: ignore[union-attr]
             return previous, key_column, _PREFIX + _MISSING_COLON
-    return line, column, _PREFIX + _COLON_IN_VALUE
+    pair = _KEY_VALUE.fullmatch(text)
+    if pair is None or not pair["value"]:
+        return line, column, _PREFIX + _COLON_IN_VALUE
+    value = pair["value"]
+    quoted = f"'{value}'" if '"' in value and "'" not in value else f'"{value}"'
+    return line, column, f"{_PREFIX}{_COLON_IN_VALUE}: {quoted}"
 
 
 def explain(text: str, exc: yaml.YAMLError, last_scalar: Any) -> Explained:

@@ -55,8 +55,8 @@ def test_colon_in_plain_scalar_is_a_syntax_error(tmp_path: Path) -> None:
     error = only_error(tmp_path, PROGRAM.replace("name: Club", "name: Club: The Best"))
     assert where(error) == (2, 11)
     assert error.message == (
-        "YAML syntax error: a ': ' inside a value: put the whole value in quotes, "
-        'e.g. "Club: The Best"'
+        "YAML syntax error: a ': ' inside a value: put the whole value in quotes: "
+        '"Club: The Best"'
     )
 
 
