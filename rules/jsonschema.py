@@ -48,8 +48,12 @@ def _any_case(word: str) -> str:
     return "".join(f"[{char}{char.upper()}]" for char in word)
 
 
-_UNITS: Final = "|".join(_any_case(unit) for unit in ("days", "day", "weeks", "week", "months"))
-_EVERY: Final = rf"^\s*[0-9]+\s+(?:{_UNITS}|{_any_case('month')})\s*$"
+_DAY_UNITS: Final = "|".join(_any_case(unit) for unit in ("days", "day", "weeks", "week"))
+_MONTH_UNITS: Final = "|".join(_any_case(unit) for unit in ("months", "month"))
+#: ``N days``/``N weeks`` (0 allowed) or ``N months`` (at least 1), any case.
+_EVERY: Final = (
+    rf"^\s*(?:[0-9]+\s+(?:{_DAY_UNITS})|0*[1-9][0-9]*\s+(?:{_MONTH_UNITS}))\s*$"
+)
 
 
 def _key(description: str, example: Any, schema: Schema) -> Schema:

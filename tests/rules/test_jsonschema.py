@@ -93,6 +93,7 @@ VALID_PROGRAMS = {
     "as in the tests": PROGRAM,
     "days_from_last cadence": PROGRAM.replace("{every: 1 month}", "{days_from_last: 30}"),
     "weeks, any case": PROGRAM.replace("{every: 1 month}", "{every: 2 Weeks}"),
+    "zero days": PROGRAM.replace("{every: 1 month}", "{every: 0 days}"),
     "repeat forever": PROGRAM + "    repeat: forever\n",
     "largest repeat": PROGRAM + "    repeat: 9999\n    every: 1 day\n",
     "a skip event": PROGRAM + "  - action: skip\n",
@@ -133,6 +134,7 @@ INVALID_PROGRAMS = {
     "repeat as a word": PROGRAM + "    repeat: sometimes\n",
     "unknown action": PROGRAM + "    action: stop\n",
     "unknown gap unit": PROGRAM.replace("{every: 1 month}", "{every: 1 fortnight}"),
+    "zero months": PROGRAM.replace("{every: 1 month}", "{every: 0 months}"),
     "both gaps": PROGRAM + "    every: 1 month\n    days_from_last: 30\n",
     "cadence without a gap": PROGRAM.replace("{every: 1 month}", "{}"),
     "cadence with both gaps": PROGRAM.replace(
