@@ -51,9 +51,7 @@ def _any_case(word: str) -> str:
 _DAY_UNITS: Final = "|".join(_any_case(unit) for unit in ("days", "day", "weeks", "week"))
 _MONTH_UNITS: Final = "|".join(_any_case(unit) for unit in ("months", "month"))
 #: ``N days``/``N weeks`` (0 allowed) or ``N months`` (at least 1), any case.
-_EVERY: Final = (
-    rf"^\s*(?:[0-9]+\s+(?:{_DAY_UNITS})|0*[1-9][0-9]*\s+(?:{_MONTH_UNITS}))\s*$"
-)
+_EVERY: Final = rf"^\s*(?:[0-9]+\s+(?:{_DAY_UNITS})|0*[1-9][0-9]*\s+(?:{_MONTH_UNITS}))\s*$"
 
 
 def _key(description: str, example: Any, schema: Schema) -> Schema:
