@@ -29,6 +29,7 @@ from bench import (
     graphql_read,
     place_orders,
     projection,
+    rule_limits,
     rule_reload,
 )
 from bench.backends import Backend, postgres_admin_url, postgres_reachable
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Runner] = {
     graphql_read.NAME: graphql_read.run,
     place_orders.NAME: place_orders.run,
     rule_reload.NAME: rule_reload.run,
+    rule_limits.NAME: rule_limits.run,
     projection.NAME: projection.run,
 }
 

@@ -224,6 +224,18 @@ async def reload(url: str, rules_dir: Path) -> None:
     emit(**await measure(url, rules_dir))
 
 
+def limits(rules_dirs: list[Path]) -> None:
+    from bench.rule_limits import measure_check
+
+    emit(**measure_check(rules_dirs))
+
+
+def compose(paths: list[Path]) -> None:
+    from bench.rule_limits import measure_compose
+
+    emit(**measure_compose(paths))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
     sub = parser.add_subparsers(dest="path", required=True)
@@ -251,6 +263,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("reload")
     p.add_argument("url")
     p.add_argument("rules_dir", type=Path)
+    sub.add_parser("limits").add_argument("rules_dirs", type=Path, nargs="+")
+    sub.add_parser("compose").add_argument("files", type=Path, nargs="+")
     p = sub.add_parser("load")
     p.add_argument("spec", type=Path, help="a JSON file: url, body, headers, seconds, connections")
     for name in ("projection", "projection-baseline"):
@@ -272,6 +286,10 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(sleeps(args.count, args.latency, args.concurrency))
     elif args.path == "reload":
         asyncio.run(reload(args.url, args.rules_dir))
+    elif args.path == "limits":
+        limits(args.rules_dirs)
+    elif args.path == "compose":
+        compose(args.files)
     elif args.path == "load":
         from bench.http import run_load_from_spec
 

@@ -8,18 +8,31 @@ its own validation is skipped, so one mistake produces one error, not a cascade.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice
 from typing import Any, Final
 
 from pydantic_core import PydanticCustomError
 
 from continuity.money import CURRENCY_MINOR_UNITS, fits_currency
 from rules.errors import RuleError
-from rules.values import SKU_PATTERN, parse_money
+from rules.limits import (
+    MAX_DAYS,
+    MAX_ERRORS_PER_FILE,
+    MAX_EVENTS,
+    MAX_INSTALLMENTS,
+    MAX_MONTHS,
+    MAX_REPEAT,
+    MAX_SHIPMENTS,
+    MAX_SPAN_DAYS,
+    MIN_INSTALLMENTS,
+)
+from rules.model import installments_span_message
+from rules.suggest import Suggester, did_you_mean
+from rules.values import SKU_PATTERN, parse_money, schedule_extent
 from rules.yamlmarks import Document, Loc
 
 _SKU: Final = re.compile(SKU_PATTERN)
@@ -43,6 +56,18 @@ class _Context:
     catalog: dict[str, _CatalogEntry] | None = None  # None: the catalog could not be read
     schedule_ids: set[str] | None = None
     parents: dict[str, str] = field(default_factory=dict)  # parent SKU -> program id or file
+    _skus: Suggester | None = None
+    _schedules: Suggester | None = None
+
+    def sku_hint(self, sku: str) -> str:
+        if self._skus is None:
+            self._skus = Suggester(self.catalog or ())
+        return did_you_mean(sku, self._skus)
+
+    def schedule_hint(self, name: str) -> str:
+        if self._schedules is None:
+            self._schedules = Suggester(self.schedule_ids or ())
+        return did_you_mean(name, self._schedules)
 
 
 def _mappings(value: Any, loc: Loc) -> Iterator[tuple[Loc, dict[str, Any]]]:
@@ -148,6 +173,16 @@ def _check_schedule(doc: Document, loc: Loc, schedule: dict[str, Any]) -> Iterat
                 message = f"must not be earlier than the previous line ({previous} days)"
                 yield doc.error((*line_loc, "offset_days"), message)
             previous = max(previous, offset)
+    every = schedule.get("every")
+    if (
+        count is not None
+        and MIN_INSTALLMENTS <= count <= MAX_INSTALLMENTS
+        and not has_lines
+        and isinstance(every, dict)
+    ):
+        limit = MAX_MONTHS if every["unit"] == "month" else MAX_DAYS
+        if (count - 1) * every["count"] > limit:
+            yield doc.error((*loc, "every"), installments_span_message(MAX_DAYS, MAX_MONTHS))
     ship_after = _int(schedule, "ship_after_installment")
     if ship_after is not None and count is not None and count >= 1 and ship_after > count:
         message = f"must be 1 to {count}: the schedule has {count} installments"
@@ -183,7 +218,7 @@ def _check_identity(programs: list[tuple[str, Document]], ctx: _Context) -> Iter
                 message = f"duplicate program id {program_id!r} (also in {ids[program_id]})"
                 yield doc.error(("id",), message)
             else:
-                ids[program_id] = doc.path
+                ids[program_id] = doc.name
         parent = doc.data.get("parent_product")
         sku = _str(parent, "sku") if isinstance(parent, dict) else None
         if sku is None:
@@ -196,7 +231,7 @@ def _check_identity(programs: list[tuple[str, Document]], ctx: _Context) -> Iter
             message = f"{sku!r} is already the parent product of {ctx.parents[sku]}"
             yield doc.error(loc, message)
         else:
-            ctx.parents[sku] = f"program {program_id!r}" if program_id else doc.path
+            ctx.parents[sku] = f"program {program_id!r}" if program_id else doc.name
 
 
 def _check_billing(doc: Document, data: dict[str, Any], ctx: _Context) -> Iterator[RuleError]:
@@ -217,9 +252,7 @@ def _check_billing(doc: Document, data: dict[str, Any], ctx: _Context) -> Iterat
     ]
     for loc, name in named:
         if ctx.schedule_ids is not None and name not in ctx.schedule_ids:
-            close = difflib.get_close_matches(name, sorted(ctx.schedule_ids), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            message = f"unknown payment schedule {name!r}{hint}"
+            message = f"unknown payment schedule {name!r}{ctx.schedule_hint(name)}"
             yield doc.error(loc, message)
     if up_front is False:
         message = "payment schedules split an up-front total: set billing.up_front: true"
@@ -266,8 +299,7 @@ def _check_items(
             continue
         entry = ctx.catalog.get(sku)
         if entry is None:
-            close = difflib.get_close_matches(sku, list(ctx.catalog), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = ctx.sku_hint(sku)
             yield doc.error(sku_loc, f"unknown SKU {sku!r}: it is not in the catalog{hint}")
         elif entry.currency is not None and currency is not None and entry.currency != currency:
             message = (
@@ -339,13 +371,46 @@ def _check_events(doc: Document, data: dict[str, Any], ctx: _Context) -> Iterato
         elif action in ("normal", "end") and items == ():
             yield doc.error((*loc, "items"), f"an event with action {action!r} needs items")
         yield from _check_items(doc, loc, event, data, ctx)
+    if not numbering:
+        yield from _check_extent(doc, data, events)
     parent = data.get("parent_product")
     covered = _int(parent, "events") if isinstance(parent, dict) else None
     written = data.get("events")
     complete = isinstance(written, tuple) and len(written) == len(events)
-    if covered is not None and complete and covered > len(events):
+    if covered is not None and complete and len(events) < covered <= MAX_EVENTS:
         message = f"the program has only {len(events)} events (0 means all of them)"
         yield doc.error(("parent_product", "events"), message)
+
+
+def _check_extent(
+    doc: Document, data: dict[str, Any], events: list[tuple[Loc, dict[str, Any]]]
+) -> Iterator[RuleError]:
+    """An order of a finite program is planned in full: it must fit the order engine's
+    shipments and the calendar (checked only when every event and gap is itself valid)."""
+    cadence = data.get("cadence")
+    written = data.get("events")
+    if not isinstance(written, tuple) or len(written) != len(events) or not events:
+        return
+    steps: list[tuple[int, str, int]] = []
+    for _loc, event in events:
+        repeat = event.get("repeat", 0)
+        gap = event.get("gap", cadence)
+        if type(repeat) is not int or not 0 <= repeat <= MAX_REPEAT or not isinstance(gap, dict):
+            return  # forever, or a value refused already
+        steps.append((repeat + 1, gap["unit"], gap["count"]))
+    shipments, span = schedule_extent(steps)
+    if shipments > MAX_SHIPMENTS:
+        message = (
+            f"an order of this program would ship {shipments:,} times: "
+            f"at most {MAX_SHIPMENTS:,} (lower a repeat)"
+        )
+        yield doc.error(("events",), message)
+    elif span > MAX_SPAN_DAYS:
+        message = (
+            f"an order of this program would span about {span // 365:,} years: "
+            f"at most {MAX_SPAN_DAYS:,} days (shorter gaps or fewer repeats)"
+        )
+        yield doc.error(("events",), message)
 
 
 def _check_program(doc: Document, ctx: _Context) -> Iterator[RuleError]:
@@ -367,5 +432,6 @@ def cross_check(files: Files) -> list[RuleError]:
         errors.extend(_check_schedules(files.schedules, ctx))
     errors.extend(_check_identity(files.programs, ctx))
     for _, doc in files.programs:
-        errors.extend(_check_program(doc, ctx))
+        # The loader lists at most MAX_ERRORS_PER_FILE per file: stop looking past that.
+        errors.extend(islice(_check_program(doc, ctx), MAX_ERRORS_PER_FILE + 1))
     return errors

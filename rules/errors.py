@@ -7,7 +7,8 @@ so the loader collects every :class:`RuleError` and raises one :class:`RuleValid
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 
 @dataclass(frozen=True, order=True)
@@ -25,6 +26,15 @@ class RuleError:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+    def relative_to(self, rules_dir: Path) -> RuleError:
+        """The same error with its path relative to the rules directory (``programs/x.yaml``):
+        API clients are never shown where the server keeps its files."""
+        try:
+            relative = Path(self.path).relative_to(rules_dir).as_posix()
+        except ValueError:
+            relative = Path(self.path).name
+        return replace(self, path=relative)
 
 
 class RuleValidationFailed(Exception):

@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rules.crosscheck import Files, cross_check
 from rules.errors import RuleError, RuleValidationFailed
+from rules.limits import MAX_DAYS, MAX_ERRORS_PER_FILE, MAX_SCHEDULES
 from rules.messages import GAP_KEYS, FileKind, pydantic_errors, unknown_key_message
 from rules.model import Catalog, LoadedProgram, PaymentScheduleRule, ProgramRule, RuleSet
-from rules.values import MAX_DAYS, parse_every
+from rules.values import parse_every
 from rules.yamlmarks import INVALID, Document, Loc, parse_document
 
 #: The rule files shipped with the service: the product's examples, and its default rules.
@@ -35,7 +36,9 @@ PROGRAMS_DIR: Final = "programs"
 class _SchedulesFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    schedules: tuple[PaymentScheduleRule, ...] = Field(default=(), strict=False)
+    schedules: tuple[PaymentScheduleRule, ...] = Field(
+        default=(), strict=False, max_length=MAX_SCHEDULES
+    )
 
 
 @dataclass
@@ -48,7 +51,7 @@ class _File:
     model: Any = None
 
 
-def _read(path: Path, kind: FileKind) -> _File:
+def _read(rules_dir: Path, path: Path, kind: FileKind) -> _File:
     name = str(path)
     try:
         raw = path.read_bytes()
@@ -57,7 +60,7 @@ def _read(path: Path, kind: FileKind) -> _File:
     except OSError as exc:
         message = f"cannot read the file: {exc.strerror or exc}"
         return _File(name, kind, None, [RuleError(name, 1, 1, message)])
-    doc, errors = parse_document(name, raw)
+    doc, errors = parse_document(name, raw, path.relative_to(rules_dir).as_posix())
     return _File(name, kind, doc, errors)
 
 
@@ -160,20 +163,22 @@ def _validate(file: _File) -> None:
     try:
         file.model = _MODELS[file.kind].model_validate(doc.data)
     except ValidationError as exc:
-        field_errors, file.invariant_errors = pydantic_errors(doc, file.kind, exc.errors())
+        field_errors, file.invariant_errors = pydantic_errors(
+            doc, file.kind, exc.errors(include_url=False), limit=MAX_ERRORS_PER_FILE
+        )
         file.errors.extend(field_errors)
 
 
 def _collect(rules_dir: Path) -> tuple[list[_File], list[RuleError]]:
-    catalog = _read(rules_dir / CATALOG_FILE, "catalog")
-    schedules = _read(rules_dir / SCHEDULES_FILE, "schedules")
+    catalog = _read(rules_dir, rules_dir / CATALOG_FILE, "catalog")
+    schedules = _read(rules_dir, rules_dir / SCHEDULES_FILE, "schedules")
     programs_dir = rules_dir / PROGRAMS_DIR
     programs: list[_File] = []
     stray: list[RuleError] = []
     if programs_dir.is_dir():
         for path in sorted(programs_dir.iterdir()):
             if path.suffix == ".yaml":
-                programs.append(_read(path, "program"))
+                programs.append(_read(rules_dir, path, "program"))
             elif path.suffix == ".yml":
                 message = "rule files must end in .yaml: this file is ignored until renamed"
                 stray.append(RuleError(str(path), 1, 1, message))
@@ -193,10 +198,27 @@ def _collect(rules_dir: Path) -> tuple[list[_File], list[RuleError]]:
     for file in files:
         own = file.errors + by_path.pop(file.path, [])
         # A model invariant is only news when nothing precise was said about the file.
-        errors.extend(own or file.invariant_errors)
+        errors.extend(_first_errors(own or file.invariant_errors))
     for leftover in by_path.values():
-        errors.extend(leftover)
-    return files, sorted(set(errors))
+        errors.extend(_first_errors(leftover))
+    return files, sorted(errors)
+
+
+def _first_errors(errors: list[RuleError]) -> list[RuleError]:
+    """The errors of one file in order, at most :data:`MAX_ERRORS_PER_FILE` of them (a hostile
+    file can hold a hundred thousand; nobody reads past the first screen)."""
+    ordered = sorted(set(errors))
+    if len(ordered) <= MAX_ERRORS_PER_FILE:
+        return ordered
+    first_dropped = ordered[MAX_ERRORS_PER_FILE]
+    message = (
+        f"more errors in this file are not listed (at most {MAX_ERRORS_PER_FILE} per file): "
+        "fix these first"
+    )
+    return [
+        *ordered[:MAX_ERRORS_PER_FILE],
+        RuleError(first_dropped.path, first_dropped.line, first_dropped.column, message),
+    ]
 
 
 def check_rules(rules_dir: Path) -> list[RuleError]:
@@ -218,7 +240,14 @@ def load_rules(rules_dir: Path) -> RuleSet:
         schedules=schedules.model.schedules,
         programs=tuple(
             sorted(
-                (LoadedProgram(rule=file.model, path=file.path) for file in programs),
+                (
+                    LoadedProgram(
+                        rule=file.model,
+                        path=file.path,
+                        source=Path(file.path).relative_to(rules_dir).as_posix(),
+                    )
+                    for file in programs
+                ),
                 key=lambda program: program.rule.id,
             )
         ),

@@ -14,43 +14,22 @@ from typing import Any, Final, Literal
 from pydantic_core import ErrorDetails
 
 from rules.errors import RuleError
+from rules.jsonschema import catalog_schema, keys_by_location, program_schema, schedules_schema
 from rules.values import RULE_ID_PATTERN, SKU_PATTERN, is_yaml11_boolean
 from rules.yamlmarks import INVALID, Document, Loc
 
 FileKind = Literal["catalog", "schedules", "program"]
 
-PROGRAM_KEYS: Final = (
-    "id", "name", "active", "currency", "parent_product", "order_start", "current_event_anchor",
-    "days_after_order", "prompt_for_start_date", "consolidate_past_orders", "billing", "cadence",
-    "events",
-)  # fmt: skip
-EVENT_KEYS: Final = ("number", "items", "every", "days_from_last", "not_before", "repeat", "action")
-GAP_KEYS: Final = ("every", "days_from_last")
-
-#: The keys each mapping accepts, by file kind and location (list indexes written ``*``).
+#: The keys each mapping accepts, by file kind and location (list indexes written ``*``): the
+#: editor schemas' own properties, so that editors and the loader know the same keys.
 YAML_KEYS: Final[dict[FileKind, dict[Loc, tuple[str, ...]]]] = {
-    "catalog": {
-        (): ("items",),
-        ("items", "*"): ("sku", "name", "price", "currency", "active"),
-    },
-    "schedules": {
-        (): ("schedules",),
-        ("schedules", "*"): (
-            "id", "name", "installments", "every", "lines", "ship_after_installment",
-        ),
-        ("schedules", "*", "lines", "*"): ("percent", "offset_days"),
-    },
-    "program": {
-        (): PROGRAM_KEYS,
-        ("parent_product",): ("sku", "name", "price", "events"),
-        ("billing",): (
-            "up_front", "payment_schedule", "allowed_schedules", "prompt_for_payment_schedule",
-        ),
-        ("cadence",): GAP_KEYS,
-        ("events", "*"): EVENT_KEYS,
-        ("events", "*", "items", "*"): ("sku", "quantity", "price"),
-    },
-}  # fmt: skip
+    "catalog": keys_by_location(catalog_schema()),
+    "schedules": keys_by_location(schedules_schema()),
+    "program": keys_by_location(program_schema()),
+}
+PROGRAM_KEYS: Final = YAML_KEYS["program"][()]
+EVENT_KEYS: Final = YAML_KEYS["program"][("events", "*")]
+GAP_KEYS: Final = YAML_KEYS["program"][("cadence",)]
 
 
 def allowed_keys(kind: FileKind, parent: Loc) -> tuple[str, ...]:
@@ -116,6 +95,8 @@ def _describe(error: ErrorDetails) -> str:
         return f"must be {ctx.get('expected')}, not {_type_name(value)}"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return f"must be a mapping (key: value), not {_type_name(value)}"
+    if kind == "too_long":
+        return f"has {ctx.get('actual_length')} entries: at most {ctx.get('max_length')}"
     if kind in ("tuple_type", "list_type"):
         return f"must be a list, not {_type_name(value)}"
     return error["msg"]
@@ -130,17 +111,24 @@ def _resolve_alias(doc: Document, loc: Loc) -> Loc:
 
 
 def pydantic_errors(
-    doc: Document, kind: FileKind, errors: list[ErrorDetails], *, prefix: Loc = ()
+    doc: Document,
+    kind: FileKind,
+    errors: list[ErrorDetails],
+    *,
+    prefix: Loc = (),
+    limit: int | None = None,
 ) -> tuple[list[RuleError], list[RuleError]]:
     """Map pydantic errors to rule errors: (field errors, model-invariant errors).
 
     Errors about a value that the YAML walk already refused are dropped, so nothing is
-    reported twice.
+    reported twice. Mapping stops a little past ``limit`` errors: the caller lists no more.
     """
     field_errors: list[RuleError] = []
     invariant_errors: list[RuleError] = []
     missing: dict[Loc, list[str]] = {}
     for error in errors:
+        if limit is not None and len(field_errors) + len(invariant_errors) + len(missing) > limit:
+            break
         if error["input"] is INVALID:
             continue
         loc = _resolve_alias(doc, (*prefix, *error["loc"]))

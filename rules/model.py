@@ -16,9 +16,20 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from pydantic_core import PydanticCustomError
 
 from continuity.money import fits_currency
-from rules.values import (
+from rules.limits import (
+    MAX_ALLOWED_SCHEDULES,
+    MAX_CATALOG_ITEMS,
     MAX_DAYS,
+    MAX_EVENT_ITEMS,
+    MAX_EVENTS,
+    MAX_INSTALLMENTS,
     MAX_MONTHS,
+    MAX_QUANTITY,
+    MAX_SHIPMENTS,
+    MAX_SPAN_DAYS,
+    MIN_INSTALLMENTS,
+)
+from rules.values import (
     Currency,
     Money,
     Name,
@@ -27,11 +38,16 @@ from rules.values import (
     RuleDate,
     RuleId,
     Sku,
+    schedule_extent,
 )
 
 _CONFIG = ConfigDict(frozen=True, extra="forbid", strict=True)
 #: Sequences arrive as lists from Python callers and as tuples from the loader.
 _SEQUENCE: Any = Field(default=(), strict=False)
+
+
+def _sequence(max_length: int) -> Any:
+    return Field(default=(), strict=False, max_length=max_length)
 
 
 def _invariant(message: str) -> PydanticCustomError:
@@ -66,9 +82,19 @@ class Gap(BaseModel):
             return Gap(unit="day", count=0)
         return Gap(unit=self.unit, count=self.count * factor)
 
+    def within(self, days: int, months: int) -> bool:
+        return self.count <= (months if self.unit == "month" else days)
+
     def __str__(self) -> str:
         word = self.unit if self.count == 1 else f"{self.unit}s"
         return f"{self.count} {word}"
+
+
+def installments_span_message(days: int, months: int) -> str:
+    return (
+        f"the last installment would be due more than {days} days ({months} months) "
+        "after the first: fewer installments, or a shorter every"
+    )
 
 
 class CatalogItem(BaseModel):
@@ -90,7 +116,7 @@ class CatalogItem(BaseModel):
 class Catalog(BaseModel):
     model_config = _CONFIG
 
-    items: tuple[CatalogItem, ...] = _SEQUENCE
+    items: tuple[CatalogItem, ...] = _sequence(MAX_CATALOG_ITEMS)
     _by_sku: dict[str, CatalogItem] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -131,10 +157,10 @@ class PaymentScheduleRule(BaseModel):
 
     id: RuleId
     name: Name
-    installments: int | None = Field(default=None, ge=2, le=120)
+    installments: int | None = Field(default=None, ge=MIN_INSTALLMENTS, le=MAX_INSTALLMENTS)
     every: Gap | None = None
-    lines: tuple[InstallmentLine, ...] = _SEQUENCE
-    ship_after_installment: int | None = Field(default=None, ge=1)
+    lines: tuple[InstallmentLine, ...] = _sequence(MAX_INSTALLMENTS)
+    ship_after_installment: int | None = Field(default=None, ge=1, le=MAX_INSTALLMENTS)
 
     @model_validator(mode="after")
     def _check_shape(self) -> PaymentScheduleRule:
@@ -152,6 +178,8 @@ class PaymentScheduleRule(BaseModel):
                 raise _invariant("offset_days must not decrease from one line to the next")
         elif self.installments is None or self.every is None:
             raise _invariant("write installments + every, or lines")
+        elif not self.every.times(self.installments - 1).within(MAX_DAYS, MAX_MONTHS):
+            raise _invariant(installments_span_message(MAX_DAYS, MAX_MONTHS))
         if self.ship_after_installment is not None and not (
             1 <= self.ship_after_installment <= self.installment_count
         ):
@@ -182,7 +210,7 @@ class ParentProduct(BaseModel):
     sku: Sku
     name: Name
     price: Money
-    events: int = Field(default=0, ge=0)  # 0 = the parent product covers all events
+    events: int = Field(default=0, ge=0, le=MAX_EVENTS)  # 0 = the parent product covers all
 
 
 class Billing(BaseModel):
@@ -190,7 +218,7 @@ class Billing(BaseModel):
 
     up_front: bool = False
     payment_schedule: RuleId | None = None
-    allowed_schedules: tuple[RuleId, ...] = _SEQUENCE
+    allowed_schedules: tuple[RuleId, ...] = _sequence(MAX_ALLOWED_SCHEDULES)
     prompt_for_payment_schedule: bool = False
 
     @model_validator(mode="after")
@@ -222,7 +250,7 @@ class EventItemRule(BaseModel):
     model_config = _CONFIG
 
     sku: Sku
-    quantity: int = Field(gt=0, le=10_000)
+    quantity: int = Field(gt=0, le=MAX_QUANTITY)
     price: Money | None = None  # None: the catalog price
 
 
@@ -237,7 +265,7 @@ class EventRule(BaseModel):
     model_config = _CONFIG
 
     number: int = Field(ge=1)
-    items: tuple[EventItemRule, ...] = _SEQUENCE
+    items: tuple[EventItemRule, ...] = _sequence(MAX_EVENT_ITEMS)
     gap: Gap | None = None
     not_before: RuleDate | None = None
     repeat: Repeat = 0
@@ -272,7 +300,7 @@ class ProgramRule(BaseModel):
     consolidate_past_orders: bool = False
     billing: Billing = Billing()
     cadence: Gap
-    events: tuple[EventRule, ...] = Field(strict=False)
+    events: tuple[EventRule, ...] = Field(strict=False, max_length=MAX_EVENTS)
 
     @field_validator("events", mode="after")
     @classmethod
@@ -295,6 +323,12 @@ class ProgramRule(BaseModel):
                 raise _invariant(f"events after event {event.number} are never reached")
         if not self.is_finite and (self.billing.up_front or self.billing.schedule_choices):
             raise _invariant("a 'forever' repeat cannot be billed up front")
+        if self.is_finite:
+            shipments, span = self.extent()
+            if shipments > MAX_SHIPMENTS:
+                raise _invariant(f"an order would ship {shipments} times: at most {MAX_SHIPMENTS}")
+            if span > MAX_SPAN_DAYS:
+                raise _invariant(f"an order would span {span} days: at most {MAX_SPAN_DAYS}")
         prices = [self.parent_product.price]
         prices += [item.price for event in self.events for item in event.items if item.price]
         if not all(fits_currency(price, self.currency) for price in prices):
@@ -305,16 +339,29 @@ class ProgramRule(BaseModel):
     def is_finite(self) -> bool:
         return all(event.repeat != "forever" for event in self.events)
 
+    def extent(self) -> tuple[int, int]:
+        """(shipments, days spanned at most) of one order of this finite program."""
+        steps = []
+        for event in self.events:
+            gap = event.gap or self.cadence
+            occurrences = event.occurrences
+            assert occurrences is not None, "extent() is for finite programs"
+            steps.append((occurrences, gap.unit, gap.count))
+        return schedule_extent(steps)
+
     def event(self, number: int) -> EventRule:
         return self.events[number - 1]
 
 
 @dataclass(frozen=True)
 class LoadedProgram:
-    """A program and the file it came from (the path as passed to the loader)."""
+    """A program and the file it came from: ``path`` as passed to the loader (for people at
+    the command line), ``source`` relative to the rules directory (``programs/x.yaml``: what
+    the database stores and the API shows)."""
 
     rule: ProgramRule
     path: str
+    source: str
 
 
 @dataclass(frozen=True)

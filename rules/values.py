@@ -9,6 +9,7 @@ location; the loader's cross-checks call them too and read the same values.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Final, Literal
@@ -16,14 +17,20 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from continuity.money import CURRENCY_MINOR_UNITS
+from continuity.money import CURRENCY_MINOR_UNITS, decimal_places
+from rules.limits import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_AMOUNT,
+    MAX_DAYS,
+    MAX_MONTHS,
+    MAX_NAME_CHARS,
+    MAX_REPEAT,
+    PERCENT_DECIMALS,
+)
 
 RULE_ID_PATTERN: Final = r"^[a-z0-9][a-z0-9-]{0,62}$"
 SKU_PATTERN: Final = r"^[A-Z0-9][A-Z0-9._-]{0,63}$"
-
-#: Longest gap or offset accepted; a bigger one is a typo and would overflow date arithmetic.
-MAX_DAYS: Final = 3660
-MAX_MONTHS: Final = 120
 
 _AMOUNT: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -73,6 +80,27 @@ def parse_date(value: Any) -> date:
     )
 
 
+def check_date_range(value: date) -> date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise PydanticCustomError(
+            "date_range",
+            "must be between {first} and {last}",
+            {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()},
+        )
+    return value
+
+
+def check_percent_decimals(value: Decimal) -> Decimal:
+    """Percents are stored in hundredths: ``33.333`` would silently become ``33.33``."""
+    if decimal_places(value.normalize()) > PERCENT_DECIMALS:
+        raise PydanticCustomError(
+            "percent_decimals",
+            '{value} has more than {places} decimals: write a percent like "33.33"',
+            {"value": str(value), "places": PERCENT_DECIMALS},
+        )
+    return value
+
+
 def check_currency(value: str) -> str:
     if value not in CURRENCY_MINOR_UNITS:
         known = ", ".join(sorted(CURRENCY_MINOR_UNITS))
@@ -110,13 +138,37 @@ def parse_every(value: Any) -> tuple[Literal["day", "month"], int]:
 def check_repeat(value: Any) -> int | Literal["forever"]:
     if value == "forever" and isinstance(value, str):
         return "forever"
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_REPEAT:
         return value
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_REPEAT:
+        raise PydanticCustomError(
+            "repeat",
+            "must be at most {max} repeats (an order ships at most {shipments} times) or 'forever'",
+            {"max": MAX_REPEAT, "shipments": MAX_REPEAT + 1},
+        )
     raise PydanticCustomError(
         "repeat",
         "must be a whole number of repeats (0 or more) or 'forever', not {value}",
         {"value": repr(value)},
     )
+
+
+def schedule_extent(steps: Sequence[tuple[int, str, int]]) -> tuple[int, int]:
+    """Shipments of one order of a finite program and the days they span at most.
+
+    ``steps`` are the events in shipping order as (occurrences, gap unit, gap count); a month
+    counts as 31 days. The first shipment goes out on the start date, each later one a gap
+    after the previous.
+    """
+    shipments = sum(occurrences for occurrences, _unit, _count in steps)
+    span = sum(
+        occurrences * (count * 31 if unit == "month" else count)
+        for occurrences, unit, count in steps
+    )
+    if steps:
+        _occurrences, unit, count = steps[0]
+        span -= count * 31 if unit == "month" else count
+    return shipments, max(span, 0)
 
 
 def is_yaml11_boolean(value: object) -> bool:
@@ -126,9 +178,14 @@ def is_yaml11_boolean(value: object) -> bool:
 
 RuleId = Annotated[str, Field(pattern=RULE_ID_PATTERN)]
 Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
 Currency = Annotated[str, AfterValidator(check_currency)]
-Money = Annotated[Decimal, BeforeValidator(parse_money), Field(ge=0)]
-Percent = Annotated[Decimal, BeforeValidator(parse_money), Field(gt=0, le=100)]
-RuleDate = Annotated[date, BeforeValidator(parse_date)]
+Money = Annotated[Decimal, BeforeValidator(parse_money), Field(ge=0, le=MAX_AMOUNT)]
+Percent = Annotated[
+    Decimal,
+    BeforeValidator(parse_money),
+    Field(gt=0, le=100),
+    AfterValidator(check_percent_decimals),
+]
+RuleDate = Annotated[date, BeforeValidator(parse_date), AfterValidator(check_date_range)]
 Repeat = Annotated[int | Literal["forever"], BeforeValidator(check_repeat)]

@@ -95,8 +95,8 @@ async def prepare_database(settings: Settings) -> None:
         for error in result.errors:
             log.error("rule error: %s", error)
         log.error(
-            "%d error(s) in %s: the previous programs stay live",
-            len(result.errors),
+            "%s in %s: the previous programs stay live",
+            result.failure or f"{len(result.errors)} error(s)",
             settings.rules_dir,
         )
     else:

@@ -15,6 +15,7 @@ from config.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from continuity.payments.gateway import PaymentGateway
+    from rules.report import Output
 
 
 def _settings() -> Settings:
@@ -66,17 +67,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print(output: Output) -> int:
+    if output.stdout:
+        print(output.stdout)
+    if output.stderr:
+        print(output.stderr, file=sys.stderr)
+    return output.exit_code
+
+
 def cmd_rules_check(args: argparse.Namespace) -> int:
     from rules.loader import check_rules
+    from rules.report import check_output
 
     rules_dir = Path(args.dir) if args.dir else _settings().rules_dir
-    errors = check_rules(rules_dir)
-    for error in errors:
-        print(error)
-    if errors:
-        print(f"{len(errors)} error(s) in {rules_dir}", file=sys.stderr)
-        return 1
-    print(f"{rules_dir}: all rule files are valid")
+    return _print(check_output(check_rules(rules_dir), rules_dir, args.format))
+
+
+def cmd_rules_diff(args: argparse.Namespace) -> int:
+    from continuity.db import migrate, open_database
+    from rules.diff import RulesDiff, diff_rules
+    from rules.errors import RuleValidationFailed
+    from rules.loader import load_rules
+    from rules.report import check_output, diff_output
+
+    settings = _settings()
+    rules_dir = Path(args.dir) if args.dir else settings.rules_dir
+    try:
+        rule_set = load_rules(rules_dir)
+    except RuleValidationFailed as failure:
+        return _print(check_output(list(failure.errors), rules_dir, "text"))
+
+    async def run() -> RulesDiff:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            return await diff_rules(rule_set)
+
+    return _print(diff_output(asyncio.run(run()), args.format))
+
+
+def cmd_rules_schema(args: argparse.Namespace) -> int:
+    from rules.jsonschema import render_all, write_schemas
+
+    if args.write:
+        for path in write_schemas(Path(args.write), args.kind):
+            print(f"wrote {path}")
+        return 0
+    print(render_all(args.kind), end="")
     return 0
 
 
@@ -346,7 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = rules.add_parser("check", help="validate the rule files; touches no database")
     check.add_argument("dir", nargs="?", help="rules directory (default: the configured one)")
+    check.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="json: a machine-readable list; github: GitHub Actions annotations",
+    )
     check.set_defaults(func=cmd_rules_check)
+    diff = rules.add_parser(
+        "diff", help="what loading the rule files would change in the database, field by field"
+    )
+    diff.add_argument("dir", nargs="?", help="rules directory (default: the configured one)")
+    diff.add_argument("--format", choices=["text", "json"], default="text")
+    diff.set_defaults(func=cmd_rules_diff)
+    schema = rules.add_parser(
+        "schema", help="the JSON Schemas of the rule files, for editors (all kinds by default)"
+    )
+    schema.add_argument("kind", nargs="?", choices=["catalog", "payment-schedules", "program"])
+    schema.add_argument("--write", metavar="DIR", help="write <kind>.schema.json files into DIR")
+    schema.set_defaults(func=cmd_rules_schema)
 
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_db_migrate)

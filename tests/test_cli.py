@@ -59,7 +59,7 @@ def test_rules_check_prints_every_error_and_fails(rules_dir: Path) -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 2, result.stdout
     assert lines[0].startswith(f"{rules_dir / 'payment-schedules.yaml'}:2:1: ")
-    assert lines[1].startswith(f"{rules_dir / 'programs' / 'coffee.yaml'}:15:38: ")
+    assert lines[1].startswith(f"{rules_dir / 'programs' / 'coffee.yaml'}:16:38: ")
     assert "quantity" in lines[1]
     assert "2 error(s)" in result.stderr
 

@@ -143,7 +143,7 @@ def test_duplicate_program_id_across_files(tmp_path: Path) -> None:
             str(tmp_path / "programs" / "club.yaml"),
             1,
             5,
-            f"id: duplicate program id 'club' (also in {copy_path})",
+            "id: duplicate program id 'club' (also in programs/club-copy.yaml)",
         ),
     ]
 
