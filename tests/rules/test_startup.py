@@ -96,7 +96,8 @@ def test_the_reload_mutation_reports_a_database_refusal_without_internals(
     with TestClient(create_app(settings)) as client:
         payload = gql(
             as_admin(client),
-            "mutation { reloadRules(input: {}) { applied errors { path } userErrors { code message } } }",
+            "mutation { reloadRules(input: {}) { applied errors { path } "
+            "userErrors { code message } } }",
         )["reloadRules"]
     assert payload == {
         "applied": False,
