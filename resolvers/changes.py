@@ -84,7 +84,10 @@ async def resolve_skip_shipment(info: Info, data: SkipShipmentInput) -> SkipShip
             order_id,
             data.event_number,
             data.repeat_index,
+            today=info.context.today,
             actor=info.context.actor,
+            rules=billing_rules(info),
+            gateway=info.context.gateway,
             reason=data.reason,
         ),
     )
@@ -159,6 +162,7 @@ async def resolve_swap_item(info: Info, data: SwapItemInput) -> SwapItemPayload:
             order_id,
             data.from_sku,
             data.to_sku,
+            today=info.context.today,
             actor=info.context.actor,
             reason=data.reason,
         ),
@@ -173,6 +177,7 @@ async def resolve_change_quantity(info: Info, data: ChangeQuantityInput) -> Chan
         lambda order_id: changes.change_quantity(
             order_id,
             data.quantity,
+            today=info.context.today,
             actor=info.context.actor,
             reason=data.reason,
         ),

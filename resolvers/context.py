@@ -195,6 +195,11 @@ class Loaders:
             lambda ids: models.ChildOrder.filter(id__in=ids), lambda r: r.id
         )
     )
+    payment_by_id: DataLoader[int, models.Payment] = field(
+        default_factory=lambda: _by_key(
+            lambda ids: models.Payment.filter(id__in=ids), lambda r: r.id
+        )
+    )
 
 
 def _grouped_ids(

@@ -103,7 +103,8 @@ class Mutation:
     @strawberry.mutation(
         description=(
             "Skip one pending occurrence (event, repeat) of a continuity order: it never ships "
-            "and is never billed; later dates do not move."
+            "and is never billed (a prepaid order gets its amount refunded at once); later "
+            "dates do not move."
         )
     )
     async def skip_shipment(self, info: Info, input: SkipShipmentInput) -> SkipShipmentPayload:
@@ -140,15 +141,17 @@ class Mutation:
 
     @strawberry.mutation(
         description=(
-            "Ship another item instead of fromSku on every pending line (per-shipment orders "
-            "pay the new item's catalog price; prepaid orders keep their price)."
+            "Ship another item instead of fromSku on every future occurrence of the order, held "
+            "as a line or planned later (per-shipment orders pay the new item's catalog price; "
+            "prepaid orders keep their price)."
         )
     )
     async def swap_item(self, info: Info, input: SwapItemInput) -> SwapItemPayload:
         return await resolve_swap_item(info, input)
 
     @strawberry.mutation(
-        description="Change the order's quantity (per-shipment orders): every pending line follows."
+        description="Change the order's quantity (per-shipment orders): every future occurrence "
+        "follows, held as a line or planned later."
     )
     async def change_quantity(
         self, info: Info, input: ChangeQuantityInput
@@ -188,8 +191,8 @@ class Mutation:
         return await resolve_update_start_date(info, input)
 
     @strawberry.mutation(
-        description="Ship another item instead of one on the pending lines of chosen orders; "
-        "all or none; dryRun shows the changes and writes nothing."
+        description="Ship another item instead of one on every future occurrence of chosen "
+        "orders; all or none; dryRun shows the changes and writes nothing."
     )
     async def substitute_product(
         self, info: Info, input: SubstituteProductInput

@@ -29,7 +29,10 @@ from schema.pagination import PageInfo
 from schema.programs import Program, ProgramVersion
 
 
-@strawberry.type
+@strawberry.type(
+    description="A charge or a refund, and what it pays for: its child order, installment, or "
+    "the charge and the skipped occurrence a refund gives back."
+)
 class Payment:
     id: strawberry.ID
     kind: PaymentKind
@@ -42,6 +45,14 @@ class Payment:
     next_retry_on: datetime.date | None
     failure_code: str | None
     created_at: datetime.datetime
+    event_number: int | None = strawberry.field(
+        description="A refund of a skipped occurrence: its event number."
+    )
+    repeat_index: int | None = strawberry.field(
+        description="A refund of a skipped occurrence: its repeat (0 for the first shipment)."
+    )
+    _child_order_id: strawberry.Private[int | None]
+    _refund_of_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: models.Payment) -> Payment:
@@ -57,7 +68,30 @@ class Payment:
             next_retry_on=row.next_retry_on,
             failure_code=row.failure_code,
             created_at=row.created_at,
+            event_number=row.event_number,
+            repeat_index=row.repeat_index,
+            _child_order_id=row.child_order_id,
+            _refund_of_id=row.refund_of_id,
         )
+
+    @strawberry.field(
+        description="The child order a shipment charge pays for (or whose charge a refund "
+        "gives back)."
+    )
+    async def child_order(
+        self, info: Info
+    ) -> Annotated[ChildOrder, strawberry.lazy("schema.orders")] | None:
+        if self._child_order_id is None:
+            return None
+        return ChildOrder.from_row(
+            await info.context.loaders.child_order_by_id.load(self._child_order_id)
+        )
+
+    @strawberry.field(description="A refund: the charge it gives money back from.")
+    async def refund_of(self, info: Info) -> Payment | None:
+        if self._refund_of_id is None:
+            return None
+        return Payment.from_row(await info.context.loaders.payment_by_id.load(self._refund_of_id))
 
 
 @strawberry.type(description="One change to an order: who, when, what and why.")
@@ -257,7 +291,10 @@ class SalesOrderLine:
 class SalesOrder:
     id: strawberry.ID
     number: str
-    status: SalesOrderStatus
+    status: SalesOrderStatus = strawberry.field(
+        description="Follows its continuity orders: CLOSED once they have all ended, "
+        "CANCELLED when they were all cancelled."
+    )
     order_date: datetime.date
     total: Money = strawberry.field(description="The ordinary lines, charged at placement.")
     placed_by: str

@@ -9,7 +9,8 @@ orders' required installment paid), every pending line due by the horizon is rel
    first line (``CH-<date>-<line id>``), so it is unique and deterministic;
 2. one ``child_order_line`` per due line, joined to its child order by that number;
 3. the lines become ``released`` with their child order;
-4. a pending shipment charge per per-shipment child order;
+4. a pending shipment charge per per-shipment child order (due the next day when it is not
+   charged at once: the next day's payments run takes it);
 5. one ``child_order_created`` history entry per child order, and its notifications.
 
 All five run in the caller's transaction; the caller locks the batch's orders first.
@@ -18,12 +19,13 @@ All five run in the caller's transaction; the caller locks the batch's orders fi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.notifications.events import emit_many
 from continuity.notifications.outcomes import child_order_events
+from continuity.payments.records import SHIPMENT_KEY_SUFFIX
 from continuity.sql import execute, fetch
 
 #: The due lines of the batch, with their occurrence key and their child-order group.
@@ -94,7 +96,7 @@ INSERT INTO payment (kind, purpose, status, sales_order_id, continuity_order_id,
                      idempotency_key, attempts, attempt_base, created_at, updated_at,
                      last_attempt_at)
 SELECT 'charge', 'shipment', 'pending', o.sales_order_id, o.id, c.id, c.payment_method_id,
-       c.total_minor, c.currency, :as_of, c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now,
+       c.total_minor, c.currency, :due, c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now,
        {claimed}
 FROM child_order c JOIN continuity_order o ON o.id = c.continuity_order_id
 WHERE c.job_run_id = :run AND c.id > :mark AND c.status = 'created'
@@ -152,7 +154,12 @@ async def release_batch(
     lines = await execute(conn, _CHILD_LINES, **common)
     await execute(conn, _RELEASE, now=now, run=run_id, mark=mark)
     charges_sql = _CHARGES.replace("{claimed}", ":now" if charge_now else "NULL")
-    await execute(conn, charges_sql, as_of=as_of, now=now, run=run_id, mark=mark, suffix=":charge")
+    # not charged now: the next day's payments run takes it (today's ran before this job, and
+    # a second run of the chain for the same date must find nothing new to do)
+    due = as_of if charge_now else as_of + timedelta(days=1)
+    await execute(
+        conn, charges_sql, due=due, now=now, run=run_id, mark=mark, suffix=SHIPMENT_KEY_SUFFIX
+    )
     await execute(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark
     )

@@ -19,7 +19,6 @@ from continuity.enums import (
     ChildOrderStatus,
     ContinuityOrderStatus,
     PaymentKind,
-    PaymentPurpose,
     PaymentStatus,
 )
 from continuity.models import (
@@ -34,6 +33,7 @@ from continuity.notifications.outcomes import hold_event, payment_event
 from continuity.orders.history import record
 from continuity.payments.charges import call_gateway, record_outcome
 from continuity.payments.gateway import GatewayResult, PaymentGateway
+from continuity.payments.records import refund_late_charge
 from continuity.sql import execute_many, id_list
 
 
@@ -166,21 +166,7 @@ async def _still_owed(done: list[Payment], conn: BaseDBAsyncClient, as_of: date)
             kept.append(payment)
         elif payment.status is PaymentStatus.SUCCEEDED and payment.kind is PaymentKind.CHARGE:
             kept.append(payment)
-            await Payment.create(
-                kind=PaymentKind.REFUND,
-                purpose=PaymentPurpose.REFUND,
-                status=PaymentStatus.PENDING,
-                sales_order_id=payment.sales_order_id,
-                continuity_order_id=payment.continuity_order_id,
-                child_order_id=payment.child_order_id,
-                payment_method_id=payment.payment_method_id,
-                amount_minor=payment.amount_minor,
-                currency=payment.currency,
-                due_date=as_of,
-                idempotency_key=f"{payment.idempotency_key}:refund-late",
-                gateway_reference=payment.gateway_reference,
-                using_db=conn,
-            )
+            await refund_late_charge(conn, payment, today=as_of)
     return kept
 
 
