@@ -306,25 +306,24 @@ async def settle(
 
 
 async def cancel_unpaid(conn: BaseDBAsyncClient, order: ContinuityOrder) -> int:
-    """A cancelled order's charges not taken yet are never taken, and the refunds waiting
-    for them are void. Returns how many charges were cancelled."""
+    """A cancelled order's charges not taken yet are never taken, and its refunds still
+    waiting for a charge are void (what it did pay is settled by ``settle``). Returns how
+    many charges were cancelled."""
     now = datetime.now(UTC)
-    unpaid = Payment.filter(
-        continuity_order_id=order.id,
-        kind=PaymentKind.CHARGE,
-        purpose__in=PREPAID,
-        status__in=UNPAID,
-    ).using_db(conn)
-    ids = [p.id for p in await unpaid]
-    if not ids:
-        return 0
     await (
-        Payment.filter(refund_of_id__in=ids, status=PaymentStatus.SCHEDULED)
+        Payment.filter(
+            continuity_order_id=order.id, kind=PaymentKind.REFUND, status=PaymentStatus.SCHEDULED
+        )
         .using_db(conn)
         .update(status=PaymentStatus.CANCELLED, updated_at=now)
     )
     cancelled: int = await (
-        Payment.filter(id__in=ids)
+        Payment.filter(
+            continuity_order_id=order.id,
+            kind=PaymentKind.CHARGE,
+            purpose__in=PREPAID,
+            status__in=UNPAID,
+        )
         .using_db(conn)
         .update(status=PaymentStatus.CANCELLED, next_retry_on=None, updated_at=now)
     )

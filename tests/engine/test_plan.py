@@ -353,3 +353,9 @@ def test_any_history_of_an_order_keeps_its_lines_a_faithful_plan(
                 if spec.event(key[0]).repeats and key in walk.order.keys(PENDING)
             )
             assert all(count <= value for count in added.values())
+
+
+def test_the_slow_mode_runs_thousands_of_examples() -> None:
+    """``HYPOTHESIS_PROFILE=slow`` (README, docs/TESTING.md) is a registered profile."""
+    assert settings.get_profile("slow").max_examples >= 5000
+    assert settings.get_profile("ci").max_examples <= PLANNER_EXAMPLES
