@@ -25,12 +25,13 @@ from tortoise.transactions import in_transaction
 
 from continuity.jobs.batch import run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
+from continuity.jobs.locking import skip_locked
 from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import JobRun
 from continuity.orders.replan import ORDER_COLUMNS, OrderFacts, SpecCache, load_states, write_plans
 from continuity.orders.status import OPEN_VALUES
 from continuity.parameters import load_call_center_parameters
-from continuity.sql import dialect, execute_many, fetch, json_text
+from continuity.sql import execute_many, fetch, json_text
 
 JOB_NAME = "extend-lines"
 ACTOR = f"job:{JOB_NAME}"
@@ -117,9 +118,12 @@ async def _extend_batch(
 ) -> None:
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        lock = "FOR UPDATE SKIP LOCKED" if dialect(conn) == "postgres" else ""
         rows = await fetch(
-            conn, _ORDERS.replace("{lock}", lock), orders=ids, no=False, open=OPEN_VALUES
+            conn,
+            _ORDERS.replace("{lock}", skip_locked(conn)),
+            orders=ids,
+            no=False,
+            open=OPEN_VALUES,
         )
         if not rows:
             return

@@ -18,7 +18,7 @@ from tortoise.queryset import QuerySet
 from continuity.models import ContinuityOrder
 from continuity.sql import dialect, id_list
 
-__all__ = ["claim_order", "id_list", "lock_skipping", "locking"]
+__all__ = ["claim_order", "id_list", "lock_skipping", "locking", "skip_locked"]
 
 M = TypeVar("M", bound=Model)
 
@@ -30,6 +30,11 @@ def locking(query: QuerySet[M], conn: BaseDBAsyncClient) -> QuerySet[M]:
     if dialect(conn) == "postgres":
         query = query.select_for_update(skip_locked=True)
     return query
+
+
+def skip_locked(conn: BaseDBAsyncClient) -> str:
+    """The clause that ends a hand-written ``SELECT`` locking its rows like ``locking``."""
+    return "FOR UPDATE SKIP LOCKED" if dialect(conn) == "postgres" else ""
 
 
 async def lock_skipping(conn: BaseDBAsyncClient, query: QuerySet[Any]) -> list[int]:
