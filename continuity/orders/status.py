@@ -21,6 +21,9 @@ OPEN = frozenset(
 )
 #: Orders that no change applies to any more.
 ENDED = frozenset({ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED})
+#: Orders whose charges are no longer taken (nor billed): a cancelled order. A closed order
+#: was delivered and still pays what it owes (an installment due after its last shipment).
+NOT_BILLED = frozenset({ContinuityOrderStatus.CANCELLED})
 #: ``OPEN`` as the values stored in the database (for hand-written SQL).
 OPEN_VALUES = tuple(sorted(status.value for status in OPEN))
 
