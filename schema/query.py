@@ -102,7 +102,12 @@ class Query:
             after,
         )
 
-    @strawberry.field(description="An order's next shipments and the charge each will bring.")
+    @strawberry.field(
+        description="An order's next shipments and the charge each will bring, as the jobs "
+        "will ship them: with its skips, swaps and quantity; a pause until a date resumes on "
+        "it; nothing while paused with no end date or on payment hold; a prepaid order's "
+        "shipments wait for its unpaid charge."
+    )
     async def upcoming_shipments(
         self, info: Info, order: strawberry.ID, count: int = 5
     ) -> list[UpcomingShipment]:
