@@ -1,7 +1,8 @@
 """Planned occurrences of a continuity order: the one place that knows the schedule rules.
 
-Order placement, the projections and every job call these functions, so a preview is always
-what the jobs will do. Rules (SPEC §3–§4):
+The planner (``continuity.engine.plan``) walks these occurrences for placement, every change,
+every job and every projection, so a preview is always what the jobs will do. Rules
+(SPEC §3–§4):
 
 - events ship in number order, from the order's first event (event 1, or the program's current
   event); ``repeat: N`` ships N+1 times, ``forever`` never ends; ``skip`` occupies its slot and
