@@ -101,5 +101,14 @@ async def id_list(query: QuerySet[Any], field: str = "id") -> list[int]:
     return [int(cast(int, value)) for value in await query.values_list(field, flat=True)]
 
 
+def as_date(value: Any) -> date:
+    """A ``DATE`` column as a driver returns it (asyncpg: a date; SQLite: ISO text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
 def json_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -37,7 +37,6 @@ async def update_start_date(
         order_ids,
         new_start=new_start_date,
         add_days=add_days,
-        threshold=session.settings.call_center.repeat_threshold,
         actor=session.actor,
         reason=reason,
         dry_run=dry_run,
@@ -57,5 +56,11 @@ async def substitute_product(
         require_agent_reason(session.caller, reason)
     await _existing(order_ids)
     return await bulk.substitute_product(
-        order_ids, from_sku, to_sku, actor=session.actor, reason=reason, dry_run=dry_run
+        order_ids,
+        from_sku,
+        to_sku,
+        today=session.today,
+        actor=session.actor,
+        reason=reason,
+        dry_run=dry_run,
     )

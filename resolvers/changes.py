@@ -25,7 +25,14 @@ async def skip_shipment(
 ) -> models.ContinuityOrder:
     await _allowed(session, order_id, reason)
     return await changes.skip_shipment(
-        order_id, event_number, repeat_index, actor=session.actor, reason=reason
+        order_id,
+        event_number,
+        repeat_index,
+        today=session.today,
+        actor=session.actor,
+        rules=billing_rules(session),
+        gateway=session.gateway,
+        reason=reason,
     )
 
 
@@ -67,14 +74,18 @@ async def swap_item(
     session: Session, order_id: int, from_sku: str, to_sku: str, reason: str | None
 ) -> models.ContinuityOrder:
     await _allowed(session, order_id, reason)
-    return await changes.swap_item(order_id, from_sku, to_sku, actor=session.actor, reason=reason)
+    return await changes.swap_item(
+        order_id, from_sku, to_sku, today=session.today, actor=session.actor, reason=reason
+    )
 
 
 async def change_quantity(
     session: Session, order_id: int, quantity: int, reason: str | None
 ) -> models.ContinuityOrder:
     await _allowed(session, order_id, reason)
-    return await changes.change_quantity(order_id, quantity, actor=session.actor, reason=reason)
+    return await changes.change_quantity(
+        order_id, quantity, today=session.today, actor=session.actor, reason=reason
+    )
 
 
 async def cancel_order(

@@ -154,6 +154,6 @@ class BulkMutations:
     )
     substitute_product: SubstituteProductPayload = strawberry.mutation(
         resolver=substitute_product,
-        description="Ship another item instead of one on the pending lines of chosen orders; "
-        "all or none; dryRun shows the changes and writes nothing.",
+        description="Ship another item instead of one on every future occurrence of chosen "
+        "orders; all or none; dryRun shows the changes and writes nothing.",
     )

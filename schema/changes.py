@@ -256,7 +256,8 @@ class ChangeMutations:
     skip_shipment: SkipShipmentPayload = strawberry.mutation(
         resolver=skip_shipment,
         description="Skip one pending occurrence (event, repeat) of a continuity order: it "
-        "never ships and is never billed; later dates do not move.",
+        "never ships and is never billed (a prepaid order gets its amount refunded at once); "
+        "later dates do not move.",
     )
     pause_order: PauseOrderPayload = strawberry.mutation(
         resolver=pause_order,
@@ -278,13 +279,14 @@ class ChangeMutations:
     )
     swap_item: SwapItemPayload = strawberry.mutation(
         resolver=swap_item,
-        description="Ship another item instead of fromSku on every pending line (per-shipment "
-        "orders pay the new item's catalog price; prepaid orders keep their price).",
+        description="Ship another item instead of fromSku on every future occurrence of the "
+        "order, held as a line or planned later (per-shipment orders pay the new item's catalog "
+        "price; prepaid orders keep their price).",
     )
     change_quantity: ChangeQuantityPayload = strawberry.mutation(
         resolver=change_quantity,
-        description="Change the order's quantity (per-shipment orders): every pending line "
-        "follows.",
+        description="Change the order's quantity (per-shipment orders): every future "
+        "occurrence follows, held as a line or planned later.",
     )
     cancel_order: CancelOrderPayload = strawberry.mutation(
         resolver=cancel_order,

@@ -206,7 +206,10 @@ class SalesOrderLine:
 class SalesOrder(Entity):
     id: relay.NodeID[int]
     number: str = strawberry.field(description="The order number people quote (`SO-…`).")
-    status: SalesOrderStatus = strawberry.field(description="Where it is in its life.")
+    status: SalesOrderStatus = strawberry.field(
+        description="Follows its continuity orders: CLOSED once they have all ended, "
+        "CANCELLED when they were all cancelled."
+    )
     order_date: datetime.date = strawberry.field(description="The business date it was placed.")
     total: Money = strawberry.field(description="The ordinary lines, charged at placement.")
     placed_by: str = strawberry.field(description="Who placed it (`agent:alice`).")

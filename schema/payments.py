@@ -16,11 +16,15 @@ from schema.nodes import Entity, entity, present
 
 if TYPE_CHECKING:
     from schema.customers import PaymentMethod
+    from schema.fulfilment import ChildOrder
     from schema.orders import ContinuityOrder, SalesOrder
 
 
 @entity(models.Payment, owner="payment_method__customer_id")
-@strawberry.type(description="One charge, authorization or refund, with its attempts.")
+@strawberry.type(
+    description="One charge, authorization or refund, with its attempts, and what it pays for: "
+    "its child order, installment, or the charge and the skipped occurrence a refund gives back."
+)
 class Payment(Entity):
     id: relay.NodeID[int]
     kind: PaymentKind = strawberry.field(description="Charge, authorization or refund.")
@@ -30,6 +34,12 @@ class Payment(Entity):
     due_date: datetime.date = strawberry.field(description="When it is (or was) due.")
     installment_number: int | None = strawberry.field(
         description="Installments: its 1-based number in the order's payment schedule."
+    )
+    event_number: int | None = strawberry.field(
+        description="A refund of a skipped occurrence: its event number."
+    )
+    repeat_index: int | None = strawberry.field(
+        description="A refund of a skipped occurrence: its repeat (0 for the first shipment)."
     )
     attempts: int = strawberry.field(description="Attempts made so far.")
     next_retry_on: datetime.date | None = strawberry.field(
@@ -62,6 +72,8 @@ class Payment(Entity):
             amount=Money.of(row.amount_minor, row.currency),
             due_date=row.due_date,
             installment_number=row.installment_number,
+            event_number=row.event_number,
+            repeat_index=row.repeat_index,
             attempts=row.attempts,
             next_retry_on=row.next_retry_on,
             failure_code=PaymentFailureCode.of(row.failure_code),
@@ -87,6 +99,21 @@ class Payment(Entity):
         from schema.orders import SalesOrder
 
         return await SalesOrder.load(info, self._row.sales_order_id)
+
+    @strawberry.field(
+        description="The child order a shipment payment pays for (or whose charge a refund "
+        "gives back)."
+    )
+    async def child_order(
+        self, info: Info
+    ) -> Annotated[ChildOrder, strawberry.lazy("schema.fulfilment")] | None:
+        from schema.fulfilment import ChildOrder
+
+        return await ChildOrder.load(info, self._row.child_order_id)
+
+    @strawberry.field(description="A refund: the charge it gives money back from.")
+    async def refund_of(self, info: Info) -> Payment | None:
+        return await Payment.load(info, self._row.refund_of_id)
 
     @strawberry.field(description="The card it is (or was) charged to.")
     async def payment_method(

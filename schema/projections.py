@@ -95,8 +95,11 @@ def _shipment(shipment: projection.ProjectedShipment, currency: str) -> Upcoming
 @strawberry.type
 class ProjectionQueries:
     @strawberry.field(
-        description="An order's next shipments and the charge each will bring; null when there "
-        "is no such order or it is not the caller's."
+        description="An order's next shipments and the charge each will bring, as the jobs "
+        "will ship them: with its skips, swaps and quantity; a pause until a date resumes on "
+        "it; nothing while paused with no end date or on payment hold; a prepaid order's "
+        "shipments wait for its unpaid charge. Null when there is no such order or it is not "
+        "the caller's."
     )
     async def upcoming_shipments(
         self,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 from tortoise.context import TortoiseContext
 
@@ -20,6 +22,12 @@ from continuity.payments.gateway import TestGateway
 from rules.loader import BUNDLED_RULES_DIR
 from server.app import create_app
 from tests.dbutil import create_database, drop_database, drop_template, fresh_database_url
+
+# Property tests: bounded in CI (``ci``, the default); ``HYPOTHESIS_PROFILE=slow`` runs many
+# more examples of every property (docs/TESTING.md).
+hypothesis_settings.register_profile("ci", hypothesis_settings(max_examples=100))
+hypothesis_settings.register_profile("slow", hypothesis_settings(max_examples=5000, deadline=None))
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -40,13 +40,32 @@ def add_months(start: date, months: int) -> date:
     return date(year, month + 1, min(start.day, last_day))
 
 
-class DateWalker:
-    """Steps through dates gap by gap without month-end drift."""
+def months_between(start: date, end: date) -> int:
+    """Whole calendar months from ``start``'s month to ``end``'s (days ignored)."""
+    return (end.year * 12 + end.month) - (start.year * 12 + start.month)
 
-    def __init__(self, first: date) -> None:
+
+class DateWalker:
+    """Steps through dates gap by gap without month-end drift.
+
+    ``run_start``: the walk continues a run of month gaps that began on that date (the first
+    date is ``run_start`` plus whole months); a re-anchored schedule passes it so that a run
+    started on the 31st keeps returning to the 31st.
+    """
+
+    def __init__(self, first: date, run_start: date | None = None) -> None:
         self.current = first
         self._run_start = first  # where the current run of month gaps began
         self._months = 0
+        if run_start is not None and run_start <= first:
+            months = months_between(run_start, first)
+            if add_months(run_start, months) == first:
+                self._run_start, self._months = run_start, months
+
+    @property
+    def run_start(self) -> date:
+        """Where the run of month gaps the current date belongs to began."""
+        return self._run_start
 
     def hold_until(self, earliest: date) -> date:
         """Move to ``earliest`` if the walk is before it (``not_before``); a new run starts."""

@@ -1,7 +1,8 @@
 """Planned occurrences of a continuity order: the one place that knows the schedule rules.
 
-Order placement, the projections and every job call these functions, so a preview is always
-what the jobs will do. Rules (SPEC §3–§4):
+The planner (``continuity.engine.plan``) walks these occurrences for placement, every change,
+every job and every projection, so a preview is always what the jobs will do. Rules
+(SPEC §3–§4):
 
 - events ship in number order, from the order's first event (event 1, or the program's current
   event); ``repeat: N`` ships N+1 times, ``forever`` never ends; ``skip`` occupies its slot and
@@ -13,7 +14,6 @@ what the jobs will do. Rules (SPEC §3–§4):
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -46,6 +46,9 @@ class Occurrence:
     action: EventAction
     ship_date: date
     items: tuple[PlannedItem, ...]
+    #: Where the run of month gaps that dated this occurrence began (``ship_date`` itself
+    #: when it starts a run): re-anchoring here with it keeps later months on the same day.
+    run_start: date | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -63,11 +66,20 @@ class Occurrence:
 @dataclass(frozen=True)
 class Anchor:
     """Where the dates of an order are computed from: the occurrence ``(event, repeat)`` ships
-    on ``ship_date``. Placement anchors at the first event; a resume re-anchors."""
+    on ``ship_date``. Placement anchors at the first event; a resume re-anchors.
+
+    ``run_start``: the anchor date continues a run of month gaps begun on that date (a
+    re-plan that keeps an occurrence's date keeps its run, so the 31st stays the 31st).
+    """
 
     ship_date: date
     event_number: int
     repeat_index: int = 0
+    run_start: date | None = None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.event_number, self.repeat_index
 
 
 def start_date(spec: ProgramSpec, order_date: date, prompted: date | None = None) -> date:
@@ -111,7 +123,7 @@ def occurrences(
     events = covered_events(spec, first_event)
     numbers = [e.number for e in events]
     start_index = numbers.index(anchor.event_number)
-    walker = DateWalker(anchor.ship_date)
+    walker = DateWalker(anchor.ship_date, anchor.run_start)
     first = True
     for event in events[start_index:]:
         repeat_index = anchor.repeat_index if event.number == anchor.event_number else 0
@@ -128,7 +140,9 @@ def occurrences(
                     for i in event.items
                 )
             )
-            yield Occurrence(event.number, repeat_index, event.action, when, items)
+            yield Occurrence(
+                event.number, repeat_index, event.action, when, items, walker.run_start
+            )
             repeat_index += 1
 
 
@@ -141,44 +155,3 @@ def all_occurrences(
     return list(
         islice(occurrences(spec, first_event, anchor, quantity=quantity), MAX_FINITE_OCCURRENCES)
     )
-
-
-def materialize(
-    spec: ProgramSpec,
-    first_event: int,
-    anchor: Anchor,
-    *,
-    quantity: int = 1,
-    threshold: int,
-    up_front: bool,
-    pending: Counter[int] | None = None,
-    skip_keys: frozenset[tuple[int, int]] = frozenset(),
-) -> list[Occurrence]:
-    """The occurrences to hold as lines now.
-
-    Up-front orders are materialized in full. Otherwise at most ``threshold`` occurrences of a
-    repeating event are pending at a time (``pending`` counts those already held, by event), and
-    materialization stops at the first occurrence over that limit: later events wait for the
-    extend job, so lines are always a prefix of the schedule. ``skip_keys`` are occurrences
-    already held as lines.
-    """
-    if up_front:
-        return [
-            o
-            for o in all_occurrences(spec, first_event, anchor, quantity=quantity)
-            if o.key not in skip_keys
-        ]
-    held: Counter[int] = Counter(pending or {})
-    planned: list[Occurrence] = []
-    repeating = {e.number for e in spec.events if e.repeats}
-    for occurrence in occurrences(spec, first_event, anchor, quantity=quantity):
-        if occurrence.key in skip_keys:
-            continue
-        if occurrence.event_number in repeating:
-            if held[occurrence.event_number] >= threshold:
-                break
-            held[occurrence.event_number] += 1
-        planned.append(occurrence)
-        if len(planned) >= MAX_FINITE_OCCURRENCES:
-            break
-    return planned

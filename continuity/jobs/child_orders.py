@@ -3,15 +3,17 @@
 For each open order with lines due (planned within ``days_before_delivery`` of the run date,
 or overdue): one child order per due occurrence, or, when the program consolidates past orders,
 one child order for all overdue occurrences. Paused, held and cancelled orders are skipped; an
-expired card leaves the lines pending and is counted; prepaid orders wait for the installment
-their schedule requires before shipping; ``max_child_orders_per_run`` caps a run.
+expired card leaves the lines pending and is counted; a prepaid order ships nothing until the
+charge that gates shipping is taken (its up-front charge, or its installments up to
+``ship_after_installment``: ``continuity.payments.records.awaiting_payment``): its due lines
+wait and go out at the first run after it is paid; ``max_child_orders_per_run`` caps a run.
 
-Orders are taken in batches (keyset on the order id). A batch is one transaction: its orders
-are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a second replica takes other orders),
-re-checked, and their due lines released by a few set-based statements
+The work runs through the one batch loop (``continuity.jobs.batch``): orders in keyset
+batches, a failing batch retried order by order, the cap held on every path. A batch is one
+transaction: its orders are locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL: a second replica
+takes other orders), re-checked, and their due lines released by a few set-based statements
 (``continuity.jobs.release``). A crash loses at most the batch in hand, which the next run
-finds still due. A batch that fails is retried order by order, so one bad order is recorded
-on the run and never blocks the others.
+finds still due.
 """
 
 from __future__ import annotations
@@ -21,15 +23,24 @@ from datetime import date, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from continuity.customers import card_expired
 from continuity.enums import ContinuityLineStatus, ContinuityOrderStatus
+from continuity.jobs.batch import Outcome, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
-from continuity.jobs.locking import id_list
+from continuity.jobs.locking import id_list, lock_skipping
 from continuity.jobs.release import release_batch
 from continuity.jobs.runs import RunRecorder, recorded_run
-from continuity.models import ContinuityLine, ContinuityOrder, JobRun, Payment
+from continuity.models import (
+    CallCenterParameters,
+    ContinuityLine,
+    ContinuityOrder,
+    JobRun,
+    Payment,
+)
 from continuity.orders.pause import resume_order
 from continuity.parameters import load_call_center_parameters
 from continuity.payments.collect import collect_many
+from continuity.payments.records import awaiting_payment
 from continuity.sql import fetch
 
 JOB_NAME = "create-child-orders"
@@ -45,43 +56,48 @@ async def create_child_orders(
 ) -> JobRun:
     params = await load_call_center_parameters()
     horizon = as_of + timedelta(days=params.days_before_delivery)
-    limit = params.max_child_orders_per_run or None
     async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
-        await _resume_due_pauses(as_of, filters, run)
-        after = 0
-        while True:
-            room = None if limit is None else limit - run.counts["child_orders"]
-            if room is not None and room <= 0:
-                if await _due_orders(horizon, filters, after, 1):
-                    run.count("capped")
-                break
-            candidates = await _due_orders(horizon, filters, after, env.batch_size)
-            if not candidates:
-                break
-            after = candidates[-1]
-            charges = await _release_or_isolate(
-                candidates, as_of, horizon, room, run, params.authorize_child_orders
-            )
-            if params.authorize_child_orders and charges:
-                await collect_many(charges, env, as_of, params, run, actor=ACTOR)
+
+        async def due_pauses(after: int, size: int) -> list[int]:
+            return await _due_pauses(as_of, filters, after, size)
+
+        async def resume(ids: list[int], _room: int | None) -> None:
+            for order_id in ids:
+                resumed = await resume_order(
+                    order_id, today=as_of, actor=ACTOR, reason="the pause ended", if_paused=True
+                )
+                if resumed.status is ContinuityOrderStatus.ACTIVE:
+                    run.count("resumed")
+
+        async def due_orders(after: int, size: int) -> list[int]:
+            return await _due_orders(horizon, filters, after, size)
+
+        async def release(ids: list[int], room: int | None) -> Outcome:
+            return await _release(ids, as_of, horizon, room, run, params, env)
+
+        # orders paused until a date that has come are resumed first, so they ship today
+        # (one at a time: a resume re-plans one order; they are few)
+        await run_batches(run, select=due_pauses, step=resume, size=1)
+        await run_batches(
+            run,
+            select=due_orders,
+            step=release,
+            size=env.batch_size,
+            cap=params.max_child_orders_per_run or None,
+        )
     return run.run
 
 
-async def _resume_due_pauses(as_of: date, filters: JobFilters, run: RunRecorder) -> None:
-    """Orders paused until a date that has come are resumed first, so they ship today."""
-    query = ContinuityOrder.filter(status=ContinuityOrderStatus.PAUSED, paused_until__lte=as_of)
+async def _due_pauses(as_of: date, filters: JobFilters, after: int, size: int) -> list[int]:
+    """Orders paused until a date that has come."""
+    query = ContinuityOrder.filter(
+        status=ContinuityOrderStatus.PAUSED, paused_until__lte=as_of, id__gt=after
+    )
     if filters.order is not None:
         query = query.filter(id=filters.order)
     if filters.program is not None:
         query = query.filter(program__code=filters.program)
-    for order_id in await id_list(query.order_by("id")):
-        try:
-            await resume_order(
-                order_id, today=as_of, actor=ACTOR, reason="the pause ended", if_paused=True
-            )
-            run.count("resumed")
-        except Exception as exc:  # one bad order never aborts the batch
-            run.fail(f"order {order_id}", f"{type(exc).__name__}: {exc}")
+    return await id_list(query.order_by("id").limit(size))
 
 
 async def _due_orders(horizon: date, filters: JobFilters, after: int, size: int) -> list[int]:
@@ -101,41 +117,9 @@ async def _due_orders(horizon: date, filters: JobFilters, after: int, size: int)
     )
 
 
-async def _release_or_isolate(
-    candidates: list[int],
-    as_of: date,
-    horizon: date,
-    room: int | None,
-    run: RunRecorder,
-    charge_now: bool,
-) -> list[Payment]:
-    try:
-        return await _release(candidates, as_of, horizon, room, run, charge_now)
-    except Exception as exc:
-        if len(candidates) == 1:
-            run.fail(f"order {candidates[0]}", f"{type(exc).__name__}: {exc}")
-            return []
-    charges: list[Payment] = []
-    for order_id in candidates:
-        try:
-            charges += await _release([order_id], as_of, horizon, room, run, charge_now)
-        except Exception as exc:  # one bad order never aborts the batch
-            run.fail(f"order {order_id}", f"{type(exc).__name__}: {exc}")
-    return charges
-
-
-_ELIGIBLE = """
-SELECT o.id,
-       CASE WHEN pm.exp_year > :year OR (pm.exp_year = :year AND pm.exp_month >= :month)
-            THEN 0 ELSE 1 END AS expired,
-       CASE WHEN o.billing_mode = 'per_shipment' OR s.ship_after_installment IS NULL
-                 OR EXISTS (SELECT 1 FROM payment p
-                            WHERE p.continuity_order_id = o.id AND p.status = 'succeeded'
-                              AND p.installment_number = s.ship_after_installment)
-            THEN 0 ELSE 1 END AS unpaid
-FROM continuity_order o
-JOIN payment_method pm ON pm.id = o.payment_method_id
-LEFT JOIN payment_schedule s ON s.id = o.payment_schedule_id
+_CARDS = """
+SELECT o.id, pm.exp_month, pm.exp_year
+FROM continuity_order o JOIN payment_method pm ON pm.id = o.payment_method_id
 WHERE o.id IN (:orders) AND o.status || '' = 'active'  -- not the status index: the ids
 ORDER BY o.id
 """
@@ -154,13 +138,22 @@ ORDER BY l.continuity_order_id
 """
 
 
-async def _lock(conn: BaseDBAsyncClient, order_ids: list[int]) -> list[int]:
-    """The batch's orders still active, locked for this transaction (PostgreSQL: orders
-    another replica holds are skipped; it is releasing them)."""
-    if conn.capabilities.dialect != "postgres":
-        return order_ids
-    query = ContinuityOrder.filter(id__in=order_ids, status=ContinuityOrderStatus.ACTIVE)
-    return await id_list(query.using_db(conn).select_for_update(skip_locked=True).order_by("id"))
+async def _eligible(
+    conn: BaseDBAsyncClient, order_ids: list[int], as_of: date, run: RunRecorder
+) -> list[int]:
+    """The orders that may ship today: active, a card valid on the run date, and (prepaid
+    orders) the charge that gates shipping taken."""
+    waiting = await awaiting_payment(conn, order_ids)
+    eligible = []
+    for row in await fetch(conn, _CARDS, orders=order_ids):
+        order_id = int(row["id"])
+        if card_expired(int(row["exp_month"]), int(row["exp_year"]), as_of):
+            run.count("expired_cards")
+        elif order_id in waiting:
+            run.count("awaiting_payment")
+        else:
+            eligible.append(order_id)
+    return eligible
 
 
 async def _release(
@@ -169,24 +162,24 @@ async def _release(
     horizon: date,
     room: int | None,
     run: RunRecorder,
-    charge_now: bool,
-) -> list[Payment]:
-    """One transaction: lock, re-check, release; returns the shipment charges it created."""
+    params: CallCenterParameters,
+    env: JobEnv,
+) -> Outcome:
+    """One transaction: lock, re-check, release (within ``room``); then, with
+    ``authorize_child_orders``, charge the new shipment charges."""
+    charge_now = params.authorize_child_orders
+    full = False
     async with in_transaction() as conn:
-        locked = await _lock(conn, candidates)
+        locked = await lock_skipping(
+            conn, ContinuityOrder.filter(id__in=candidates, status=ContinuityOrderStatus.ACTIVE)
+        )
         if not locked:
-            return []
-        checks = await fetch(conn, _ELIGIBLE, orders=locked, year=as_of.year, month=as_of.month)
-        eligible = []
-        for row in checks:
-            if row["expired"]:
-                run.count("expired_cards")
-            elif row["unpaid"]:
-                run.count("awaiting_installment")
-            else:
-                eligible.append(int(row["id"]))
+            return Outcome()
+        eligible = await _eligible(conn, locked, as_of, run)
         if room is not None and eligible:
-            eligible = await _within(conn, eligible, as_of, horizon, room)
+            fitting = await _within(conn, eligible, as_of, horizon, room)
+            full = len(fitting) < len(eligible)
+            eligible = fitting
         released = await release_batch(
             conn,
             eligible,
@@ -200,10 +193,10 @@ async def _release(
         run.count("lines", released.lines)
         if released.consolidated:
             run.count("consolidated", released.consolidated)
-        charge_ids = released.charge_ids
-    if not (charge_now and charge_ids):
-        return []
-    return await Payment.filter(id__in=charge_ids).order_by("id")
+    if charge_now and released.charge_ids:
+        charges = await Payment.filter(id__in=released.charge_ids).order_by("id")
+        await collect_many(charges, env, as_of, params, run, actor=ACTOR)
+    return Outcome(used=released.child_orders, full=full)
 
 
 async def _within(

@@ -23,6 +23,7 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentStatus
+from continuity.jobs.batch import run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
@@ -31,11 +32,9 @@ from continuity.notifications.notices import issue_notices
 from continuity.parameters import load_call_center_parameters
 from continuity.payments.authorizations import renew_authorizations
 from continuity.payments.collect import collect_many
+from continuity.payments.records import activate_waiting_refunds
 
 JOB_NAME = "process-payments"
-
-#: Orders whose payments are no longer collected.
-_CLOSED = (ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED)
 
 
 def _filtered(query: QuerySet[Payment], filters: JobFilters) -> QuerySet[Payment]:
@@ -62,14 +61,20 @@ async def process_payments(
             )
         if renewed:
             run.count("authorizations_renewed", renewed)
-        after = 0
-        while True:
-            due = await _due_payments(as_of, filters, after, env.batch_size)
-            if not due:
-                break
-            after = due[-1]
-            claimed = await _claim(due, as_of)
+
+        async def due(after: int, size: int) -> list[int]:
+            return await _due_payments(as_of, filters, after, size)
+
+        async def collect(ids: list[int], _room: int | None) -> None:
+            claimed = await _claim(ids, as_of)
             await collect_many(claimed, env, as_of, params, run, actor=f"job:{JOB_NAME}")
+
+        # refunds waiting for a charge become due once it is taken: those whose charge this
+        # very run took go out in a second pass, so a second run finds nothing left to do
+        await _refunds_now_due(filters, run)
+        await run_batches(run, select=due, step=collect, size=env.batch_size, item="payment")
+        if await _refunds_now_due(filters, run):
+            await run_batches(run, select=due, step=collect, size=env.batch_size, item="payment")
         await issue_notices(
             as_of,
             bill_days=params.on_account_bill_days,
@@ -96,18 +101,35 @@ def _due(as_of: date, now: datetime) -> Q:
 
 
 async def _due_payments(as_of: date, filters: JobFilters, after: int, size: int) -> list[int]:
-    query = Payment.filter(
-        _due(as_of, datetime.now(UTC)),
-        kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION, PaymentKind.REFUND],
-        id__gt=after,
-    ).exclude(
-        # a cancelled order's refunds are still owed - its charges are not (but one whose
-        # outcome is unknown is asked again: the money may have moved, then it is refunded)
-        Q(continuity_order__status__in=_CLOSED)
-        & Q(kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION])
-        & ~Q(status=PaymentStatus.UNKNOWN)
+    query = (
+        Payment.filter(
+            _due(as_of, datetime.now(UTC)),
+            kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION, PaymentKind.REFUND],
+            id__gt=after,
+        )
+        .exclude(
+            # a cancelled order's refunds are still owed - its charges are not (a closed
+            # order's installments still are: it was delivered; and a charge whose outcome is
+            # unknown is asked again: the money may have moved, then it is refunded)
+            Q(continuity_order__status=ContinuityOrderStatus.CANCELLED)
+            & Q(kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION])
+            & ~Q(status=PaymentStatus.UNKNOWN)
+        )
+        # a refund of a charge not taken yet waits for it (``_refunds_now_due``)
+        .exclude(Q(kind=PaymentKind.REFUND) & Q(status=PaymentStatus.SCHEDULED))
     )
     return await id_list(_filtered(query, filters).order_by("id").limit(size))
+
+
+async def _refunds_now_due(filters: JobFilters, run: RunRecorder) -> int:
+    """Refunds that waited for their charge, now taken, become due."""
+    async with in_transaction() as conn:
+        count = await activate_waiting_refunds(
+            conn, [filters.order] if filters.order is not None else None
+        )
+    if count:
+        run.count("refunds_due", count)
+    return count
 
 
 async def _claim(payment_ids: list[int], as_of: date) -> list[Payment]:

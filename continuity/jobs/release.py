@@ -11,7 +11,8 @@ orders' required installment paid), every pending line due by the horizon is rel
 3. the lines become ``released`` with their child order;
 4. a pending shipment payment per per-shipment child order: an authorization, captured when
    the child order is invoiced, with ``authorize_child_orders`` (``charge_now``), else a
-   charge that the payments job collects;
+   charge that the payments job collects (due the next day: the next day's payments run
+   takes it);
 5. one ``child_order_created`` history entry per child order, and its notifications.
 
 All five run in the caller's transaction; the caller locks the batch's orders first.
@@ -20,12 +21,13 @@ All five run in the caller's transaction; the caller locks the batch's orders fi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.notifications.events import emit_many
 from continuity.notifications.outcomes import child_order_events
+from continuity.payments.records import SHIPMENT_AUTH_KEY_SUFFIX, SHIPMENT_KEY_SUFFIX
 from continuity.sql import execute, fetch
 
 #: The due lines of the batch, with their occurrence key and their child-order group.
@@ -96,7 +98,7 @@ INSERT INTO payment (kind, purpose, status, sales_order_id, continuity_order_id,
                      idempotency_key, attempts, attempt_base, created_at, updated_at,
                      last_attempt_at)
 SELECT CAST(:kind AS TEXT), 'shipment', 'pending', o.sales_order_id, o.id, c.id,
-       c.payment_method_id, c.total_minor, c.currency, :as_of,
+       c.payment_method_id, c.total_minor, c.currency, :due,
        c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now, {claimed}
 FROM child_order c JOIN continuity_order o ON o.id = c.continuity_order_id
 WHERE c.job_run_id = :run AND c.id > :mark AND c.status = 'created'
@@ -154,9 +156,16 @@ async def release_batch(
     lines = await execute(conn, _CHILD_LINES, **common)
     await execute(conn, _RELEASE, now=now, run=run_id, mark=mark)
     charges_sql = _CHARGES.replace("{claimed}", ":now" if charge_now else "NULL")
-    kind, suffix = ("authorization", ":auth") if charge_now else ("charge", ":charge")
+    kind, suffix = (
+        ("authorization", SHIPMENT_AUTH_KEY_SUFFIX)
+        if charge_now
+        else ("charge", SHIPMENT_KEY_SUFFIX)
+    )
+    # not authorized now: the next day's payments run charges it (today's ran before this
+    # job, and a second run of the chain for the same date must find nothing new to do)
+    due = as_of if charge_now else as_of + timedelta(days=1)
     await execute(
-        conn, charges_sql, as_of=as_of, now=now, run=run_id, mark=mark, kind=kind, suffix=suffix
+        conn, charges_sql, due=due, now=now, run=run_id, mark=mark, kind=kind, suffix=suffix
     )
     await execute(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark

@@ -1,11 +1,13 @@
 """Job 3, "continuity update" (SPEC §5): orders on an old program version move to the live one.
 
-Only what has not been released changes: pending lines are re-planned from the first pending
-occurrence with the new version's items, prices, quantities and gaps (keeping that
-occurrence's date); released history is never rewritten; customers' skips survive. An order
-whose next event no longer exists in the new version ends there (its pending lines are
-cancelled). Prepaid orders keep the total they paid. Each move is logged in the order's history.
-``preview_continuity_update`` is the dry run: the same plan, nothing written.
+Only what has not been released changes: the one re-planner plans the order again from its
+first pending occurrence (keeping that occurrence's date, and the day of month its monthly
+run started on) with the new version's items, prices, quantities and gaps, and the order's
+own substitutions and quantity; released history is never rewritten; customers' skips
+survive. An order whose next event no longer exists in the new version ends there (its
+pending lines are cancelled). Prepaid orders keep the total they paid. Each move is logged in
+the order's history. ``preview_continuity_update`` is the dry run: the same plan, nothing
+written.
 """
 
 from __future__ import annotations
@@ -13,26 +15,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from continuity.enums import BillingMode, ContinuityLineStatus, ContinuityOrderStatus
+from continuity.engine.plan import HISTORY, Plan, kept_anchor
+from continuity.enums import ContinuityLineStatus
+from continuity.jobs.batch import run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import claim_order, id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import ContinuityLine, ContinuityOrder, JobRun, Program, ProgramVersion
 from continuity.notifications.events import EventType, emit
+from continuity.orders.changes import now
 from continuity.orders.history import record
-from continuity.orders.replan import Replan, apply_replan, plan_replan
+from continuity.orders.replan import OrderState, Replanned, order_state, write_plans
+from continuity.orders.status import OPEN
 from continuity.parameters import load_call_center_parameters
 from continuity.programs import live_version, program_spec
 
 JOB_NAME = "continuity-update"
-
-_OPEN = (
-    ContinuityOrderStatus.ACTIVE,
-    ContinuityOrderStatus.PAUSED,
-    ContinuityOrderStatus.PAYMENT_HOLD,
-)
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,24 @@ class OrderUpdate:
     cancelled_events: tuple[int, ...]
 
 
+@dataclass(frozen=True)
+class _Move:
+    """One order's move, planned: a re-plan under the new version, or the end of the order
+    when its next event is gone."""
+
+    old: ProgramVersion
+    new: ProgramVersion
+    state: OrderState
+    plan: Plan | None
+    cancelled_events: tuple[int, ...] = ()
+    #: The lines cancelled when the order ends: its pending and skipped lines from the
+    #: first pending occurrence on.
+    cancelled_lines: tuple[int, ...] = ()
+
+
 async def _stale_orders(filters: JobFilters, after: int, size: int) -> list[int]:
     """Open orders whose version is not their program's live (highest) version."""
-    query = ContinuityOrder.filter(status__in=_OPEN, id__gt=after)
+    query = ContinuityOrder.filter(status__in=list(OPEN), id__gt=after)
     if filters.order is not None:
         query = query.filter(id=filters.order)
     if filters.program is not None:
@@ -66,35 +82,38 @@ async def _stale_orders(filters: JobFilters, after: int, size: int) -> list[int]
 
 
 async def _plan(
-    order: ContinuityOrder, threshold: int
-) -> tuple[Replan, ProgramVersion, ProgramVersion]:
-    old = await ProgramVersion.get(id=order.program_version_id)
+    order: ContinuityOrder, threshold: int, as_of: date | None, conn: BaseDBAsyncClient
+) -> _Move:
+    old = await ProgramVersion.get(id=order.program_version_id, using_db=conn)
     new = await live_version(order.program_id)
-    program = await Program.get(id=order.program_id)
+    program = await Program.get(id=order.program_id, using_db=conn)
+    current = await order_state(conn, order, as_of=as_of)
     spec = await program_spec(new, program.code)
-    lines = await ContinuityLine.filter(continuity_order_id=order.id)
-    replan = plan_replan(
-        order,
-        lines,
-        spec,
-        threshold=threshold,
-        up_front=order.billing_mode is not BillingMode.PER_SHIPMENT,
-    )
-    return replan, old, new
+    state = await order_state(conn, order, as_of=as_of, spec=spec)
+    anchor = kept_anchor(current.schedule, current.held)
+    numbers = {event.number for event in spec.events}
+    if anchor is None:  # nothing pending: the order keeps its lines, on the new version
+        return _Move(old, new, state, None)
+    if anchor.event_number not in numbers or order.first_event_number not in numbers:
+        gone = [
+            line for line in state.held if line.row.status not in HISTORY and line.key >= anchor.key
+        ]
+        events = tuple(sorted({line.key[0] for line in gone}))
+        return _Move(old, new, state, None, events, tuple(line.id for line in gone))
+    return _Move(old, new, state, state.plan(threshold=threshold, anchor=anchor))
 
 
-def _summary(
-    order: ContinuityOrder, replan: Replan, old: ProgramVersion, new: ProgramVersion
-) -> OrderUpdate:
+def _summary(order: ContinuityOrder, move: _Move, result: Replanned | None) -> OrderUpdate:
+    removed = result.replaced if result is not None else len(move.cancelled_lines)
     return OrderUpdate(
         order_id=order.id,
         order_number=order.number,
-        from_version=old.number,
-        to_version=new.number,
-        lines_removed=len(replan.removed),
-        lines_added=sum(len(o.items or (None,)) for o in replan.added),
-        date_changes=len(replan.date_changes),
-        cancelled_events=tuple(replan.cancelled_events),
+        from_version=move.old.number,
+        to_version=move.new.number,
+        lines_removed=removed,
+        lines_added=result.planned if result is not None else 0,
+        date_changes=result.moved if result is not None else 0,
+        cancelled_events=move.cancelled_events,
     )
 
 
@@ -108,9 +127,13 @@ async def preview_continuity_update(filters: JobFilters = NO_FILTERS) -> list[Or
         if not ids:
             return result
         after = ids[-1]
-        for order in await ContinuityOrder.filter(id__in=ids).order_by("id"):
-            replan, old, new = await _plan(order, params.repeat_threshold)
-            result.append(_summary(order, replan, old, new))
+        async with in_transaction() as conn:
+            for order in await ContinuityOrder.filter(id__in=ids).order_by("id").using_db(conn):
+                move = await _plan(order, params.repeat_threshold, None, conn)
+                planned = None
+                if move.plan is not None:
+                    [planned] = await write_plans(conn, [(move.state, move.plan)], dry_run=True)
+                result.append(_summary(order, move, planned))
 
 
 async def continuity_update(
@@ -122,46 +145,65 @@ async def continuity_update(
 ) -> JobRun:
     params = await load_call_center_parameters()
     async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
-        after = 0
-        while True:
-            ids = await _stale_orders(filters, after, env.batch_size)
-            if not ids:
-                break
-            after = ids[-1]
-            for order_id in ids:
-                try:
-                    await _update_order(order_id, params.repeat_threshold, run)
-                except Exception as exc:  # one bad order never aborts the batch
-                    run.fail(f"order {order_id}", f"{type(exc).__name__}: {exc}")
+
+        async def stale(after: int, size: int) -> list[int]:
+            return await _stale_orders(filters, after, size)
+
+        async def update(ids: list[int], _room: int | None) -> None:
+            for order_id in ids:  # one transaction per order: a move is a few rows
+                await _update_order(order_id, as_of, params.repeat_threshold, run)
+
+        await run_batches(run, select=stale, step=update, size=env.batch_size)
     return run.run
 
 
-async def _update_order(order_id: int, threshold: int, run: RunRecorder) -> None:
+async def _update_order(order_id: int, as_of: date, threshold: int, run: RunRecorder) -> None:
     async with in_transaction() as conn:
         order = await claim_order(order_id, conn)
-        if order is None or order.status not in _OPEN:
+        if order is None or order.status not in OPEN:
             return
-        replan, old, new = await _plan(order, threshold)
-        if old.id == new.id:
+        move = await _plan(order, threshold, as_of, conn)
+        if move.old.id == move.new.id:
             return
-        if replan.cancelled_events:
+        result = None
+        if move.cancelled_events:
             await (
-                ContinuityLine.filter(id__in=[line.id for line in replan.removed])
+                ContinuityLine.filter(id__in=list(move.cancelled_lines))
                 .using_db(conn)
-                .update(status=ContinuityLineStatus.CANCELLED)
+                .update(status=ContinuityLineStatus.CANCELLED, updated_at=now())
             )
-            replan.removed = []
-        order.program_version_id = new.id
-        await apply_replan(order, replan, conn)
-        summary = _summary(order, replan, old, new)
+            order.schedule_complete = True
+        elif move.plan is not None:
+            [result] = await write_plans(conn, [(move.state, move.plan)])
+            anchor = move.plan.schedule.anchor
+            order.anchor_date, order.anchor_event_number = anchor.ship_date, anchor.event_number
+            order.anchor_repeat_index, order.anchor_run_start = (
+                anchor.repeat_index,
+                anchor.run_start,
+            )
+            order.schedule_complete = move.plan.complete
+        order.program_version_id = move.new.id
+        await order.save(
+            update_fields=[
+                "program_version_id",
+                "anchor_date",
+                "anchor_event_number",
+                "anchor_repeat_index",
+                "anchor_run_start",
+                "schedule_complete",
+                "updated_at",
+            ],
+            using_db=conn,
+        )
+        summary = _summary(order, move, result)
         entry = await record(
             order.id,
             "program_updated",
             actor=f"job:{JOB_NAME}",
-            reason=f"program version {old.number} → {new.number}",
+            reason=f"program version {move.old.number} → {move.new.number}",
             details={
-                "from_version": old.number,
-                "to_version": new.number,
+                "from_version": move.old.number,
+                "to_version": move.new.number,
                 "lines_removed": summary.lines_removed,
                 "lines_added": summary.lines_added,
                 "date_changes": summary.date_changes,
@@ -173,8 +215,8 @@ async def _update_order(order_id: int, threshold: int, run: RunRecorder) -> None
             order,
             EventType.PROGRAM_CHANGED,
             {
-                "program_version_before": old.number,
-                "program_version_after": new.number,
+                "program_version_before": move.old.number,
+                "program_version_after": move.new.number,
                 "lines_removed": summary.lines_removed,
                 "lines_added": summary.lines_added,
                 "date_changes": summary.date_changes,

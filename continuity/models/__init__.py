@@ -9,6 +9,7 @@ from continuity.models.orders import (
     ContinuityLine,
     ContinuityOrder,
     OrderHistoryEntry,
+    OrderItemSubstitution,
     SalesOrder,
     SalesOrderLine,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "JobRun",
     "Notification",
     "OrderHistoryEntry",
+    "OrderItemSubstitution",
     "Payment",
     "PaymentMethod",
     "PaymentSchedule",

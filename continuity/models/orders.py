@@ -118,6 +118,9 @@ class ContinuityOrder(Model):
     anchor_date = fields.DateField()
     anchor_event_number = fields.IntField()
     anchor_repeat_index = fields.IntField(default=0)
+    #: The anchor date continues a run of month gaps begun on this date (null: it starts one),
+    #: so that a re-plan keeping a date on the 28th of February still comes back to the 31st.
+    anchor_run_start = fields.DateField(null=True)
     quantity = fields.IntField(default=1)
     currency = fields.CharField(max_length=3)
     billing_mode = fields.CharEnumField(BillingMode, max_length=16)
@@ -143,6 +146,7 @@ class ContinuityOrder(Model):
 
     lines: fields.ReverseRelation[ContinuityLine]
     history: fields.ReverseRelation[OrderHistoryEntry]
+    substitutions: fields.ReverseRelation[OrderItemSubstitution]
 
     class Meta:
         table = "continuity_order"
@@ -183,6 +187,36 @@ class ContinuityLine(Model):
         table = "continuity_line"
         unique_together = (("continuity_order", "event_number", "repeat_index", "item_seq"),)
         indexes = (("status", "planned_ship_date"),)
+
+
+class OrderItemSubstitution(Model):
+    """A swap that belongs to the order: ``to_product`` ships instead of ``from_product`` on
+    every occurrence not yet released, held as a line or planned later (applied in id order
+    by the planner, ``continuity.engine.plan.substitute``)."""
+
+    id = fields.IntField(primary_key=True)
+    continuity_order: fields.ForeignKeyRelation[ContinuityOrder] = fields.ForeignKeyField(
+        "models.ContinuityOrder",
+        related_name="substitutions",
+        on_delete=fields.CASCADE,
+        db_index=True,
+    )
+    continuity_order_id: int
+    from_product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name=False, on_delete=fields.RESTRICT
+    )
+    from_product_id: int
+    to_product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name=False, on_delete=fields.RESTRICT
+    )
+    to_product_id: int
+    #: What the new item costs on the order, or null to keep the price of the item it
+    #: replaces (prepaid orders keep what they paid).
+    price_minor = fields.BigIntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order_item_substitution"
 
 
 class OrderHistoryEntry(Model):

@@ -46,6 +46,18 @@ class Payment(Model):
     payment_method_id: int
     #: Installments: 1-based number within the order's payment schedule.
     installment_number = fields.IntField(null=True)
+    #: Refunds: the charge refunded (its gateway reference is what the gateway refunds).
+    refund_of: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "models.Payment",
+        related_name="refunds",
+        null=True,
+        on_delete=fields.RESTRICT,
+        db_index=True,
+    )
+    refund_of_id: int | None
+    #: Refunds of one skipped occurrence: which (event, repeat).
+    event_number = fields.IntField(null=True)
+    repeat_index = fields.IntField(null=True)
     amount_minor = fields.BigIntField()
     currency = fields.CharField(max_length=3)
     due_date = fields.DateField()

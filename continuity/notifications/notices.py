@@ -37,9 +37,8 @@ from continuity.enums import (
 from continuity.models import ChildOrder, ContinuityLine, ContinuityOrder, Payment, Product
 from continuity.notifications.events import Event, EventType, emit, emit_many, money
 from continuity.notifications.policy import NotificationPolicy, current_policy
+from continuity.orders.status import NOT_BILLED
 
-#: Orders whose installments are no longer billed.
-_ENDED = (ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED)
 _PREPAID = (BillingMode.UP_FRONT, BillingMode.INSTALLMENTS)
 #: A released line still to ship: its child order has not left the warehouse.
 _NOT_SHIPPED = (ChildOrderStatus.CREATED, ChildOrderStatus.AUTHORIZED)
@@ -88,7 +87,7 @@ async def installment_bills(
             status=PaymentStatus.SCHEDULED,
             purpose=PaymentPurpose.INSTALLMENT,
             due_date__lte=as_of + timedelta(days=lead_days),
-        ).exclude(continuity_order__status__in=_ENDED),
+        ).exclude(continuity_order__status__in=list(NOT_BILLED)),
         "continuity_order__",
         order,
         program,

@@ -1,10 +1,10 @@
 """Agent changes over a chosen set of orders, with a dry run first (SPEC §5, job 3).
 
-"Update start date" shifts every pending occurrence of each order by the same number of days
-(a new start date, or days to add); "substitute product" ships another item instead of one on
-every pending line. Either applies to all the chosen orders in ONE transaction, or to none:
-an error on any order rolls everything back. A dry run computes the same changes and writes
-nothing.
+"Update start date" moves each order's first pending occurrence by a number of days (a new
+start date, or days to add) and re-plans the rest after it; "substitute product" ships another
+item instead of one on every occurrence still to ship. Either applies to all the chosen orders
+in ONE transaction, or to none: an error on any order rolls everything back. A dry run
+computes the same changes and writes nothing.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from datetime import date, timedelta
 
 from tortoise.transactions import in_transaction
 
-from continuity.enums import BillingMode, ContinuityLineStatus
+from continuity.engine.plan import PlanError, shifted_anchor
+from continuity.enums import ContinuityLineStatus
 from continuity.errors import ContinuityError, ErrorCode, InvalidInput
-from continuity.models import ContinuityLine, ContinuityOrder, Program, ProgramVersion
+from continuity.models import ContinuityLine, ContinuityOrder
 from continuity.orders.changes import clean_reason, locked_order, require_open, swap_item
 from continuity.orders.history import record
-from continuity.orders.replan import apply_replan, plan_replan
-from continuity.programs import program_spec
+from continuity.orders.replan import order_state, save
 
 MAX_ORDERS = 1000
 MAX_SHIFT = timedelta(days=366)
@@ -61,11 +61,15 @@ async def update_start_date(
     *,
     new_start: date | None = None,
     add_days: int | None = None,
-    threshold: int,
     actor: str,
     reason: str | None = None,
     dry_run: bool = False,
 ) -> list[StartDateChange]:
+    """Move each order's dates: its first pending occurrence by the shift, every later one
+    re-planned after it by the one re-planner (released history stays; a ``skip`` event and
+    the customer's skips keep their slot). A shift of zero days is refused, as is one that
+    would date a shipment before one already made."""
+    field = ["input", "newStartDate" if new_start is not None else "addDays"]
     if (new_start is None) == (add_days is None):
         raise InvalidInput("give either newStartDate or addDays", field=["input", "addDays"])
     if add_days is not None and not 0 < abs(add_days) <= MAX_SHIFT.days:
@@ -82,38 +86,29 @@ async def update_start_date(
                 shift = (
                     (new_start - order.start_date) if new_start else timedelta(days=add_days or 0)
                 )
-                if abs(shift) > MAX_SHIFT:
+                if not shift:
                     raise InvalidInput(
-                        "moves the start date by more than a year", field=["input", "newStartDate"]
+                        f"order {order.number} already starts on {order.start_date.isoformat()}: "
+                        "nothing would move",
+                        field=field,
                     )
-                lines = await ContinuityLine.filter(continuity_order_id=order.id).using_db(conn)
-                pending = [ln for ln in lines if ln.status is ContinuityLineStatus.PENDING]
-                if not pending:
+                if abs(shift) > MAX_SHIFT:
+                    raise InvalidInput("moves the start date by more than a year", field=field)
+                state = await order_state(conn, order, as_of=None)
+                try:
+                    anchor = shifted_anchor(state.held, shift.days)
+                except PlanError as error:
+                    raise InvalidInput(f"order {order.number}: {error}", field=field) from None
+                if anchor is None:
                     raise InvalidInput(
                         f"order {order.number} has no pending shipment to move",
                         field=["input", "orderIds"],
                         code=ErrorCode.INVALID_STATE,
                     )
-                first = min(
-                    pending, key=lambda ln: (ln.planned_ship_date, ln.event_number, ln.repeat_index)
-                )
-                version = (
-                    await ProgramVersion.filter(id=order.program_version_id).using_db(conn).get()
-                )
-                program = await Program.filter(id=order.program_id).using_db(conn).get()
-                spec = await program_spec(version, program.code)
-                replan = plan_replan(
-                    order,
-                    lines,
-                    spec,
-                    threshold=threshold,
-                    anchor_date=first.planned_ship_date + shift,
-                    up_front=order.billing_mode is not BillingMode.PER_SHIPMENT,
-                )
+                result = await save(conn, order, state, state.plan(threshold=None, anchor=anchor))
                 before = order.start_date
                 order.start_date = before + shift
-                await apply_replan(order, replan, conn)
-                await order.save(update_fields=["start_date"], using_db=conn)
+                await order.save(update_fields=["start_date", "updated_at"], using_db=conn)
                 await record(
                     order.id,
                     "start_date_updated",
@@ -123,12 +118,14 @@ async def update_start_date(
                         "before": before.isoformat(),
                         "after": order.start_date.isoformat(),
                         "days": shift.days,
-                        "lines_moved": len(replan.date_changes),
+                        "lines_moved": result.lines_moved,
                     },
                     using_db=conn,
                 )
                 changes.append(
-                    StartDateChange(order.id, order.number, before, order.start_date, len(pending))
+                    StartDateChange(
+                        order.id, order.number, before, order.start_date, result.pending_moved
+                    )
                 )
             if dry_run:
                 raise _DryRun
@@ -142,12 +139,14 @@ async def substitute_product(
     from_sku: str,
     to_sku: str,
     *,
+    today: date,
     actor: str,
     reason: str | None = None,
     dry_run: bool = False,
 ) -> list[Substitution]:
-    """Swap ``from_sku`` for ``to_sku`` on the pending lines of every chosen order (orders
-    without such a line are reported with 0 lines and left alone)."""
+    """Swap ``from_sku`` for ``to_sku`` on every chosen order (``swap_item``: the pending
+    lines and every later occurrence); orders that ship nothing of ``from_sku`` any more are
+    reported with 0 lines and left alone. ``lines_changed``: the pending lines swapped."""
     result: list[Substitution] = []
     try:
         async with in_transaction():
@@ -158,7 +157,9 @@ async def substitute_product(
                     product__sku=from_sku.strip(),
                 ).count()
                 try:
-                    order = await swap_item(order_id, from_sku, to_sku, actor=actor, reason=reason)
+                    order = await swap_item(
+                        order_id, from_sku, to_sku, today=today, actor=actor, reason=reason
+                    )
                 except ContinuityError as error:
                     if error.code is ErrorCode.NOT_FOUND and error.field == ("input", "fromSku"):
                         untouched = await ContinuityOrder.get(id=order_id)

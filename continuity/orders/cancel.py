@@ -1,22 +1,23 @@
 """Cancelling a continuity order, and refunding what was prepaid for unshipped occurrences.
 
 In one transaction: the order becomes ``CANCELLED`` with its reason, every pending line is
-cancelled, installments not yet paid are cancelled (never charged), and the refund is recorded
-as ``Payment(kind=REFUND, status=PENDING)`` rows. After the commit the refunds are attempted
-against the gateway (``attempt_payment``); one that fails stays recorded and is retried like a
-charge, never lost. ``closed_at`` is left to the close job.
+cancelled, charges not taken yet are cancelled (never charged) with the refunds waiting for
+them, the refund is recorded as ``Payment(kind=REFUND, status=PENDING)`` rows, and the sales
+order follows its continuity orders. After the commit the refunds are attempted against the
+gateway (``attempt_payment``); one that fails stays recorded and is retried, never lost.
+``closed_at`` is left to the close job.
 
-Refund (up-front and installment orders) = charges succeeded − refunds already recorded −
-value of the lines that shipped or are on a child order (``RELEASED``, ``CLOSED``), never
-below zero. Skipped and cancelled lines are therefore refunded. Per-shipment orders are
-charged per child order, for what ships: nothing is refunded.
+Refund (up-front and installment orders) = charges succeeded − refunds already recorded
+(a skipped occurrence was refunded when it was skipped) − value of the lines that shipped or
+are on a child order (``RELEASED``, ``CLOSED``), never below zero
+(``continuity.payments.records.settle``). Per-shipment orders are charged per child order, for
+what ships: nothing is refunded.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from continuity.enums import (
@@ -24,8 +25,6 @@ from continuity.enums import (
     CancelReason,
     ContinuityLineStatus,
     ContinuityOrderStatus,
-    PaymentKind,
-    PaymentPurpose,
     PaymentStatus,
 )
 from continuity.errors import InvalidInput
@@ -34,84 +33,10 @@ from continuity.notifications.events import EventType, emit, money
 from continuity.orders.changes import clean_reason, locked_order, require_open, save_order
 from continuity.orders.history import record
 from continuity.orders.placement import BillingRules
+from continuity.orders.status import follow_continuity_orders
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
-from continuity.payments.outcomes import PREPAID  # what a refund gives back from
-
-#: Installments not yet paid: cancelled with the order.
-UNPAID = (PaymentStatus.SCHEDULED, PaymentStatus.PENDING, PaymentStatus.DECLINED)
-#: Lines the customer has (or is getting): their value is kept.
-DELIVERED = (ContinuityLineStatus.RELEASED, ContinuityLineStatus.CLOSED)
-
-
-async def refundable_minor(order: ContinuityOrder, conn: BaseDBAsyncClient) -> int:
-    """What the customer prepaid and has not received (0 for per-shipment orders)."""
-    if order.billing_mode is BillingMode.PER_SHIPMENT:
-        return 0
-    payments = await Payment.filter(continuity_order_id=order.id).using_db(conn)
-    paid: int = sum(
-        p.amount_minor
-        for p in payments
-        if p.kind is PaymentKind.CHARGE
-        and p.purpose in PREPAID
-        and p.status is PaymentStatus.SUCCEEDED
-    )
-    refunded: int = sum(
-        p.amount_minor
-        for p in payments
-        if p.kind is PaymentKind.REFUND and p.status is not PaymentStatus.CANCELLED
-    )
-    delivered: int = sum(
-        line.quantity * line.price_minor
-        for line in await ContinuityLine.filter(
-            continuity_order_id=order.id, status__in=DELIVERED
-        ).using_db(conn)
-    )
-    return max(0, paid - refunded - delivered)
-
-
-async def _record_refunds(
-    order: ContinuityOrder, amount: int, today: date, conn: BaseDBAsyncClient
-) -> list[Payment]:
-    """Refund ``amount`` against the order's succeeded charges, newest first, each refund at
-    most its charge (a gateway refunds a charge, by its reference). The first refund's key is
-    ``<order>:refund``, the next ones ``<order>:refund-2``, ..."""
-    charges = (
-        await Payment.filter(
-            continuity_order_id=order.id,
-            kind=PaymentKind.CHARGE,
-            purpose__in=PREPAID,
-            status=PaymentStatus.SUCCEEDED,
-        )
-        .order_by("-id")
-        .using_db(conn)
-    )
-    refunds: list[Payment] = []
-    left = amount
-    for charge in charges:
-        if left <= 0:
-            break
-        part = min(left, charge.amount_minor)
-        left -= part
-        suffix = "" if not refunds else f"-{len(refunds) + 1}"
-        refunds.append(
-            await Payment.create(
-                kind=PaymentKind.REFUND,
-                purpose=PaymentPurpose.REFUND,
-                status=PaymentStatus.PENDING,
-                continuity_order_id=order.id,
-                sales_order_id=order.sales_order_id,
-                payment_method_id=charge.payment_method_id,
-                amount_minor=part,
-                currency=order.currency,
-                due_date=today,
-                idempotency_key=f"{order.number}:refund{suffix}",
-                # the charge to refund: attempt_payment passes it to gateway.refund
-                gateway_reference=charge.gateway_reference,
-                using_db=conn,
-            )
-        )
-    return refunds
+from continuity.payments.records import cancel_refund_key, cancel_unpaid, settle
 
 
 async def cancel_order(
@@ -147,22 +72,13 @@ async def cancel_order(
         payments_cancelled = 0
         refunds: list[Payment] = []
         if order.billing_mode is not BillingMode.PER_SHIPMENT:
-            payments_cancelled = (
-                await Payment.filter(
-                    continuity_order_id=order.id,
-                    kind=PaymentKind.CHARGE,
-                    purpose__in=PREPAID,
-                    status__in=UNPAID,
-                )
-                .using_db(conn)
-                .update(status=PaymentStatus.CANCELLED, next_retry_on=None, updated_at=stamp)
-            )
-            amount = await refundable_minor(order, conn)
-            refunds = await _record_refunds(order, amount, today, conn)
+            payments_cancelled = await cancel_unpaid(conn, order)
+            refunds = await settle(conn, order, key=cancel_refund_key(order.number), today=today)
         order.status = ContinuityOrderStatus.CANCELLED
         order.cancel_reason = reason_code.value
         order.paused_until = None
         await save_order(order, ["status", "cancel_reason", "paused_until"], conn)
+        await follow_continuity_orders(conn, [order.sales_order_id])
         entry = await record(
             order.id,
             "cancelled",
@@ -194,6 +110,8 @@ async def cancel_order(
             discriminator=f"h{entry.id}",
         )
     for refund in refunds:
+        if refund.status is not PaymentStatus.PENDING:
+            continue
         await attempt_payment(
             refund,
             gateway,

@@ -13,6 +13,7 @@ documented in ``docs/CHANGES.md``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -20,10 +21,10 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from continuity.customers import card_expired
+from continuity.engine.plan import Substitution, ships_later
 from continuity.enums import (
     BillingMode,
     ContinuityLineStatus,
-    ContinuityOrderStatus,
     PaymentKind,
     PaymentStatus,
     ProductKind,
@@ -33,20 +34,22 @@ from continuity.models import (
     Address,
     ContinuityLine,
     ContinuityOrder,
+    OrderItemSubstitution,
     Payment,
     PaymentMethod,
     Product,
-    Program,
-    ProgramVersion,
 )
 from continuity.orders.history import record
-from continuity.programs import program_spec
+from continuity.orders.placement import BillingRules
+from continuity.orders.replan import OrderState, order_state, save
+from continuity.orders.status import ENDED
+from continuity.payments.charges import attempt_payment
+from continuity.payments.gateway import PaymentGateway
+from continuity.payments.records import refund_occurrence
 
 MAX_REASON = 500
 MAX_QUANTITY = 1000
 ORDER_FIELD = ("input", "orderId")
-#: Orders that no change applies to any more.
-ENDED = frozenset({ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED})
 #: Charges not yet taken that move to a new payment method with the order. A ``FAILED`` charge
 #: (the order is on payment hold) stays on its card: the payments job moves it to the order's new
 #: card itself and retries it (``continuity.jobs.payments``).
@@ -89,40 +92,24 @@ async def save_order(
     await order.save(update_fields=[*fields, "updated_at"], using_db=conn)
 
 
-async def pending_lines(order: ContinuityOrder, conn: BaseDBAsyncClient) -> list[ContinuityLine]:
-    return (
-        await ContinuityLine.filter(
-            continuity_order_id=order.id, status=ContinuityLineStatus.PENDING
-        )
-        .order_by("event_number", "repeat_index", "item_seq")
-        .using_db(conn)
-    )
-
-
-async def update_lines(
-    lines: list[ContinuityLine], fields: list[str], conn: BaseDBAsyncClient
-) -> None:
-    if not lines:
-        return
-    stamp = now()
-    for line in lines:
-        line.updated_at = stamp
-    await ContinuityLine.bulk_update(lines, fields=[*fields, "updated_at"], using_db=conn)
-
-
 async def skip_shipment(
     order_id: int,
     event_number: int,
     repeat_index: int,
     *,
+    today: date,
     actor: str,
+    rules: BillingRules,
+    gateway: PaymentGateway,
     reason: str | None = None,
 ) -> ContinuityOrder:
     """Skip one upcoming occurrence: its pending lines become ``SKIPPED``.
 
-    Nothing else moves: later dates stay as planned, and a skipped occurrence never gets a
-    child order, so a per-shipment order is never billed for it. A prepaid order keeps its
-    payments; the skipped value is refunded when the order is cancelled (``cancel``).
+    Nothing else moves: later dates stay as planned (a skip is a hole in its slot, never a
+    shift), and a skipped occurrence never gets a child order, so a per-shipment order is
+    never billed for it. A prepaid order gets what it paid for the occurrence back at once
+    (``continuity.payments.records.refund_occurrence``): the refund is recorded in the same
+    transaction, and sent to the gateway right after it.
     """
     why = clean_reason(reason)
     async with in_transaction() as conn:
@@ -150,9 +137,13 @@ async def skip_shipment(
                 "only a pending occurrence can be skipped",
                 field=["input", "eventNumber"],
             )
-        for line in lines:
-            line.status = ContinuityLineStatus.SKIPPED
-        await update_lines(lines, ["status"], conn)
+        stamp = now()
+        await (
+            ContinuityLine.filter(id__in=[line.id for line in lines])
+            .using_db(conn)
+            .update(status=ContinuityLineStatus.SKIPPED, updated_at=stamp)
+        )
+        refunds = await refund_occurrence(conn, order, lines, today=today)
         await record(
             order.id,
             "skipped",
@@ -164,11 +155,22 @@ async def skip_shipment(
                 "planned_ship_date": lines[0].planned_ship_date.isoformat(),
                 "lines": len(lines),
                 "amount_minor": sum(line.quantity * line.price_minor for line in lines),
+                "refund_minor": sum(refund.amount_minor for refund in refunds),
+                "refunds": [refund.idempotency_key for refund in refunds],
                 "before": {"status": ContinuityLineStatus.PENDING.value},
                 "after": {"status": ContinuityLineStatus.SKIPPED.value},
             },
             using_db=conn,
         )
+    for refund in refunds:
+        if refund.status is PaymentStatus.PENDING:
+            await attempt_payment(
+                refund,
+                gateway,
+                today=today,
+                retry_days=rules.retry_days,
+                reauthorization_limit=rules.reauthorization_limit,
+            )
     return order
 
 
@@ -290,15 +292,31 @@ async def change_payment_method(
     return order
 
 
+async def _replanned(
+    order: ContinuityOrder, state: OrderState, conn: BaseDBAsyncClient
+) -> list[tuple[int, int]]:
+    """Re-plan the order's held window in its new state (dates stay: same anchor); the
+    occurrences whose lines changed."""
+    result = await save(conn, order, state, state.plan(threshold=None))
+    return sorted(
+        {row.key for _line, row in result.changes.update}
+        | {row.key for row in result.changes.insert}
+    )
+
+
 async def swap_item(
     order_id: int,
     from_sku: str,
     to_sku: str,
     *,
+    today: date,
     actor: str,
     reason: str | None = None,
 ) -> ContinuityOrder:
-    """Ship ``to_sku`` instead of ``from_sku`` on every pending line of the order.
+    """Ship ``to_sku`` instead of ``from_sku`` on every occurrence of the order still to
+    ship: the pending lines now, and every occurrence planned later (the substitution is
+    stored on the order and the planner applies it, so the extend job and the continuity
+    update materialize later occurrences with it, and projections show it).
 
     Per-shipment orders pay the new item's catalog price; prepaid (up-front, installment)
     orders keep the price they paid for the line, so nothing is re-billed.
@@ -331,43 +349,54 @@ async def swap_item(
                 field=to_field,
                 code=ErrorCode.CURRENCY_MISMATCH,
             )
-        lines = (
-            await ContinuityLine.filter(
-                continuity_order_id=order.id,
-                status=ContinuityLineStatus.PENDING,
-                product__sku=from_sku,
-            )
-            .order_by("event_number", "repeat_index", "item_seq")
-            .using_db(conn)
-        )
-        if not lines:
+        state = await order_state(conn, order, as_of=today)
+        replaced = await Product.filter(sku=from_sku).using_db(conn).first()
+        if replaced is None or not ships_later(state.schedule, state.held, replaced.id):
             raise NotFound(
-                f"no pending line of order {order.number} ships {from_sku}",
+                f"nothing order {order.number} still ships is {from_sku}",
                 field=["input", "fromSku"],
             )
         prepaid = order.billing_mode is not BillingMode.PER_SHIPMENT
-        prices = sorted({line.price_minor for line in lines})
-        for line in lines:
-            line.product_id = product.id
-            if not prepaid:
-                line.price_minor = product.price_minor
-        await update_lines(lines, ["product_id", "price_minor"], conn)
+        before = sorted(
+            {
+                line.row.price_minor
+                for line in state.held
+                if line.row.status is ContinuityLineStatus.PENDING
+                and line.row.product_id == replaced.id
+            }
+        )
+        price = None if prepaid else product.price_minor
+        await OrderItemSubstitution.create(
+            continuity_order_id=order.id,
+            from_product_id=replaced.id,
+            to_product_id=product.id,
+            price_minor=price,
+            using_db=conn,
+        )
+        swap = Substitution(replaced.id, product.id, product.sku, price)
+        schedule = replace(state.schedule, substitutions=(*state.schedule.substitutions, swap))
+        occurrences = await _replanned(order, replace(state, schedule=schedule), conn)
+        lines = sum(
+            1
+            for line in state.held
+            if line.row.status is ContinuityLineStatus.PENDING
+            and line.row.product_id == replaced.id
+        )
+        await save_order(order, [], conn)
         await record(
             order.id,
             "item_swapped",
             actor=actor,
             reason=why,
             details={
-                "before": {"sku": from_sku, "price_minor": prices},
+                "before": {"sku": from_sku, "price_minor": before},
                 "after": {
                     "sku": to_sku,
-                    "price_minor": prices if prepaid else [product.price_minor],
+                    "price_minor": before if prepaid else [product.price_minor],
                 },
-                "lines": len(lines),
-                "occurrences": [
-                    list(key)
-                    for key in sorted({(ln.event_number, ln.repeat_index) for ln in lines})
-                ],
+                "lines": lines,
+                "occurrences": [list(key) for key in occurrences],
+                "later_occurrences": True,
                 "price_kept": prepaid,
             },
             using_db=conn,
@@ -376,11 +405,11 @@ async def swap_item(
 
 
 async def change_quantity(
-    order_id: int, quantity: int, *, actor: str, reason: str | None = None
+    order_id: int, quantity: int, *, today: date, actor: str, reason: str | None = None
 ) -> ContinuityOrder:
-    """Set the order's parent quantity: every pending line ships its event item's quantity
-    (from the order's program version) times ``quantity``. Prepaid orders are refused: their
-    total is paid or scheduled; cancel and re-order instead."""
+    """Set the order's parent quantity: every occurrence still to ship (pending lines now,
+    later ones when planned) ships its event item's quantity times ``quantity``. Prepaid
+    orders are refused: their total is paid or scheduled; cancel and re-order instead."""
     why = clean_reason(reason)
     if not 1 <= quantity <= MAX_QUANTITY:
         raise InvalidInput(f"must be 1 to {MAX_QUANTITY}", field=["input", "quantity"])
@@ -395,16 +424,11 @@ async def change_quantity(
             raise InvalidInput(
                 f"the order's quantity is already {quantity}", field=["input", "quantity"]
             )
-        version = await ProgramVersion.get(id=order.program_version_id, using_db=conn)
-        program = await Program.get(id=order.program_id, using_db=conn)
-        spec = await program_spec(version, program.code)
-        events = {event.number: event for event in spec.events}
-        lines = await pending_lines(order, conn)
-        for line in lines:
-            line.quantity = events[line.event_number].items[line.item_seq].quantity * quantity
-        await update_lines(lines, ["quantity"], conn)
+        state = await order_state(conn, order, as_of=today)
         before = order.quantity
         order.quantity = quantity
+        changed = replace(state, schedule=replace(state.schedule, quantity=quantity))
+        result = await save(conn, order, changed, changed.plan(threshold=None))
         await save_order(order, ["quantity"], conn)
         await record(
             order.id,
@@ -414,7 +438,7 @@ async def change_quantity(
             details={
                 "before": {"quantity": before},
                 "after": {"quantity": quantity},
-                "lines": len(lines),
+                "lines": len(result.changes.update),
             },
             using_db=conn,
         )

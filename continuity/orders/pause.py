@@ -2,35 +2,32 @@
 
 A pause stops the order where it is: while it is ``PAUSED`` the child-order job creates nothing
 for it. A resume (by an agent or the customer, or by the jobs when ``paused_until`` is reached)
-re-plans the pending occurrences from the resume date so that nothing is dropped and nothing is
-bunched: the first pending occurrence ships on the resume date and the later ones keep the
-program's gaps after it, all computed by the schedule engine from a new anchor.
+re-plans the order from the resume date through the one re-planner (``continuity.orders.replan``)
+so that nothing is dropped and nothing is bunched: the first pending occurrence ships on the
+resume date and the later ones keep the program's gaps after it, computed from a new anchor.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from itertools import islice
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from continuity.engine.schedule import MAX_FINITE_OCCURRENCES, Anchor, occurrences
+from continuity.engine.plan import resume_anchor
 from continuity.enums import ContinuityOrderStatus
 from continuity.errors import Conflict, InvalidInput
-from continuity.models import ContinuityLine, ContinuityOrder, Program, ProgramVersion
+from continuity.models import ContinuityOrder
 from continuity.notifications.events import EventType, emit
 from continuity.orders.changes import (
     ORDER_FIELD,
     clean_reason,
     locked_order,
-    pending_lines,
     require_open,
     save_order,
-    update_lines,
 )
 from continuity.orders.history import record
-from continuity.programs import program_spec
+from continuity.orders.replan import order_state, save
 
 
 async def pause_order(
@@ -96,9 +93,10 @@ async def resume_order(
     """Resume a paused order on ``today`` (the jobs pass their ``as_of``).
 
     If the first pending occurrence was planned before ``today``, the order is re-anchored:
-    that occurrence ships on ``today`` and every pending line gets the date the engine computes
-    from there (the program's gaps kept); skipped, released and closed lines keep their dates.
-    Otherwise no date moves.
+    that occurrence ships on ``today`` and every later occurrence gets the date the planner
+    computes from there (the program's gaps kept; a ``skip`` event or a skipped occurrence
+    keeps its slot); released and closed lines, and skips before the first pending
+    occurrence, keep their dates. Otherwise no date moves.
 
     The order is re-read under lock. If it is no longer paused (resumed by someone else, or
     cancelled), it is refused with ``INVALID_STATE``, or with ``if_paused=True`` (the jobs'
@@ -174,32 +172,12 @@ def _anchor(order: ContinuityOrder) -> dict[str, object]:
 
 async def _replan(order: ContinuityOrder, resume: date, conn: BaseDBAsyncClient) -> int:
     """Re-anchor the order at ``resume`` if its first pending occurrence is overdue, and
-    re-date every pending line from the engine. Returns how many lines changed date."""
-    lines = await pending_lines(order, conn)
-    if not lines:
+    re-plan everything after it (``continuity.engine.plan.resume_anchor``): pending lines,
+    ``skip`` events and the customer's skips all keep their slot. Returns how many lines
+    changed date."""
+    state = await order_state(conn, order, as_of=resume)
+    anchor = resume_anchor(state.held, resume)
+    if anchor is None:
         return 0
-    first = lines[0]
-    if first.planned_ship_date >= resume:
-        return 0
-    anchor = Anchor(resume, first.event_number, first.repeat_index)
-    version = await ProgramVersion.get(id=order.program_version_id, using_db=conn)
-    program = await Program.get(id=order.program_id, using_db=conn)
-    spec = await program_spec(version, program.code)
-    last = (lines[-1].event_number, lines[-1].repeat_index)
-    dates: dict[tuple[int, int], date] = {}
-    stream = occurrences(spec, order.first_event_number, anchor, quantity=order.quantity)
-    for occurrence in islice(stream, MAX_FINITE_OCCURRENCES):
-        dates[occurrence.key] = occurrence.ship_date
-        if occurrence.key >= last:
-            break
-    changed: list[ContinuityLine] = []
-    for line in lines:
-        when = dates.get((line.event_number, line.repeat_index))
-        if when is not None and when != line.planned_ship_date:
-            line.planned_ship_date = when
-            changed.append(line)
-    await update_lines(changed, ["planned_ship_date"], conn)
-    order.anchor_date = anchor.ship_date
-    order.anchor_event_number = anchor.event_number
-    order.anchor_repeat_index = anchor.repeat_index
-    return len(changed)
+    result = await save(conn, order, state, state.plan(threshold=None, anchor=anchor))
+    return result.lines_moved

@@ -8,30 +8,25 @@ commit, so a gateway failure never loses an order: the payment stays recorded an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from continuity.customers import card_expired
-from continuity.engine.billing import installments
+from continuity.engine.plan import LineChanges, OrderSchedule, Plan, plan
 from continuity.engine.schedule import (
     Anchor,
-    Occurrence,
     all_occurrences,
     first_event_number,
     is_finite,
-    materialize,
     start_date,
 )
 from continuity.engine.spec import ProgramSpec
 from continuity.enums import (
     BillingMode,
-    ContinuityLineStatus,
     EventAction,
-    PaymentKind,
-    PaymentPurpose,
     PaymentStatus,
     ProductKind,
     SalesLineKind,
@@ -39,7 +34,6 @@ from continuity.enums import (
 from continuity.errors import ErrorCode, InvalidInput, NotFound
 from continuity.models import (
     Address,
-    ContinuityLine,
     ContinuityOrder,
     Customer,
     Payment,
@@ -55,9 +49,11 @@ from continuity.models import (
 from continuity.notifications.events import EventType, emit, money
 from continuity.orders.history import record
 from continuity.orders.numbers import new_number
+from continuity.orders.replan import write_lines
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
-from continuity.programs import live_version, program_spec, schedule_spec
+from continuity.payments.records import order_lines_charge, prepaid_charges
+from continuity.programs import live_version, program_spec
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -101,10 +97,8 @@ class _ParentLine:
     schedule: PaymentSchedule | None
     start: date
     first_event: int
-    planned: list[Occurrence] = field(default_factory=list)
+    planned: Plan | None = None
     total_minor: int = 0
-    #: Every occurrence is in ``planned`` (nothing for the extend job to add).
-    complete: bool = False
 
 
 @dataclass
@@ -247,21 +241,17 @@ async def validate_order(
             ordinary.append((index, product))
     for parent in parents:
         anchor = Anchor(parent.start, parent.first_event)
-        parent.planned = materialize(
-            parent.spec,
-            parent.first_event,
-            anchor,
-            quantity=parent.line.quantity,
-            threshold=rules.repeat_threshold,
-            up_front=parent.spec.bill_up_front,
+        schedule = OrderSchedule(parent.spec, parent.first_event, anchor, parent.line.quantity)
+        parent.planned = plan(
+            schedule, threshold=rules.repeat_threshold, up_front=parent.spec.bill_up_front
         )
-        if is_finite(parent.spec, parent.first_event):
-            everything = all_occurrences(
-                parent.spec, parent.first_event, anchor, quantity=parent.line.quantity
+        if parent.spec.bill_up_front:
+            parent.total_minor = sum(
+                o.amount_minor
+                for o in all_occurrences(
+                    parent.spec, parent.first_event, anchor, quantity=parent.line.quantity
+                )
             )
-            parent.complete = len(everything) == len(parent.planned)
-            if parent.spec.bill_up_front:
-                parent.total_minor = sum(o.amount_minor for o in everything)
     return customer, address, method, ordinary, parents
 
 
@@ -307,17 +297,14 @@ async def place_sales_order(
             sales_order.total_minor = total
             await sales_order.save(update_fields=["total_minor"], using_db=conn)
             payments.append(
-                await Payment.create(
-                    kind=PaymentKind.CHARGE,
-                    purpose=PaymentPurpose.ORDER_LINES,
-                    status=PaymentStatus.PENDING,
+                await order_lines_charge(
+                    conn,
                     sales_order_id=sales_order.id,
+                    sales_order_number=sales_order.number,
                     payment_method_id=method.id,
                     amount_minor=total,
                     currency=currency,
-                    due_date=order_date,
-                    idempotency_key=f"{sales_order.number}:lines",
-                    using_db=conn,
+                    today=order_date,
                 )
             )
         continuity_orders = []
@@ -349,7 +336,8 @@ async def _create_continuity_order(
     actor: str,
     conn: BaseDBAsyncClient,
 ) -> tuple[ContinuityOrder, list[Payment]]:
-    spec, line = parent.spec, parent.line
+    spec, line, planned = parent.spec, parent.line, parent.planned
+    assert planned is not None  # validate_order planned every parent line
     sales_line = await SalesOrderLine.create(
         sales_order_id=sales_order.id,
         line_number=parent.index + 1,
@@ -373,7 +361,7 @@ async def _create_continuity_order(
         program_version_id=parent.version.id,
         start_date=parent.start,
         order_date=order_date,
-        schedule_complete=parent.complete,
+        schedule_complete=planned.complete,
         first_event_number=parent.first_event,
         anchor_date=parent.start,
         anchor_event_number=parent.first_event,
@@ -386,30 +374,18 @@ async def _create_continuity_order(
         payment_method_id=method.id,
         using_db=conn,
     )
-    rows = []
-    for occurrence in parent.planned:
-        status = ContinuityLineStatus.PENDING
-        if occurrence.action is EventAction.SKIP:
-            status = ContinuityLineStatus.SKIPPED
-        items = occurrence.items or (None,)
-        for seq, item in enumerate(items):
-            rows.append(
-                ContinuityLine(
-                    continuity_order_id=order.id,
-                    event_number=occurrence.event_number,
-                    repeat_index=occurrence.repeat_index,
-                    item_seq=seq,
-                    action=occurrence.action,
-                    product_id=item.product_id if item else None,
-                    quantity=item.quantity if item else 0,
-                    price_minor=item.price_minor if item else 0,
-                    planned_ship_date=occurrence.ship_date,
-                    status=status,
-                )
-            )
-    await ContinuityLine.bulk_create(rows, using_db=conn)
-    payments = await _up_front_payments(parent, order, method, order_date, conn)
-    missed = sum(1 for o in parent.planned if o.ships and o.ship_date < order_date)
+    rows = planned.rows
+    await write_lines(conn, [(order.id, LineChanges(insert=rows))], order.created_at)
+    payments = await prepaid_charges(
+        conn, order, parent.schedule, payment_method_id=method.id, today=order_date
+    )
+    missed = len(
+        {
+            row.key
+            for row in rows
+            if row.action is not EventAction.SKIP and row.ship_date < order_date
+        }
+    )
     await record(
         order.id,
         "placed",
@@ -445,48 +421,3 @@ async def _create_continuity_order(
         discriminator="placed",
     )
     return order, payments
-
-
-async def _up_front_payments(
-    parent: _ParentLine,
-    order: ContinuityOrder,
-    method: PaymentMethod,
-    order_date: date,
-    conn: BaseDBAsyncClient,
-) -> list[Payment]:
-    if not parent.spec.bill_up_front or parent.total_minor == 0:
-        return []
-    if parent.schedule is None:
-        return [
-            await Payment.create(
-                kind=PaymentKind.CHARGE,
-                purpose=PaymentPurpose.UP_FRONT,
-                status=PaymentStatus.PENDING,
-                continuity_order_id=order.id,
-                sales_order_id=order.sales_order_id,
-                payment_method_id=method.id,
-                amount_minor=parent.total_minor,
-                currency=order.currency,
-                due_date=order_date,
-                idempotency_key=f"{order.number}:up-front",
-                using_db=conn,
-            )
-        ]
-    plan = installments(parent.total_minor, await schedule_spec(parent.schedule), order_date)
-    return [
-        await Payment.create(
-            kind=PaymentKind.CHARGE,
-            purpose=PaymentPurpose.INSTALLMENT,
-            status=PaymentStatus.PENDING if i.due_date <= order_date else PaymentStatus.SCHEDULED,
-            continuity_order_id=order.id,
-            sales_order_id=order.sales_order_id,
-            payment_method_id=method.id,
-            installment_number=i.number,
-            amount_minor=i.amount_minor,
-            currency=order.currency,
-            due_date=i.due_date,
-            idempotency_key=f"{order.number}:installment-{i.number}",
-            using_db=conn,
-        )
-        for i in plan
-    ]

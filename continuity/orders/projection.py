@@ -1,36 +1,41 @@
 """Projections: an order's next shipments and charges, a program's preview for a start date.
 
-Both come from the schedule engine, the same code that placement and the jobs use, so what a
+Both walk the planner's schedule (``continuity.engine.plan``), the code that placement and the
+jobs use, applied to the order's real state: what it holds and has shipped, its skips, its
+substitutions and quantity, its pause (a pause with an end date is projected as the jobs will
+resume it: ``resume_anchor``; without one, or on payment hold, nothing ships until someone acts),
+and the charge that gates its shipping (a prepaid order's shipments wait for it). So what a
 customer is shown is what will happen.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 
+from tortoise.connection import get_connection
+
 from continuity.engine.billing import Installment, installments
+from continuity.engine.plan import OrderSchedule, resume_anchor, upcoming
 from continuity.engine.schedule import (
     Anchor,
     PlannedItem,
     all_occurrences,
     first_event_number,
     is_finite,
-    occurrences,
     start_date,
 )
-from continuity.enums import BillingMode, ContinuityLineStatus, ContinuityOrderStatus
+from continuity.enums import BillingMode, ContinuityOrderStatus
 from continuity.errors import InvalidInput, NotFound
 from continuity.models import (
-    ContinuityLine,
     ContinuityOrder,
     PaymentSchedule,
-    Product,
     Program,
     ProgramVersion,
 )
+from continuity.orders.replan import order_state
+from continuity.payments.records import awaiting_payment
 from continuity.programs import live_version, program_spec, schedule_spec
 
 MAX_PROJECTED = 100
@@ -71,65 +76,38 @@ def _check_count(count: int) -> None:
 
 
 async def upcoming_shipments(order: ContinuityOrder, count: int) -> list[ProjectedShipment]:
-    """The next ``count`` shipments of an open order: its pending lines, then what the engine
-    will add after them. Skip events and skipped occurrences ship nothing and are left out."""
+    """The next ``count`` shipments of an order, as the jobs will ship them. Skip events and
+    skipped occurrences ship nothing and are left out; so is everything of an ended order, of
+    an order on payment hold, and of one paused with no end date."""
     _check_count(count)
-    if order.status in {ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED}:
+    if order.status not in (ContinuityOrderStatus.ACTIVE, ContinuityOrderStatus.PAUSED):
         return []
+    if order.status is ContinuityOrderStatus.PAUSED and order.paused_until is None:
+        return []
+    conn = get_connection("default")
+    state = await order_state(conn, order, as_of=None)
+    schedule = state.schedule
+    if order.status is ContinuityOrderStatus.PAUSED and order.paused_until is not None:
+        resumed = resume_anchor(state.held, order.paused_until)
+        if resumed is not None:
+            schedule = schedule.with_anchor(resumed)
+    waiting = await awaiting_payment(conn, [order.id])
+    if order.id in waiting and waiting[order.id] is None:
+        return []  # failed for good: the order goes on payment hold
+    not_before = waiting.get(order.id)
     per_shipment = order.billing_mode is BillingMode.PER_SHIPMENT
-    lines = await ContinuityLine.filter(continuity_order_id=order.id).order_by(
-        "event_number", "repeat_index", "item_seq"
-    )
-    products = {
-        p.id: p
-        for p in await Product.filter(id__in={ln.product_id for ln in lines if ln.product_id})
-    }
-    held: OrderedDict[tuple[int, int], list[ContinuityLine]] = OrderedDict()
-    for line in lines:
-        held.setdefault((line.event_number, line.repeat_index), []).append(line)
-    shipments: list[ProjectedShipment] = []
-    for (event, repeat), group in held.items():
-        if group[0].status is not ContinuityLineStatus.PENDING:
-            continue
-        items = tuple(
-            PlannedItem(ln.product_id, products[ln.product_id].sku, ln.quantity, ln.price_minor)
-            for ln in group
-            if ln.product_id is not None
+    held = {line.key for line in state.held}
+    return [
+        ProjectedShipment(
+            o.event_number,
+            o.repeat_index,
+            max(o.ship_date, not_before) if not_before is not None else o.ship_date,
+            o.items,
+            o.amount_minor if per_shipment else 0,
+            o.key in held,
         )
-        amount = sum(i.amount_minor for i in items)
-        shipments.append(
-            ProjectedShipment(
-                event,
-                repeat,
-                group[0].planned_ship_date,
-                items,
-                amount if per_shipment else 0,
-                True,
-            )
-        )
-    if len(shipments) >= count:
-        return shipments[:count]
-    version = await ProgramVersion.get(id=order.program_version_id)
-    program = await Program.get(id=order.program_id)
-    spec = await program_spec(version, program.code)
-    anchor = Anchor(order.anchor_date, order.anchor_event_number, order.anchor_repeat_index)
-    stream = occurrences(spec, order.first_event_number, anchor, quantity=order.quantity)
-    for occurrence in stream:
-        if len(shipments) >= count:
-            break
-        if occurrence.key in held or not occurrence.ships:
-            continue
-        shipments.append(
-            ProjectedShipment(
-                occurrence.event_number,
-                occurrence.repeat_index,
-                occurrence.ship_date,
-                occurrence.items,
-                occurrence.amount_minor if per_shipment else 0,
-                False,
-            )
-        )
-    return shipments
+        for o in islice(upcoming(schedule, state.held), count)
+    ]
 
 
 async def program_preview(
@@ -156,6 +134,7 @@ async def program_preview(
     begin = start_date(spec, start)
     first = first_event_number(spec, begin)
     anchor = Anchor(begin, first)
+    planned = OrderSchedule(spec, first, anchor, quantity)
     shipments = [
         ProjectedShipment(
             o.event_number,
@@ -165,9 +144,7 @@ async def program_preview(
             0 if spec.bill_up_front else o.amount_minor,
             False,
         )
-        for o in islice(
-            (o for o in occurrences(spec, first, anchor, quantity=quantity) if o.ships), count
-        )
+        for o in islice(upcoming(planned, ()), count)
     ]
     finite = is_finite(spec, first)
     total = None

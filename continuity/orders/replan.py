@@ -1,149 +1,366 @@
-"""Re-planning an order's pending lines from a new anchor and/or a new program version.
+"""The one re-planner: read orders' state, plan their lines (``continuity.engine.plan``),
+write back only what differs.
 
-Used by the continuity update (a new version), the agent's "update start date", and resume
-after a pause. Released, closed and cancelled lines are history and are never rewritten; a
-customer's own skip (a normal occurrence marked skipped) survives the re-plan.
+Placement, resume, start-date updates, swaps and quantity changes, the continuity update and
+the extend job all go through here, one order or a batch of thousands alike: one query reads
+the lines of every order of the batch, one its substitutions; the engine plans in memory;
+one statement each deletes, rewrites and inserts lines, and one updates the orders whose
+anchor or completeness moved. A plan that matches the lines writes nothing, so re-running a
+job for the same date changes no row.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from continuity.engine.schedule import Anchor, Occurrence, all_occurrences, is_finite, materialize
+from continuity.engine.plan import (
+    HeldLine,
+    LineChanges,
+    LineRow,
+    OrderSchedule,
+    Plan,
+    Substitution,
+    changes,
+    moved_dates,
+    plan,
+)
+from continuity.engine.schedule import Anchor
 from continuity.engine.spec import ProgramSpec
-from continuity.enums import ContinuityLineStatus, EventAction
-from continuity.models import ContinuityLine, ContinuityOrder
+from continuity.enums import BillingMode, ContinuityLineStatus, EventAction
+from continuity.models import ContinuityOrder, Program, ProgramVersion
+from continuity.programs import program_spec
+from continuity.sql import as_date, execute, execute_many, fetch
+
+_HELD = """
+SELECT l.id, l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq, l.action,
+       l.product_id, l.quantity, l.price_minor, l.planned_ship_date, l.status,
+       CASE WHEN c.created_for >= :as_of THEN 1 ELSE 0 END AS in_flight
+FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id
+WHERE l.continuity_order_id IN (:orders)
+ORDER BY l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq
+"""
+
+_SUBSTITUTIONS = """
+SELECT s.continuity_order_id, s.from_product_id, s.to_product_id, p.sku, s.price_minor
+FROM order_item_substitution s JOIN product p ON p.id = s.to_product_id
+WHERE s.continuity_order_id IN (:orders)
+ORDER BY s.continuity_order_id, s.id
+"""
+
+_INSERT = """
+INSERT INTO continuity_line (continuity_order_id, event_number, repeat_index, item_seq, action,
+                             product_id, quantity, price_minor, planned_ship_date, status,
+                             created_at, updated_at)
+VALUES (:order, :event, :repeat, :seq, :action, :product, :quantity, :price, :ship, :status,
+        :now, :now)
+"""
+
+_UPDATE = """
+UPDATE continuity_line SET action = :action, product_id = :product, quantity = :quantity,
+       price_minor = :price, planned_ship_date = :ship, status = :status, updated_at = :now
+WHERE id = :id
+"""
+
+_SAVE_ORDER = """
+UPDATE continuity_order SET anchor_date = :date, anchor_event_number = :event,
+       anchor_repeat_index = :repeat, anchor_run_start = :run_start,
+       schedule_complete = :complete, updated_at = :now
+WHERE id = :id
+"""
+
+#: The order columns the planner reads (``OrderFacts.from_row``).
+ORDER_COLUMNS = (
+    "id, program_id, program_version_id, first_event_number, anchor_date, "
+    "anchor_event_number, anchor_repeat_index, anchor_run_start, quantity, billing_mode, "
+    "schedule_complete"
+)
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What the planner needs of an order row."""
+
+    id: int
+    program_id: int
+    program_version_id: int
+    first_event: int
+    anchor: Anchor
+    quantity: int
+    up_front: bool
+    schedule_complete: bool
+
+    @classmethod
+    def of(cls, order: ContinuityOrder) -> OrderFacts:
+        return cls(
+            order.id,
+            order.program_id,
+            order.program_version_id,
+            order.first_event_number,
+            Anchor(
+                order.anchor_date,
+                order.anchor_event_number,
+                order.anchor_repeat_index,
+                order.anchor_run_start,
+            ),
+            order.quantity,
+            order.billing_mode is not BillingMode.PER_SHIPMENT,
+            order.schedule_complete,
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> OrderFacts:
+        run_start = row["anchor_run_start"]
+        return cls(
+            int(row["id"]),
+            int(row["program_id"]),
+            int(row["program_version_id"]),
+            int(row["first_event_number"]),
+            Anchor(
+                as_date(row["anchor_date"]),
+                int(row["anchor_event_number"]),
+                int(row["anchor_repeat_index"]),
+                as_date(run_start) if run_start is not None else None,
+            ),
+            int(row["quantity"]),
+            row["billing_mode"] != BillingMode.PER_SHIPMENT.value,
+            bool(row["schedule_complete"]),
+        )
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """An order as the planner sees it: its schedule and the lines it holds."""
+
+    facts: OrderFacts
+    schedule: OrderSchedule
+    held: tuple[HeldLine, ...]
+
+    def plan(self, *, threshold: int | None, anchor: Anchor | None = None) -> Plan:
+        schedule = self.schedule if anchor is None else self.schedule.with_anchor(anchor)
+        return plan(schedule, self.held, threshold=threshold, up_front=self.facts.up_front)
+
+
+@dataclass(frozen=True)
+class Replanned:
+    """What writing one order's plan changed."""
+
+    state: OrderState
+    plan: Plan
+    changes: LineChanges
+    #: The order's anchor or completeness changed (its row was written).
+    order_changed: bool
+
+    @property
+    def replaced(self) -> int:
+        """Lines the re-plan looked at again (every line that is not history)."""
+        return sum(1 for line in self.state.held if line.key not in self.plan.history)
+
+    @property
+    def planned(self) -> int:
+        return len(self.plan.rows)
+
+    @property
+    def moved(self) -> int:
+        """Occurrences held before and after whose date changed."""
+        return moved_dates(self.state.held, self.plan)
+
+    @property
+    def lines_moved(self) -> int:
+        """Lines whose planned date changed."""
+        before = {line.id: line.row.ship_date for line in self.state.held}
+        return sum(1 for line_id, row in self.changes.update if before[line_id] != row.ship_date)
+
+    @property
+    def pending_moved(self) -> int:
+        """Pending lines whose planned date changed."""
+        before = {line.id: line.row for line in self.state.held}
+        return sum(
+            1
+            for line_id, row in self.changes.update
+            if before[line_id].status is ContinuityLineStatus.PENDING
+            and before[line_id].ship_date != row.ship_date
+        )
+
+    @property
+    def added_keys(self) -> list[tuple[int, int]]:
+        held = {line.key for line in self.state.held}
+        return [key for key in self.plan.keys if key not in held]
+
+
+def _held(row: dict[str, Any]) -> HeldLine:
+    return HeldLine(
+        int(row["id"]),
+        LineRow(
+            int(row["event_number"]),
+            int(row["repeat_index"]),
+            int(row["item_seq"]),
+            EventAction(row["action"]),
+            int(row["product_id"]) if row["product_id"] is not None else None,
+            int(row["quantity"]),
+            int(row["price_minor"]),
+            as_date(row["planned_ship_date"]),
+            ContinuityLineStatus(row["status"]),
+        ),
+        bool(row["in_flight"]),
+    )
+
+
+async def load_states(
+    conn: BaseDBAsyncClient,
+    orders: Sequence[tuple[OrderFacts, ProgramSpec]],
+    *,
+    as_of: date | None,
+) -> list[OrderState]:
+    """The state of every order (two queries however many orders). ``as_of``: lines
+    released on a child order for that date or later still count as pending (``None``:
+    none does; only the threshold reads it)."""
+    if not orders:
+        return []
+    ids = [facts.id for facts, _spec in orders]
+    held: dict[int, list[HeldLine]] = defaultdict(list)
+    for row in await fetch(conn, _HELD, orders=ids, as_of=as_of):
+        held[int(row["continuity_order_id"])].append(_held(row))
+    swaps: dict[int, list[Substitution]] = defaultdict(list)
+    for row in await fetch(conn, _SUBSTITUTIONS, orders=ids):
+        swaps[int(row["continuity_order_id"])].append(
+            Substitution(
+                int(row["from_product_id"]),
+                int(row["to_product_id"]),
+                str(row["sku"]),
+                int(row["price_minor"]) if row["price_minor"] is not None else None,
+            )
+        )
+    return [
+        OrderState(
+            facts,
+            OrderSchedule(
+                spec, facts.first_event, facts.anchor, facts.quantity, tuple(swaps[facts.id])
+            ),
+            tuple(held[facts.id]),
+        )
+        for facts, spec in orders
+    ]
+
+
+def _values(row: LineRow) -> dict[str, Any]:
+    return {
+        "event": row.event_number,
+        "repeat": row.repeat_index,
+        "seq": row.item_seq,
+        "action": row.action.value,
+        "product": row.product_id,
+        "quantity": row.quantity,
+        "price": row.price_minor,
+        "ship": row.ship_date,
+        "status": row.status.value,
+    }
+
+
+async def write_lines(
+    conn: BaseDBAsyncClient, changed: Sequence[tuple[int, LineChanges]], now: datetime
+) -> None:
+    """The one writer of continuity lines: deletes, rewrites, inserts, a statement each."""
+    deleted = [line_id for _order, c in changed for line_id in c.delete]
+    if deleted:
+        await execute(conn, "DELETE FROM continuity_line WHERE id IN (:ids)", ids=deleted)
+    await execute_many(
+        conn,
+        _UPDATE,
+        [
+            {**_values(row), "id": line_id, "now": now}
+            for _o, c in changed
+            for line_id, row in c.update
+        ],
+    )
+    await execute_many(
+        conn,
+        _INSERT,
+        [{**_values(row), "order": order, "now": now} for order, c in changed for row in c.insert],
+    )
+
+
+async def write_plans(
+    conn: BaseDBAsyncClient,
+    plans: Sequence[tuple[OrderState, Plan]],
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> list[Replanned]:
+    """Write each order's plan: its lines and, when they moved, its anchor and completeness."""
+    now = now or datetime.now(UTC)
+    results = []
+    saves: list[dict[str, Any]] = []
+    for state, planned in plans:
+        line_changes = changes(state.held, planned)
+        anchor = planned.schedule.anchor
+        order_changed = (
+            anchor != state.facts.anchor or planned.complete != state.facts.schedule_complete
+        )
+        if order_changed:
+            saves.append(
+                {
+                    "id": state.facts.id,
+                    "date": anchor.ship_date,
+                    "event": anchor.event_number,
+                    "repeat": anchor.repeat_index,
+                    "run_start": anchor.run_start,
+                    "complete": planned.complete,
+                    "now": now,
+                }
+            )
+        results.append(Replanned(state, planned, line_changes, order_changed))
+    if not dry_run:
+        await write_lines(conn, [(r.state.facts.id, r.changes) for r in results if r.changes], now)
+        await execute_many(conn, _SAVE_ORDER, saves)
+    return results
 
 
 @dataclass
-class Replan:
-    """What a re-plan changes (computed first, so that dry runs can show it)."""
+class SpecCache:
+    """Program versions are immutable: one ``ProgramSpec`` per version for a whole run."""
 
-    anchor: Anchor | None
-    removed: list[ContinuityLine] = field(default_factory=list)
-    added: list[Occurrence] = field(default_factory=list)
-    customer_skips: frozenset[tuple[int, int]] = frozenset()
-    cancelled_events: list[int] = field(default_factory=list)
-    complete: bool = False
+    specs: dict[int, ProgramSpec] = field(default_factory=dict)
 
-    @property
-    def date_changes(self) -> list[tuple[tuple[int, int], date, date]]:
-        """(occurrence, old date, new date) for occurrences held before and after."""
-        old = {(ln.event_number, ln.repeat_index): ln.planned_ship_date for ln in self.removed}
-        return [
-            (o.key, old[o.key], o.ship_date)
-            for o in self.added
-            if o.key in old and old[o.key] != o.ship_date
-        ]
+    async def get(
+        self, version_id: int, program_id: int, conn: BaseDBAsyncClient | None = None
+    ) -> ProgramSpec:
+        if version_id not in self.specs:
+            version = await ProgramVersion.get(id=version_id, using_db=conn)
+            program = await Program.get(id=program_id, using_db=conn)
+            self.specs[version_id] = await program_spec(version, program.code)
+        return self.specs[version_id]
 
 
-def plan_replan(
+async def order_state(
+    conn: BaseDBAsyncClient,
     order: ContinuityOrder,
-    lines: Sequence[ContinuityLine],
-    spec: ProgramSpec,
     *,
-    threshold: int,
-    anchor_date: date | None = None,
-    up_front: bool = False,
-) -> Replan:
-    """Pending lines out, the engine's occurrences from the first pending one in.
-
-    ``anchor_date`` moves the first pending occurrence to that date (resume, new start date);
-    by default it keeps its planned date.
-    """
-    replaceable = [
-        line
-        for line in lines
-        if line.status in (ContinuityLineStatus.PENDING, ContinuityLineStatus.SKIPPED)
-    ]
-    pending = sorted(
-        (line for line in replaceable if line.status is ContinuityLineStatus.PENDING),
-        key=lambda line: (line.planned_ship_date, line.event_number, line.repeat_index),
-    )
-    if not pending:
-        return Replan(anchor=None, complete=order.schedule_complete)
-    first = pending[0]
-    start_key = (first.event_number, first.repeat_index)
-    removed = [line for line in replaceable if (line.event_number, line.repeat_index) >= start_key]
-    removed_ids = {line.id for line in removed}
-    kept = {(line.event_number, line.repeat_index) for line in lines if line.id not in removed_ids}
-    customer_skips = frozenset(
-        (line.event_number, line.repeat_index)
-        for line in removed
-        if line.status is ContinuityLineStatus.SKIPPED and line.action is not EventAction.SKIP
-    )
-    numbers = {event.number for event in spec.events}
-    if first.event_number not in numbers or order.first_event_number not in numbers:
-        return Replan(
-            anchor=None,
-            removed=removed,
-            complete=True,
-            cancelled_events=sorted({line.event_number for line in removed}),
-        )
-    anchor = Anchor(anchor_date or first.planned_ship_date, *start_key)
-    added = materialize(
-        spec,
-        order.first_event_number,
-        anchor,
-        quantity=order.quantity,
-        threshold=threshold,
-        up_front=up_front,
-        skip_keys=frozenset(kept - customer_skips),
-    )
-    complete = is_finite(spec, order.first_event_number) and len(
-        all_occurrences(spec, order.first_event_number, anchor, quantity=order.quantity)
-    ) <= len(added) + len({key for key in kept if key >= start_key})
-    return Replan(anchor, removed, added, customer_skips, [], complete)
+    as_of: date | None,
+    spec: ProgramSpec | None = None,
+) -> OrderState:
+    """One order's state, under its own program version unless ``spec`` is given."""
+    facts = OrderFacts.of(order)
+    if spec is None:
+        spec = await SpecCache().get(order.program_version_id, order.program_id, conn)
+    [state] = await load_states(conn, [(facts, spec)], as_of=as_of)
+    return state
 
 
-async def apply_replan(order: ContinuityOrder, replan: Replan, conn: BaseDBAsyncClient) -> None:
-    """Write a re-plan inside the caller's transaction."""
-    if replan.removed:
-        await (
-            ContinuityLine.filter(id__in=[line.id for line in replan.removed])
-            .using_db(conn)
-            .delete()
-        )
-    rows = []
-    for occurrence in replan.added:
-        if occurrence.action is EventAction.SKIP or occurrence.key in replan.customer_skips:
-            status = ContinuityLineStatus.SKIPPED
-        else:
-            status = ContinuityLineStatus.PENDING
-        for seq, item in enumerate(occurrence.items or (None,)):
-            rows.append(
-                ContinuityLine(
-                    continuity_order_id=order.id,
-                    event_number=occurrence.event_number,
-                    repeat_index=occurrence.repeat_index,
-                    item_seq=seq,
-                    action=occurrence.action,
-                    product_id=item.product_id if item else None,
-                    quantity=item.quantity if item else 0,
-                    price_minor=item.price_minor if item else 0,
-                    planned_ship_date=occurrence.ship_date,
-                    status=status,
-                )
-            )
-    if rows:
-        await ContinuityLine.bulk_create(rows, using_db=conn)
-    if replan.anchor is not None:
-        order.anchor_date = replan.anchor.ship_date
-        order.anchor_event_number = replan.anchor.event_number
-        order.anchor_repeat_index = replan.anchor.repeat_index
-    order.schedule_complete = replan.complete
-    await order.save(
-        update_fields=[
-            "anchor_date",
-            "anchor_event_number",
-            "anchor_repeat_index",
-            "schedule_complete",
-            "program_version_id",
-            "updated_at",
-        ],
-        using_db=conn,
-    )
+async def save(
+    conn: BaseDBAsyncClient, order: ContinuityOrder, state: OrderState, planned: Plan
+) -> Replanned:
+    """Write one order's plan and keep the in-memory order in step with its row."""
+    [result] = await write_plans(conn, [(state, planned)])
+    anchor = planned.schedule.anchor
+    order.anchor_date = anchor.ship_date
+    order.anchor_event_number = anchor.event_number
+    order.anchor_repeat_index = anchor.repeat_index
+    order.anchor_run_start = anchor.run_start
+    order.schedule_complete = planned.complete
+    return result

@@ -26,7 +26,6 @@ from continuity.enums import (
     ChildOrderStatus,
     ContinuityOrderStatus,
     PaymentKind,
-    PaymentPurpose,
     PaymentStatus,
 )
 from continuity.models import ChildOrder, ContinuityOrder, Payment
@@ -34,12 +33,11 @@ from continuity.notifications.events import Event, emit_many
 from continuity.notifications.outcomes import hold_event, payment_event
 from continuity.orders.history import record
 from continuity.payments.gateway import AUTHENTICATION_REQUIRED
+from continuity.payments.records import PREPAID, refund_unowed_money
 from continuity.sql import execute_many, id_list
 
 #: Payments that pay an order (the others refund one).
 PAYING = (PaymentKind.CHARGE, PaymentKind.AUTHORIZATION)
-#: Charges made in advance for what has not shipped: refunded when the order is cancelled.
-PREPAID = (PaymentPurpose.UP_FRONT, PaymentPurpose.INSTALLMENT)
 
 
 class Counts(Protocol):
@@ -197,23 +195,9 @@ async def late_refund(
     reference: str | None = None,
     amount_minor: int | None = None,
 ) -> Payment:
-    """Queue the refund of money a charge took that is not owed (key
-    ``<charge key>:<suffix>``; the payments job sends it, today's run included). ``reference``:
-    the provider object to refund when it is not the charge's own (a duplicate)."""
-    return await Payment.create(
-        kind=PaymentKind.REFUND,
-        purpose=PaymentPurpose.REFUND,
-        status=PaymentStatus.PENDING,
-        sales_order_id=payment.sales_order_id,
-        continuity_order_id=payment.continuity_order_id,
-        child_order_id=payment.child_order_id,
-        payment_method_id=payment.payment_method_id,
-        amount_minor=payment.amount_minor if amount_minor is None else amount_minor,
-        currency=payment.currency,
-        due_date=as_of,
-        idempotency_key=f"{payment.idempotency_key}:{suffix}"[:128],
-        gateway_reference=reference or payment.gateway_reference,
-        using_db=conn,
+    """Queue the refund of money a charge took that is not owed (``records`` writes it)."""
+    return await refund_unowed_money(
+        conn, payment, today=as_of, suffix=suffix, reference=reference, amount_minor=amount_minor
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 from itertools import islice, pairwise
 
@@ -16,7 +15,6 @@ from continuity.engine.schedule import (
     covered_events,
     first_event_number,
     is_finite,
-    materialize,
     occurrences,
     start_date,
 )
@@ -117,26 +115,6 @@ def test_current_event_start_and_parent_event_count() -> None:
     ]
 
 
-def test_threshold_holds_a_prefix_and_stops_at_the_repeating_event() -> None:
-    anchor = Anchor(date(2027, 1, 31), 1)
-    held = materialize(COFFEE, 1, anchor, threshold=2, up_front=False)
-    assert [o.key for o in held] == [(1, 0), (1, 1)]
-    # one of event 1 shipped: extending tops event 1 back up (its last shipment) and moves
-    # on to event 2, holding two of its repeats
-    more = materialize(
-        COFFEE,
-        1,
-        anchor,
-        threshold=2,
-        up_front=False,
-        pending=Counter({1: 1}),
-        skip_keys=frozenset(o.key for o in held),
-    )
-    assert [o.key for o in more] == [(1, 2), (2, 0), (2, 1)]
-    full = materialize(COFFEE, 1, anchor, threshold=2, up_front=True)
-    assert len(full) == 12
-
-
 def test_resuming_from_an_anchor_recomputes_later_dates_only() -> None:
     moved = list(islice(occurrences(COFFEE, 1, Anchor(date(2027, 5, 31), 2, 3)), 3))
     assert [(o.key, o.ship_date) for o in moved] == [
@@ -172,17 +150,6 @@ def test_a_monthly_schedule_never_drifts(start: date, count: int) -> None:
     spec = ProgramSpec("m", "USD", (EventSpec(1, MONTH, items=_item(1), shipments=None),))
     planned = list(islice(occurrences(spec, 1, Anchor(start, 1)), count))
     assert [o.ship_date for o in planned] == [add_months(start, n) for n in range(count)]
-
-
-@given(programs(), dates, st.integers(1, 5))
-def test_threshold_is_never_exceeded(spec: ProgramSpec, start: date, threshold: int) -> None:
-    first = spec.events[0].number
-    held = materialize(spec, first, Anchor(start, first), threshold=threshold, up_front=False)
-    per_event = Counter(o.event_number for o in held if spec.event(o.event_number).repeats)
-    assert all(count <= threshold for count in per_event.values())
-    # and what is held is a prefix of the schedule
-    prefix = list(islice(occurrences(spec, first, Anchor(start, first)), len(held)))
-    assert held == prefix
 
 
 @given(programs(finite=False), dates)

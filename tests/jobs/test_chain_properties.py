@@ -132,13 +132,11 @@ async def test_catch_up_after_ten_days_down(db: TortoiseContext, rules_dir: Path
     charges = await Payment.filter(purpose=PaymentPurpose.SHIPMENT)
     assert all(p.status is PaymentStatus.SUCCEEDED for p in charges)
     assert len(charges) == len(await ChildOrder.filter(total_minor__gt=0))
-    # a second chain for the same day ships and charges nothing more (extend may top the
-    # refill back up to its threshold: the first chain released one after extending)
+    # a second chain for the same day changes no row: not even the extension (an occurrence
+    # released by the first chain's child-order run still counts as pending for that date)
     before = await snapshot()
     await run_daily_chain(later, env=JobEnv(gateway=gateway))
-    after = await snapshot()
-    for table in ("child_orders", "child_lines", "payments"):
-        assert after[table] == before[table], table
+    assert differences(before, await snapshot()) == []
 
 
 class _FlakyGateway(TestGateway):

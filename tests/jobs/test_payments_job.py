@@ -21,6 +21,7 @@ from continuity.jobs.child_orders import create_child_orders
 from continuity.jobs.payments import process_payments
 from continuity.models import ChildOrder, ContinuityOrder, Notification, OrderHistoryEntry, Payment
 from continuity.orders.cancel import cancel_order
+from continuity.orders.changes import change_payment_method, skip_shipment
 from continuity.orders.placement import BillingRules
 from continuity.payments.gateway import ChargeRequest, GatewayResult, TestGateway
 from tests.jobs.world import buyer, open_business, order
@@ -161,3 +162,92 @@ async def test_a_cancel_during_the_gateway_call_is_refunded(
     )
     # the cancel refunded the first installment, the late refund the second: nothing kept
     assert gateway.moved_minor == -first.amount_minor
+
+
+async def test_a_skip_before_the_up_front_charge_is_paid_is_refunded_once_it_is(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    """The refund of a skipped box waits for the charge it gives back from, then goes out in
+    the run that took the charge; a second run for the date changes nothing."""
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    bob = await buyer("BOB", today=DAY0, token="tok_decline")
+    placed = await order(bob, "GIFTBOX6", DAY0, rules, gateway, start_date=DAY0)
+    gift = placed.continuity_orders[0]
+    await skip_shipment(gift.id, 2, 0, today=DAY0, actor="web", rules=RULES, gateway=gateway)
+    charge = await Payment.get(continuity_order_id=gift.id, purpose=PaymentPurpose.UP_FRONT)
+    [refund] = await Payment.filter(continuity_order_id=gift.id, kind=PaymentKind.REFUND)
+    assert (refund.status, refund.refund_of_id, refund.amount_minor) == (
+        PaymentStatus.SCHEDULED,
+        charge.id,
+        2150,
+    )
+    assert gateway.moved_minor == 0
+    env = JobEnv(gateway=gateway)
+    await process_payments(DAY0 + timedelta(days=2), env=env)  # declined again: still waits
+    assert (await Payment.get(id=refund.id)).status is PaymentStatus.SCHEDULED
+    card = await add_payment_method(
+        bob.customer_id,
+        PaymentMethodInput(
+            gateway_token="tok_visa", brand="visa", last4="1111", exp_month=1, exp_year=2031
+        ),
+        today=DAY0,
+    )
+    await change_payment_method(gift.id, card.id, today=DAY0 + timedelta(days=3), actor="web")
+    run = await process_payments(DAY0 + timedelta(days=3), env=env)
+    assert run.counts["refunds_due"] == 1
+    assert (await Payment.get(id=charge.id)).status is PaymentStatus.SUCCEEDED
+    assert (await Payment.get(id=refund.id)).status is PaymentStatus.SUCCEEDED
+    assert gateway.moved_minor == 12900 - 2150
+    again = await process_payments(DAY0 + timedelta(days=3), env=env)
+    assert "charged" not in again.counts
+    assert "refunds_due" not in again.counts
+
+
+async def test_a_cancel_voids_a_refund_still_waiting_for_its_charge(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    bob = await buyer("BOB", today=DAY0, token="tok_decline")
+    placed = await order(bob, "GIFTBOX6", DAY0, rules, gateway, start_date=DAY0)
+    gift = placed.continuity_orders[0]
+    await skip_shipment(gift.id, 2, 0, today=DAY0, actor="web", rules=RULES, gateway=gateway)
+    await cancel_order(
+        gift.id,
+        reason_code=CancelReason.CUSTOMER_REQUEST,
+        today=DAY0,
+        actor="web",
+        rules=RULES,
+        gateway=gateway,
+    )
+    payments = await Payment.filter(continuity_order_id=gift.id).order_by("id")
+    assert [(p.kind, p.status) for p in payments] == [
+        (PaymentKind.CHARGE, PaymentStatus.CANCELLED),
+        (PaymentKind.REFUND, PaymentStatus.CANCELLED),
+    ]
+    assert gateway.moved_minor == 0
+
+
+async def test_an_installment_skip_is_refunded_from_what_was_paid(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=date(2026, 3, 10))
+    placed = await order(
+        ada, "WINECLUB12", date(2026, 3, 10), rules, gateway, payment_schedule="three-monthly"
+    )
+    wine = placed.continuity_orders[0]
+    await skip_shipment(
+        wine.id, 4, 0, today=date(2026, 3, 10), actor="web", rules=RULES, gateway=gateway
+    )
+    first = await Payment.get(continuity_order_id=wine.id, installment_number=1)
+    [refund] = await Payment.filter(continuity_order_id=wine.id, kind=PaymentKind.REFUND)
+    assert (refund.status, refund.refund_of_id, refund.amount_minor, refund.event_number) == (
+        PaymentStatus.SUCCEEDED,
+        first.id,
+        4200,  # two whites at 21.00
+        4,
+    )
+    assert gateway.moved_minor == 16000 - 4200

@@ -127,14 +127,22 @@ async def test_cancel_twice_is_refused_and_refunds_once(
     assert await Payment.filter(continuity_order_id=order.id, kind=PaymentKind.REFUND).count() == 1
 
 
-async def test_a_skipped_prepaid_box_is_refunded_at_cancel(
+async def test_a_skipped_prepaid_box_is_refunded_at_once_and_not_again_at_cancel(
     db: TortoiseContext, rules_dir: Path
 ) -> None:
     buyer = await setup(rules_dir)
     gateway = TestGateway()
     order = await place(buyer, "GIFTBOX6", gateway=gateway)
-    await skip_shipment(order.id, 2, 0, actor="web")
-    assert gateway.moved_minor == GIFT_BOX_TOTAL  # the skip itself refunds nothing
+    await skip_shipment(order.id, 2, 0, today=TODAY, actor="web", rules=RULES, gateway=gateway)
+    assert gateway.moved_minor == GIFT_BOX_TOTAL - 2150  # box 2 given back at the skip
+    [refund] = await Payment.filter(continuity_order_id=order.id, kind=PaymentKind.REFUND)
+    charge = await Payment.get(continuity_order_id=order.id, purpose=PaymentPurpose.UP_FRONT)
+    assert (refund.status, refund.refund_of_id, refund.event_number, refund.repeat_index) == (
+        PaymentStatus.SUCCEEDED,
+        charge.id,
+        2,
+        0,
+    )
     await release(order, 1)
     await release(order, 3)
     await cancel_order(
@@ -146,6 +154,11 @@ async def test_a_skipped_prepaid_box_is_refunded_at_cancel(
         gateway=gateway,
     )
     assert gateway.moved_minor == FIRST_BOX + 2400  # boxes 1 and 3 kept, 2 (skipped) refunded
+    refunds = await Payment.filter(continuity_order_id=order.id, kind=PaymentKind.REFUND)
+    assert sorted(r.amount_minor for r in refunds) == [
+        2150,
+        GIFT_BOX_TOTAL - FIRST_BOX - 2400 - 2150,
+    ]
     statuses = {ln.event_number: ln.status for ln in await lines(order)}
     assert statuses[2] is ContinuityLineStatus.SKIPPED
 

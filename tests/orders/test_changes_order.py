@@ -178,7 +178,9 @@ async def test_swap_rewrites_pending_lines_only(db: TortoiseContext, rules_dir: 
     await release(order, 2, 0)
     single = await Product.get(sku="COF-SINGLE-12")
     house = await Product.get(sku="COF-HOUSE-12")
-    await swap_item(order.id, "COF-SINGLE-12", "COF-HOUSE-12", actor="web", reason="decaf")
+    await swap_item(
+        order.id, "COF-SINGLE-12", "COF-HOUSE-12", today=TODAY, actor="web", reason="decaf"
+    )
     swapped = [ln for ln in await lines(order) if ln.event_number == 2 and ln.item_seq == 0]
     assert [(ln.repeat_index, ln.status, ln.product_id, ln.price_minor) for ln in swapped] == [
         (0, ContinuityLineStatus.RELEASED, single.id, 1850),
@@ -201,7 +203,7 @@ async def test_swap_on_a_prepaid_order_keeps_the_price(
     book = await Product.get(sku="BOOK-013")
     before = [ln for ln in await lines(order) if ln.product_id == chocolate.id]
     assert len(before) == 5
-    await swap_item(order.id, "GIFT-CHOC", "BOOK-013", actor="web")
+    await swap_item(order.id, "GIFT-CHOC", "BOOK-013", today=TODAY, actor="web")
     after = {ln.id: ln for ln in await lines(order)}
     assert {(after[ln.id].product_id, after[ln.id].price_minor) for ln in before} == {
         (book.id, 1200)  # BOOK-013 costs 13.99 in the catalog: the paid price is kept
@@ -235,7 +237,7 @@ async def test_swap_refusals_write_nothing(
     await release(order, 1)
     before = await snapshot(order.id)
     with pytest.raises(ContinuityError) as caught:
-        await swap_item(order.id, from_sku, to_sku, actor="web")
+        await swap_item(order.id, from_sku, to_sku, today=TODAY, actor="web")
     assert (caught.value.code, caught.value.field) == (code, ("input", field))
     assert await snapshot(order.id) == before
 
@@ -246,8 +248,8 @@ async def test_change_quantity_multiplies_event_quantities(
     buyer = await setup(rules_dir)
     order = await place(buyer, "COFFEECLUB", quantity=2)
     await release(order, 1, 0)
-    await swap_item(order.id, "COF-HOUSE-12", "COF-SINGLE-12", actor="web")
-    changed = await change_quantity(order.id, 3, actor="agent:5", reason="family")
+    await swap_item(order.id, "COF-HOUSE-12", "COF-SINGLE-12", today=TODAY, actor="web")
+    changed = await change_quantity(order.id, 3, today=TODAY, actor="agent:5", reason="family")
     assert changed.quantity == 3
     assert (await ContinuityOrder.get(id=order.id)).quantity == 3
     assert [
@@ -289,7 +291,7 @@ async def test_change_quantity_reads_event_quantities_from_the_program(
     first = (await lines(order))[0]
     first.quantity = 7  # whatever a line holds, the program decides
     await first.save(update_fields=["quantity"])
-    await change_quantity(order.id, 3, actor="web")
+    await change_quantity(order.id, 3, today=TODAY, actor="web")
     assert [ln.quantity for ln in await lines(order)] == [6, 6, 3]
 
 
@@ -310,7 +312,7 @@ async def test_change_quantity_refusals(
     order = await place(buyer, sku)
     before = await snapshot(order.id)
     with pytest.raises(ContinuityError) as caught:
-        await change_quantity(order.id, quantity, actor="web")
+        await change_quantity(order.id, quantity, today=TODAY, actor="web")
     assert (caught.value.code, caught.value.field) == (code, ("input", field))
     if code is ErrorCode.INVALID_STATE:
         assert "cancel and re-order" in caught.value.message

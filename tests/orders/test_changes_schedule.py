@@ -14,6 +14,7 @@ from continuity.models import ContinuityOrder
 from continuity.orders.changes import skip_shipment
 from continuity.orders.pause import pause_order, resume_order
 from continuity.orders.projection import upcoming_shipments
+from continuity.payments.gateway import TestGateway
 from tests.orders.changing import (
     last_history,
     lines,
@@ -22,7 +23,7 @@ from tests.orders.changing import (
     release,
     snapshot,
 )
-from tests.orders.fixtures import setup
+from tests.orders.fixtures import RULES, TODAY, setup
 
 pytestmark = pytest.mark.db
 
@@ -33,7 +34,16 @@ async def test_skip_a_book_club_month(db: TortoiseContext, rules_dir: Path) -> N
     buyer = await setup(rules_dir)
     order = await place(buyer, "BOOKCLUB")
     before = {(ln.event_number, ln.repeat_index): ln.planned_ship_date for ln in await lines(order)}
-    await skip_shipment(order.id, 2, 0, actor="agent:3", reason="on holiday")
+    await skip_shipment(
+        order.id,
+        2,
+        0,
+        today=TODAY,
+        rules=RULES,
+        gateway=TestGateway(),
+        actor="agent:3",
+        reason="on holiday",
+    )
     after = await lines(order)
     assert [ln.event_number for ln in after if ln.status is ContinuityLineStatus.SKIPPED] == [2, 7]
     assert {(ln.event_number, ln.repeat_index): ln.planned_ship_date for ln in after} == before
@@ -52,7 +62,9 @@ async def test_skip_takes_every_item_of_the_occurrence(
 ) -> None:
     buyer = await setup(rules_dir)
     order = await place(buyer, "GIFTBOX6")
-    await skip_shipment(order.id, 1, 0, actor="web")
+    await skip_shipment(
+        order.id, 1, 0, today=TODAY, rules=RULES, gateway=TestGateway(), actor="web"
+    )
     first = [ln for ln in await lines(order) if ln.event_number == 1]
     assert len(first) == 3
     assert {ln.status for ln in first} == {ContinuityLineStatus.SKIPPED}
@@ -77,7 +89,9 @@ async def test_skip_refusals_write_nothing(
     await release(order, 1)
     before = await snapshot(order.id)
     with pytest.raises(ContinuityError) as caught:
-        await skip_shipment(order.id, event, repeat, actor="web")
+        await skip_shipment(
+            order.id, event, repeat, today=TODAY, rules=RULES, gateway=TestGateway(), actor="web"
+        )
     assert (caught.value.code, caught.value.field) == (code, ("input", "eventNumber"))
     assert await snapshot(order.id) == before
 
@@ -85,10 +99,14 @@ async def test_skip_refusals_write_nothing(
 async def test_skip_twice_is_refused(db: TortoiseContext, rules_dir: Path) -> None:
     buyer = await setup(rules_dir)
     order = await place(buyer, "BOOKCLUB")
-    await skip_shipment(order.id, 3, 0, actor="web")
+    await skip_shipment(
+        order.id, 3, 0, today=TODAY, rules=RULES, gateway=TestGateway(), actor="web"
+    )
     before = await snapshot(order.id)
     with pytest.raises(ContinuityError) as caught:
-        await skip_shipment(order.id, 3, 0, actor="web")
+        await skip_shipment(
+            order.id, 3, 0, today=TODAY, rules=RULES, gateway=TestGateway(), actor="web"
+        )
     assert caught.value.code is ErrorCode.INVALID_STATE
     assert await snapshot(order.id) == before
 
@@ -97,11 +115,22 @@ async def test_unknown_order_and_long_reason(db: TortoiseContext, rules_dir: Pat
     buyer = await setup(rules_dir)
     order = await place(buyer, "BOOKCLUB")
     with pytest.raises(ContinuityError) as caught:
-        await skip_shipment(order.id + 100, 2, 0, actor="web")
+        await skip_shipment(
+            order.id + 100, 2, 0, today=TODAY, rules=RULES, gateway=TestGateway(), actor="web"
+        )
     assert (caught.value.code, caught.value.field) == (ErrorCode.NOT_FOUND, ("input", "orderId"))
     before = await snapshot(order.id)
     with pytest.raises(ContinuityError) as caught:
-        await skip_shipment(order.id, 2, 0, actor="web", reason="x" * 501)
+        await skip_shipment(
+            order.id,
+            2,
+            0,
+            today=TODAY,
+            rules=RULES,
+            gateway=TestGateway(),
+            actor="web",
+            reason="x" * 501,
+        )
     assert (caught.value.code, caught.value.field) == (
         ErrorCode.INVALID_INPUT,
         ("input", "reason"),
@@ -157,10 +186,11 @@ async def test_pause_two_months_then_resume_replans_without_loss(
     ]
     by_event = {ln.event_number: ln for ln in await lines(order)}
     assert by_event[1].planned_ship_date == date(2027, 1, 31)  # released: untouched
-    assert by_event[7].planned_ship_date == date(2027, 7, 31)  # skipped: keeps its date
+    # the summer skip keeps its slot: between event 6 and event 8, re-dated with them
+    assert by_event[7].planned_ship_date == date(2027, 9, 10)
     entry = await last_history(order)
     assert (entry.action, entry.actor) == ("resumed", "job:resume")
-    assert entry.details["lines_rescheduled"] == 10
+    assert entry.details["lines_rescheduled"] == 11  # the ten books and the summer skip
     assert entry.details["before"]["anchor"] == {
         "date": "2027-01-31",
         "event_number": 1,

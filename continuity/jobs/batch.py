@@ -1,0 +1,101 @@
+"""The one batch loop every job runs its work through.
+
+A job supplies two things: ``select(after, size)``, the ids of the next items to work on in
+ascending order after ``after`` (keyset pagination: no offset, and an item finished or
+claimed by another replica simply stops being selected), and ``step(ids, room)``, the work on
+one batch. The loop does the rest, once for every job:
+
+- **keyset batches** of ``size`` ids;
+- **per-item isolation**: a step that raises is retried item by item, and an item that fails
+  alone is recorded on the run (``run.fail``) and never stops the others; a step must
+  therefore be safe to re-run (every step re-checks its items inside its transaction);
+- **the run cap** (``cap``, e.g. ``max_child_orders_per_run``): each step is told the
+  ``room`` left and reports what it used (``Outcome.used``); on every path, batch or item
+  by item, the loop never gives a step more room than is left, stops once it is used up,
+  and counts ``capped`` when work was left for the next run;
+- the run ledger: counts and failures go to the ``RunRecorder`` of ``recorded_run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from continuity.jobs.runs import RunRecorder
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step did toward the run's cap: ``used`` units of it; ``full``: the next item
+    did not fit in the room left (the run stops there, the rest waits for the next run)."""
+
+    used: int = 0
+    full: bool = False
+
+
+#: The ids of the next items after ``after``, ascending, at most ``size``.
+Select = Callable[[int, int], Awaitable[list[int]]]
+#: Work on a batch of ids with ``room`` left under the cap (``None``: no cap).
+Step = Callable[[list[int], int | None], Awaitable[Outcome | None]]
+
+
+async def run_batches(
+    run: RunRecorder,
+    *,
+    select: Select,
+    step: Step,
+    size: int,
+    cap: int | None = None,
+    item: str = "order",
+) -> None:
+    """Work through every selected item, a batch at a time (see the module docstring)."""
+    used = 0
+    after = 0
+
+    def room() -> int | None:
+        return None if cap is None else cap - used
+
+    async def cap_reached() -> None:
+        """The cap is used up: is anything left for the next run?"""
+        if await select(after, 1):
+            run.count("capped")
+
+    while True:
+        left = room()
+        if left is not None and left <= 0:
+            await cap_reached()
+            return
+        ids = await select(after, size)
+        if not ids:
+            return
+        try:
+            outcome = await step(ids, left) or Outcome()
+        except Exception as exc:
+            if len(ids) == 1:
+                run.fail(f"{item} {ids[0]}", f"{type(exc).__name__}: {exc}")
+                after = ids[0]
+                continue
+            outcome = None
+        if outcome is not None:
+            used += outcome.used
+            if outcome.full:  # an item did not fit: it waits for the next run
+                run.count("capped")
+                return
+            after = ids[-1]
+            continue
+        for one in ids:  # the batch failed: each item alone, each within what is left
+            left = room()
+            if left is not None and left <= 0:
+                await cap_reached()
+                return
+            try:
+                single = await step([one], left) or Outcome()
+            except Exception as exc:  # one bad item never aborts the run
+                run.fail(f"{item} {one}", f"{type(exc).__name__}: {exc}")
+                after = one
+                continue
+            used += single.used
+            if single.full:
+                run.count("capped")
+                return
+            after = one

@@ -1,0 +1,56 @@
+"""The continuity update re-plans through the one planner: new items, the order's own swaps,
+and dates kept to the day of month the order's monthly run started on."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from tortoise.context import TortoiseContext
+
+from continuity.enums import ContinuityLineStatus
+from continuity.jobs import JobEnv
+from continuity.jobs.child_orders import create_child_orders
+from continuity.jobs.update import continuity_update
+from continuity.models import ContinuityLine, Product
+from continuity.orders.changes import swap_item
+from continuity.payments.gateway import TestGateway
+from rules.loader import load_rules
+from rules.sync import sync_rules
+from tests.jobs.world import buyer, open_business, order
+
+pytestmark = pytest.mark.db
+
+DAY0 = date(2027, 1, 31)
+
+
+async def test_an_update_keeps_month_ends_and_the_orders_swaps(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    club = (await order(ada, "BOOKCLUB", DAY0, rules, gateway)).continuity_orders[0]
+    env = JobEnv(gateway=gateway)
+    await create_child_orders(DAY0, env=env)  # book 1 ships on the 31st
+    await swap_item(club.id, "BOOK-005", "BOOK-013", today=DAY0, actor="web")
+    path = rules_dir / "programs" / "book-club.yaml"
+    path.write_text(
+        path.read_text().replace("{sku: BOOK-003, quantity: 1}", "{sku: BOOK-010, quantity: 1}")
+    )
+    await sync_rules(load_rules(rules_dir))
+    run = await continuity_update(date(2027, 2, 1), env=env)
+    assert run.counts["orders_updated"] == 1
+    lines = await ContinuityLine.filter(continuity_order_id=club.id).order_by("event_number")
+    products = {p.id: p.sku for p in await Product.all()}
+    by_event = {ln.event_number: ln for ln in lines}
+    assert by_event[1].status is ContinuityLineStatus.RELEASED
+    assert [(e, by_event[e].planned_ship_date) for e in (2, 3, 4, 5)] == [
+        (2, date(2027, 2, 28)),
+        (3, date(2027, 3, 31)),  # still the 31st: the run started on 31 January
+        (4, date(2027, 4, 30)),
+        (5, date(2027, 5, 31)),
+    ]
+    assert products[by_event[3].product_id or 0] == "BOOK-010"  # the new version
+    assert products[by_event[5].product_id or 0] == "BOOK-013"  # the order's swap
