@@ -22,6 +22,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from continuity.enums import ContinuityLineStatus, ContinuityOrderStatus
+from continuity.faults import kill_point
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
 from continuity.jobs.release import release_batch
@@ -50,6 +51,7 @@ async def create_child_orders(
         await _resume_due_pauses(as_of, filters, run)
         after = 0
         while True:
+            run.checkpoint()
             room = None if limit is None else limit - run.counts["child_orders"]
             if room is not None and room <= 0:
                 if await _due_orders(horizon, filters, after, 1):
@@ -201,6 +203,7 @@ async def _release(
         if released.consolidated:
             run.count("consolidated", released.consolidated)
         charge_ids = released.charge_ids
+    kill_point("child-orders-committed")
     if not (charge_now and charge_ids):
         return []
     return await Payment.filter(id__in=charge_ids).order_by("id")

@@ -85,6 +85,7 @@ async def extend_lines(
         specs: dict[int, ProgramSpec] = {}
         after = 0
         while True:
+            run.checkpoint()
             ids = await _candidates(filters, after, env.batch_size, params.repeat_threshold)
             if not ids:
                 break

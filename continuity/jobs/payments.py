@@ -13,13 +13,14 @@ twice.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
 from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentStatus
+from continuity.faults import kill_point
+from continuity.jobs.claims import CLAIM_LEASE, claim_payments, due
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
@@ -29,6 +30,8 @@ from continuity.parameters import load_call_center_parameters
 from continuity.payments.collect import collect_many
 
 JOB_NAME = "process-payments"
+
+__all__ = ["CLAIM_LEASE", "JOB_NAME", "process_payments"]
 
 #: Orders whose payments are no longer collected.
 _CLOSED = (ContinuityOrderStatus.CANCELLED, ContinuityOrderStatus.CLOSED)
@@ -54,11 +57,13 @@ async def process_payments(
         await _retry_held_orders_on_new_cards(as_of, filters, run)
         after = 0
         while True:
-            due = await _due_payments(as_of, filters, after, env.batch_size)
-            if not due:
+            run.checkpoint()
+            ids = await _due_payments(as_of, filters, after, env.batch_size)
+            if not ids:
                 break
-            after = due[-1]
-            claimed = await _claim(due, as_of)
+            after = ids[-1]
+            claimed = await claim_payments(ids, as_of, run.run.id)
+            kill_point("payments-claimed")
             await collect_many(claimed, env, as_of, params, run, actor=f"job:{JOB_NAME}")
         await issue_notices(
             as_of,
@@ -70,23 +75,9 @@ async def process_payments(
     return run.run
 
 
-#: A claimed payment is "in flight" this long: another replica leaves it alone meanwhile, and
-#: if the process died mid-call it is due again afterwards (same attempt key: no double charge).
-CLAIM_LEASE = timedelta(minutes=10)
-
-
-def _due(as_of: date, now: datetime) -> Q:
-    return Q(
-        Q(status__in=[PaymentStatus.PENDING, PaymentStatus.SCHEDULED], due_date__lte=as_of)
-        & Q(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - CLAIM_LEASE)),
-        Q(status=PaymentStatus.DECLINED, next_retry_on__lte=as_of),
-        join_type="OR",
-    )
-
-
 async def _due_payments(as_of: date, filters: JobFilters, after: int, size: int) -> list[int]:
     query = Payment.filter(
-        _due(as_of, datetime.now(UTC)),
+        due(as_of, datetime.now(UTC)),
         kind__in=[PaymentKind.CHARGE, PaymentKind.REFUND],
         id__gt=after,
     ).exclude(
@@ -94,26 +85,6 @@ async def _due_payments(as_of: date, filters: JobFilters, after: int, size: int)
         Q(continuity_order__status__in=_CLOSED) & Q(kind=PaymentKind.CHARGE)
     )
     return await id_list(_filtered(query, filters).order_by("id").limit(size))
-
-
-async def _claim(payment_ids: list[int], as_of: date) -> list[Payment]:
-    """Mark the payments in flight (PostgreSQL: rows another replica holds are skipped) and
-    return those this run will collect."""
-    now = datetime.now(UTC)
-    async with in_transaction() as conn:
-        query = Payment.filter(_due(as_of, now), id__in=payment_ids).using_db(conn)
-        if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update(skip_locked=True)
-        claimed = await query.order_by("id")
-        if claimed:
-            await (
-                Payment.filter(id__in=[p.id for p in claimed])
-                .using_db(conn)
-                .update(status=PaymentStatus.PENDING, last_attempt_at=now)
-            )
-    for payment in claimed:
-        payment.status, payment.last_attempt_at = PaymentStatus.PENDING, now
-    return claimed
 
 
 async def _retry_held_orders_on_new_cards(

@@ -92,7 +92,7 @@ _CHARGES = """
 INSERT INTO payment (kind, purpose, status, sales_order_id, continuity_order_id,
                      child_order_id, payment_method_id, amount_minor, currency, due_date,
                      idempotency_key, attempts, attempt_base, created_at, updated_at,
-                     last_attempt_at)
+                     last_attempt_at, claimed_by_run_id)
 SELECT 'charge', 'shipment', 'pending', o.sales_order_id, o.id, c.id, c.payment_method_id,
        c.total_minor, c.currency, :as_of, c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now,
        {claimed}
@@ -132,8 +132,8 @@ async def release_batch(
     """Release every due line of ``order_ids`` (already checked and locked by the caller).
 
     ``charge_now``: the caller charges the new shipment charges right after the commit, so
-    they are created already claimed (``last_attempt_at`` set) and the payments job of
-    another replica leaves them alone.
+    they are created already claimed by run ``run_id`` (``continuity.jobs.claims``) and the
+    payments job of another replica leaves them alone.
     """
     if not order_ids:
         return Released(0, 0, 0, [])
@@ -151,7 +151,8 @@ async def release_batch(
         return Released(0, 0, 0, [])
     lines = await execute(conn, _CHILD_LINES, **common)
     await execute(conn, _RELEASE, now=now, run=run_id, mark=mark)
-    charges_sql = _CHARGES.replace("{claimed}", ":now" if charge_now else "NULL")
+    # claimed by this run (continuity.jobs.claims): released when the run ends or dies
+    charges_sql = _CHARGES.replace("{claimed}", ":now, :run" if charge_now else "NULL, NULL")
     await execute(conn, charges_sql, as_of=as_of, now=now, run=run_id, mark=mark, suffix=":charge")
     await execute(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark

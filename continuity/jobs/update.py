@@ -124,6 +124,7 @@ async def continuity_update(
     async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
         after = 0
         while True:
+            run.checkpoint()
             ids = await _stale_orders(filters, after, env.batch_size)
             if not ids:
                 break

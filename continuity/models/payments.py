@@ -12,6 +12,7 @@ from continuity.enums import PaymentKind, PaymentPurpose, PaymentStatus
 if TYPE_CHECKING:
     from continuity.models.customers import PaymentMethod
     from continuity.models.fulfilment import ChildOrder
+    from continuity.models.operations import JobRun
     from continuity.models.orders import ContinuityOrder, SalesOrder
 
 
@@ -56,6 +57,16 @@ class Payment(Model):
     #: attempt numbers (and so gateway keys) keep increasing.
     attempt_base = fields.IntField(default=0)
     last_attempt_at = fields.DatetimeField(null=True)
+    #: The job run that claimed it for a gateway call (``status`` PENDING while in flight).
+    #: When that run ends or dies, the claim is released and the payment is due at once.
+    claimed_by_run: fields.ForeignKeyNullableRelation[JobRun] = fields.ForeignKeyField(
+        "models.JobRun",
+        related_name=False,
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
+    )
+    claimed_by_run_id: int | None
     next_retry_on = fields.DateField(null=True)
     gateway_reference = fields.CharField(max_length=128, null=True)
     failure_code = fields.CharField(max_length=64, null=True)

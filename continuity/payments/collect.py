@@ -22,6 +22,7 @@ from continuity.enums import (
     PaymentPurpose,
     PaymentStatus,
 )
+from continuity.faults import kill_point
 from continuity.models import (
     CallCenterParameters,
     ChildOrder,
@@ -82,6 +83,7 @@ async def collect_many(
             return await call_gateway(payment, env.gateway, tokens[payment.payment_method_id])
 
     results = await asyncio.gather(*(one(p) for p in payments), return_exceptions=True)
+    kill_point("gateway-called")
     done: list[Payment] = []
     for payment, result in zip(payments, results, strict=True):
         if isinstance(result, BaseException):

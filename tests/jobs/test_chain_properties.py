@@ -17,8 +17,9 @@ from continuity.enums import (
     PaymentStatus,
 )
 from continuity.jobs import DAILY_CHAIN, JobEnv, child_orders, release, run_daily_chain
+from continuity.jobs.liveness import run_lease
 from continuity.jobs.payments import CLAIM_LEASE, process_payments
-from continuity.models import ChildOrder, ContinuityLine, Payment
+from continuity.models import ChildOrder, ContinuityLine, JobRun, Payment
 from continuity.payments.gateway import GatewayResult, TestGateway
 from tests.jobs.world import Buyer, buyer, differences, open_business, order, snapshot
 
@@ -179,12 +180,34 @@ async def test_one_failing_item_never_aborts_the_batch(
     # the gateway works again (the plain test gateway approves any other token)
     pending = await Payment.get(status=PaymentStatus.PENDING)
     assert pending.attempts == 0
-    # it stays claimed for the lease (a replica may still be calling the gateway) ...
-    quiet = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
-    assert "charged" not in quiet.counts  # (its notices: shipment_notices)
-    # ... and is due again once the lease is over
-    pending.last_attempt_at = datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1)
-    await pending.save(update_fields=["last_attempt_at"])
+    # its claim ended with its run: the next payments run collects it at once
+    assert (pending.claimed_by_run_id, pending.last_attempt_at) == (None, None)
     retry = await process_payments(DAY0, env=JobEnv(gateway=TestGateway()))
     assert (retry.status, retry.counts["charged"]) == (JobRunStatus.SUCCEEDED, 1)
     assert await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count() == 2
+
+
+async def test_a_claim_of_a_live_run_waits_for_it_or_for_the_lease(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    """A replica's run still calling the gateway keeps its claim (for ``CLAIM_LEASE`` at most)."""
+    gateway = TestGateway()
+    rules = await open_business(rules_dir, authorize_child_orders=False)
+    ada = await buyer("ADA", today=DAY0)
+    await order(ada, "VITREFILL", DAY0, rules, gateway)
+    await child_orders.create_child_orders(DAY0, env=JobEnv(gateway=gateway))
+    charge = await Payment.get(purpose=PaymentPurpose.SHIPMENT)
+    async with run_lease() as owner:  # a live run (this process) holds the claim
+        live = await JobRun.create(
+            job="process-payments", as_of=DAY0, triggered_by="replica", owner=str(owner)
+        )
+        charge.status, charge.claimed_by_run_id = PaymentStatus.PENDING, live.id
+        charge.last_attempt_at = datetime.now(UTC)
+        await charge.save(update_fields=["status", "claimed_by_run_id", "last_attempt_at"])
+        quiet = await process_payments(DAY0, env=JobEnv(gateway=gateway))
+        assert "charged" not in quiet.counts
+        assert (await JobRun.get(id=live.id)).status is JobRunStatus.RUNNING
+        charge.last_attempt_at = datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1)
+        await charge.save(update_fields=["last_attempt_at"])
+        late = await process_payments(DAY0, env=JobEnv(gateway=gateway))
+        assert late.counts["charged"] == 1
