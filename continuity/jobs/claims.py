@@ -20,10 +20,12 @@ The child-order job creates its shipment charges already claimed by its run
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
+from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from continuity.enums import PaymentStatus
@@ -73,3 +75,38 @@ async def release_claims(run_ids: list[int], conn: BaseDBAsyncClient) -> int:
         .using_db(conn)
         .update(last_attempt_at=None, claimed_by_run_id=None)
     )
+
+
+@dataclass(frozen=True)
+class Collected:
+    """Payments of some runs with one outcome: e.g. 12 charges succeeded, 230.50 USD."""
+
+    kind: str
+    status: str
+    currency: str
+    count: int
+    amount_minor: int
+
+
+async def collected_by(run_ids: list[int]) -> list[Collected]:
+    """What runs ``run_ids`` collected (the payments they claimed last), by kind, outcome and
+    currency: the money lines of a run's summary."""
+    if not run_ids:
+        return []
+    rows = (
+        await Payment.filter(claimed_by_run_id__in=run_ids)
+        .annotate(n=Count("id"), total=Sum("amount_minor"))
+        .group_by("kind", "status", "currency")
+        .order_by("kind", "status", "currency")
+        .values("kind", "status", "currency", "n", "total")
+    )
+    return [
+        Collected(
+            kind=str(getattr(row["kind"], "value", row["kind"])),
+            status=str(getattr(row["status"], "value", row["status"])),
+            currency=str(row["currency"]),
+            count=int(row["n"]),
+            amount_minor=int(row["total"] or 0),
+        )
+        for row in rows
+    ]
