@@ -71,7 +71,9 @@ def test_sigterm_lets_the_batch_in_hand_finish_and_the_next_run_completes(
     assert status is JobRunStatus.INTERRUPTED
     # whole batches of five orders (one child order each), not all of them
     assert children == state["children"]
-    assert isinstance(children, int) and 0 < children < 3 * BUYERS and children % 5 == 0
+    assert isinstance(children, int)
+    assert 0 < children < 3 * BUYERS
+    assert children % 5 == 0
     assert "close-orders" not in runs  # no later job started
     assert state["pending"] == 0  # the batch in hand collected its charges before stopping
 
