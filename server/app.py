@@ -27,6 +27,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 
 from config.settings import Settings, load_settings
 from continuity.db import migrate, tortoise_config
+from continuity.faults import instrument
 from continuity.jobs import JobEnv
 from continuity.notifications.policy import set_policy
 from continuity.parameters import save_call_center_parameters
@@ -127,7 +128,7 @@ def create_app(
     so far: a real gateway implements ``PaymentGateway``); ``clock`` to today in the business
     time zone."""
     settings = settings or load_settings()
-    metered = metrics.MeteredGateway(gateway or TestGateway())
+    metered = metrics.MeteredGateway(instrument(gateway or TestGateway()))
     graphql = ContinuityGraphQL(settings, metered, clock)
     guarded = Guard(graphql, development=settings.service.development)
 

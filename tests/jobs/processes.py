@@ -30,10 +30,14 @@ from tests.jobs.world import buyer, open_business, order
 ROOT = Path(__file__).resolve().parents[2]
 DAY0 = date(2027, 1, 10)
 SKUS = ("VITREFILL", "BOOKCLUB", "COFFEECLUB")
+#: Eight buyers: 24 orders, five batches of five.
+BUYERS_DEFAULT = 8
 
 
-async def populate(url: str, rules_dir: Path, buyers: int, *, chain_on_day0: bool = False) -> None:
-    """``buyers`` customers with an order on each of ``SKUS``, placed on ``DAY0``.
+async def populate(
+    url: str, rules_dir: Path, buyers: int, *, chain_on_day0: bool = False, on: date = DAY0
+) -> None:
+    """``buyers`` customers with an order on each of ``SKUS``, placed on ``on``.
 
     ``chain_on_day0``: also run the chain for ``DAY0`` with ``authorize_child_orders`` off, so
     that its shipment charges wait, due, for the next day's payments job.
@@ -42,11 +46,11 @@ async def populate(url: str, rules_dir: Path, buyers: int, *, chain_on_day0: boo
         gateway = TestGateway()
         rules = await open_business(rules_dir, authorize_child_orders=not chain_on_day0)
         for n in range(buyers):
-            who = await buyer(f"K-{n}", today=DAY0)
+            who = await buyer(f"K-{n}", today=on)
             for sku in SKUS:
-                await order(who, sku, DAY0, rules, gateway)
+                await order(who, sku, on, rules, gateway)
         if chain_on_day0:
-            await run_daily_chain(DAY0, env=JobEnv(gateway=gateway), triggered_by="test")
+            await run_daily_chain(on, env=JobEnv(gateway=gateway), triggered_by="test")
 
 
 def jobs_run(
