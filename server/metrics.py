@@ -320,6 +320,15 @@ def _user_error_codes(data: Any) -> Iterator[str]:
                     yield str(error["code"])
 
 
+def _uncoded(error: Any, context: Any) -> str:
+    """A code for GraphQL's own errors, which carry none (as Apollo names them)."""
+    if context.graphql_document is None:
+        return "GRAPHQL_PARSE_FAILED"
+    if not error.path:
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "UNCODED"
+
+
 class GraphQLMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
@@ -340,7 +349,7 @@ class GraphQLMetrics(SchemaExtension):
         if result is None:
             return
         for error in result.errors or ():
-            code = (error.extensions or {}).get("code") or "UNKNOWN"
+            code = (error.extensions or {}).get("code") or _uncoded(error, context)
             GRAPHQL_ERRORS.labels(operation, str(code)).inc()
         for code in _user_error_codes(result.data):
             GRAPHQL_ERRORS.labels(operation, code).inc()
