@@ -79,6 +79,8 @@ async def test_a_crashed_run_is_completed_by_the_next_without_duplicates(
     monkeypatch.setattr(child_orders, "release_batch", crash_in_the_second_batch)
     with pytest.raises(asyncio.CancelledError):
         await child_orders.create_child_orders(DAY0, env=env)
+    stopped = await JobRun.get(job="create-child-orders")
+    assert stopped.status is JobRunStatus.INTERRUPTED  # recorded, not left running
     partial = await ChildOrder.all().count()
     assert partial == 2  # the first batch (two orders, one occurrence due each) committed
     monkeypatch.setattr(child_orders, "release_batch", real)
