@@ -59,3 +59,10 @@ async def test_a_continuity_line_ships_on_one_child_order_line_only(db: Tortoise
     names = await _index_names(db)
     assert "child_order_line_continuity_line_id_key" in names
     assert "continuity_order_sales_line_id_key" in names
+
+
+async def test_the_run_ledger_indexes_exist(db: TortoiseContext) -> None:
+    """Migration 0004: the payment claims of a run are released by ``claimed_by_run_id`` (at
+    every run's end), and SQLite's rebuild of ``job_run`` must keep its (job, as_of) index."""
+    names = await _index_names(db)
+    assert {"idx_payment_claimed_by_run", "idx_job_run_job_86ae53"} <= names
