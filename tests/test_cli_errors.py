@@ -197,3 +197,16 @@ async def test_on_a_terminal_progress_is_a_bar() -> None:
         await asyncio.sleep(0.3)
     assert "simulating" in screen.getvalue()
     assert "2/3" in screen.getvalue()
+
+
+def test_every_command_is_in_the_readme_table() -> None:
+    import argparse
+
+    from server.cli import build_parser
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `continuity ")]
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name in commands.choices:
+        assert any(line.startswith(f"| `continuity {name}") for line in table), name
