@@ -190,7 +190,9 @@ class RunMetrics:
         failed = sum(1 for failure in run.failures if failure.get("item") != "run")
         if failed:
             JOB_ITEM_FAILURES.labels(run.job).inc(failed)
-        if run.job == "create-child-orders" and run.status is not JobRunStatus.ABANDONED:
+        # an abandoned run's counts are its last heartbeat's: its own process died before it
+        # could count them, so they are counted here, by the process that found it
+        if run.job == "create-child-orders":
             CHILD_ORDERS.inc(int(run.counts.get("child_orders", 0)))
 
 
