@@ -37,6 +37,7 @@ from rules.reload import reload_rules
 from scheduler import Background
 from schema import build_schema
 from server import metrics
+from server.graphql_metrics import GraphQLMetrics
 from server.guard import Guard, caller_for
 from server.probes import RulesState, health, ready
 from server.request_id import RequestIdMiddleware
@@ -50,7 +51,7 @@ class ContinuityGraphQL(GraphQL[Context, None]):
     ) -> None:
         development = settings.service.development
         schema = build_schema(development=development)
-        schema.extensions = (*schema.extensions, metrics.GraphQLMetrics)
+        schema.extensions = (*schema.extensions, GraphQLMetrics)
         super().__init__(
             schema,
             graphql_ide="graphiql" if development else None,

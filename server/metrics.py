@@ -5,8 +5,8 @@ What is measured, and where it comes from (docs/OPERATIONS.md lists the alerts t
 - HTTP responses by route and status (``HttpMetricsMiddleware``), which counts the guard's
   401/413 refusals that never reach GraphQL;
 - GraphQL operations by root field(s) and type, their latency, and their errors by code, both
-  GraphQL errors and the ``userErrors`` of mutation payloads (``GraphQLMetrics``, a Strawberry
-  extension added to the schema by ``server.app``);
+  GraphQL errors and the ``userErrors`` of mutation payloads (``server.graphql_metrics``, a
+  Strawberry extension added to the schema by ``server.app``);
 - job runs by job and final status, their duration, the items they counted and the items that
   failed, child orders created (an observer of the run ledger, ``continuity.jobs.runs``: the
   domain knows nothing of Prometheus);
@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from graphql import FieldNode, OperationDefinitionNode
-from graphql.utilities import get_operation_ast
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -43,7 +40,6 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 from tortoise.connection import get_connection
 
 from continuity.enums import JobRunStatus
@@ -279,82 +275,6 @@ class MeteredGateway:
 def gateway_name(gateway: object) -> str:
     """What ``/ready`` reports: the gateway's ``name`` when it has one, else its class."""
     return str(getattr(gateway, "name", None) or type(gateway).__name__)
-
-
-# -- GraphQL ------------------------------------------------------------------------------------
-
-#: At most this many root fields name an operation (``programs+viewer``); more end in ``+…``.
-_MAX_FIELDS_IN_LABEL = 3
-
-
-def operation_label(document: Any, operation_name: str | None, schema: Any) -> str:
-    """The operation's root fields that exist in the schema, sorted and joined with ``+``:
-    bounded by the schema (an operation name is the client's free text, and a field name of an
-    invalid document is anything: neither may become a label)."""
-    if document is None:
-        return "invalid"
-    operation = get_operation_ast(document, operation_name)
-    if not isinstance(operation, OperationDefinitionNode):
-        return "invalid"
-    root = schema.get_root_type(operation.operation)
-    known = root.fields if root is not None else {}
-    names = sorted(
-        {
-            selection.name.value
-            for selection in operation.selection_set.selections
-            if isinstance(selection, FieldNode)
-        }
-    )
-    fields = [name for name in names if name in known or name == "__typename"]
-    if not fields or len(fields) != len(names):
-        return "unknown"
-    label = "+".join(fields[:_MAX_FIELDS_IN_LABEL])
-    return label + ("+…" if len(fields) > _MAX_FIELDS_IN_LABEL else "")
-
-
-def _user_error_codes(data: Any) -> Iterator[str]:
-    if not isinstance(data, dict):
-        return
-    for payload in data.values():
-        if isinstance(payload, dict):
-            for error in payload.get("userErrors") or ():
-                if isinstance(error, dict) and error.get("code"):
-                    yield str(error["code"])
-
-
-def _uncoded(error: Any, context: Any) -> str:
-    """A code for GraphQL's own errors, which carry none (as Apollo names them)."""
-    if context.graphql_document is None:
-        return "GRAPHQL_PARSE_FAILED"
-    if not error.path:
-        return "GRAPHQL_VALIDATION_FAILED"
-    return "UNCODED"
-
-
-class GraphQLMetrics(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context
-        try:
-            kind = context.operation_type.value
-        except Exception:  # no document: a parse error
-            kind = "unknown"
-        operation = operation_label(
-            context.graphql_document,
-            context.operation_name if context.graphql_document is not None else None,
-            context.schema._schema,
-        )
-        GRAPHQL_OPERATIONS.labels(operation, kind).inc()
-        GRAPHQL_DURATION.labels(operation).observe(time.perf_counter() - started)
-        result = context.result
-        if result is None:
-            return
-        for error in result.errors or ():
-            code = (error.extensions or {}).get("code") or _uncoded(error, context)
-            GRAPHQL_ERRORS.labels(operation, str(code)).inc()
-        for code in _user_error_codes(result.data):
-            GRAPHQL_ERRORS.labels(operation, code).inc()
 
 
 # -- HTTP -----------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from continuity.models import Notification
 from continuity.payments.gateway import GatewayOutcome, TestGateway
 from server import metrics
 from server.app import create_app
+from server.graphql_metrics import operation_label
 from server.logs import configure_logging
-from server.metrics import GATEWAY_CALLS, MeteredGateway, operation_label
+from server.metrics import GATEWAY_CALLS, MeteredGateway
 from server.request_id import request_id_from
 from tests.api.customers import make_customer, place
 from tests.api.graphql import gql
