@@ -5,12 +5,13 @@ Read once at the edge into frozen models; the rest of the code receives them as 
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -52,17 +53,61 @@ class CallCenterSettings(BaseModel):
         return value
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class ServiceSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     database_url: str = "sqlite://continuity.sqlite3"
     rules_dir: Path | None = None
+    #: Run the daily chain (and ``job_schedules``) from this process; on PostgreSQL only the
+    #: replica that leads the scheduler runs them.
     scheduler_enabled: bool = True
     daily_run_at: str = "02:00"
     #: Extra schedules for single jobs, as crontab lines in the business time zone
     #: (e.g. ``process-payments: "0 */4 * * *"``), beside the daily chain.
     job_schedules: dict[str, str] = Field(default_factory=dict)
+    #: Run a missed daily chain when this process becomes the scheduler's leader (at start-up).
+    catch_up_at_start: bool = True
+    #: How often a replica tries to become the leader (PostgreSQL): a dead leader is replaced
+    #: within this many seconds plus the time PostgreSQL takes to drop its connection.
+    leader_check_seconds: int = Field(default=10, ge=1, le=50)
+    #: On SIGTERM, how long the batch in hand has to finish before it is cancelled.
+    shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
+    #: Unset: INFO for ``continuity serve``, WARNING for the other commands.
+    log_level: str | None = None
+    log_format: Literal["text", "json"] = "text"
     development: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        from continuity.db import backend_name
+
+        backend = backend_name(value)  # ValueError: names the scheme and the supported ones
+        rest = value.split("://", 1)[-1]
+        if rest in ("", value):
+            raise ValueError("must be sqlite://PATH or postgres://USER@HOST:5432/DATABASE")
+        if backend == "sqlite" and rest != ":memory:":
+            # SQLite cannot create the directory, and the driver waits for ever when it is
+            # missing: say so now
+            directory = Path(rest.split("?", 1)[0]).parent
+            if not directory.is_dir():
+                raise ValueError(
+                    f"the directory of the SQLite file, {directory}, does not exist: create it "
+                    "or point the URL elsewhere"
+                )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
     @field_validator("job_schedules")
     @classmethod
@@ -126,6 +171,31 @@ _ENV_KEYS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Variables read elsewhere: the configuration file's path, and the crash tests' fault
+#: injection (``continuity.faults``).
+_OTHER_VARIABLES = frozenset({f"{ENV_PREFIX}CONFIG", f"{ENV_PREFIX}FAULTS"})
+
+
+def known_variables() -> frozenset[str]:
+    return frozenset(_ENV_KEYS) | _OTHER_VARIABLES
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per ``CONTINUITY_*`` variable that no setting reads (a typo is otherwise
+    silently ignored), with the closest known name."""
+    env = os.environ if environ is None else environ
+    known = known_variables()
+    suffixes = sorted(name.removeprefix(ENV_PREFIX) for name in known)
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in known:
+            continue
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), suffixes, n=1, cutoff=0.6)
+        hint = f"did you mean {ENV_PREFIX}{close[0]}?" if close else "no setting has this name"
+        warnings.append(f"unknown environment variable {name} ignored: {hint}")
+    return warnings
+
+
 #: Settings whose environment value is JSON, e.g. ``{"process-payments": "0 * * * *"}``.
 _JSON_KEYS = frozenset({"job_schedules", "webhooks", "email_events"})
 
@@ -162,5 +232,6 @@ def load_settings(
             loc = tuple(str(part) for part in error["loc"])
             where = sources.get(loc[:2]) if len(loc) >= 2 else None  # type: ignore[arg-type]
             origin = f"environment variable {where}" if where else str(path)
-            problems.append(f"{origin}: {'.'.join(loc)}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(f"{origin}: {'.'.join(loc)}: {message}")
         raise ConfigError("\n".join(problems)) from None

@@ -86,3 +86,28 @@ async def unmigrated_model_changes() -> list[str]:
         detector = MigrationAutodetector(ctx.apps, config["apps"])
         writers = await detector.changes()
         return [f"{writer.app_label}.{writer.name}" for writer in writers]
+
+
+def migration_names() -> list[str]:
+    """The migrations this release ships (``continuity/migrations/NNNN_*.py``), in order."""
+    import pkgutil
+
+    from continuity import migrations
+
+    return sorted(
+        module.name
+        for module in pkgutil.iter_modules(migrations.__path__)
+        if module.name[:4].isdigit()
+    )
+
+
+async def pending_migrations() -> list[str]:
+    """The shipped migrations the open database has not applied (readiness: a replica of a
+    new release must not serve an old schema)."""
+    from tortoise.connection import get_connection
+
+    _count, rows = await get_connection("default").execute_query(
+        "SELECT name FROM tortoise_migrations WHERE app = 'models'"
+    )
+    applied = {str(row["name"]) for row in rows}
+    return [name for name in migration_names() if name not in applied]

@@ -119,6 +119,11 @@ class JobRunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     PARTIAL = "partial"  # finished with per-item failures
     FAILED = "failed"
+    #: Stopped on request (SIGTERM) between batches; the next run completes it.
+    INTERRUPTED = "interrupted"
+    #: Its process died (kill -9, a lost host) while running; a later run found it, took over
+    #: its claims and completes its work.
+    ABANDONED = "abandoned"
 
 
 class NotificationStatus(StrEnum):

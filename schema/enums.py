@@ -245,6 +245,10 @@ describe(
         "SUCCEEDED": "Finished with no failure.",
         "PARTIAL": "Finished; some items failed (see failures).",
         "FAILED": "Stopped by an error.",
+        "INTERRUPTED": "Stopped on request (a shutdown) after the batch in hand; the next run "
+        "completes it.",
+        "ABANDONED": "Its process died (kill -9, a lost host); a later run found it dead and "
+        "released its claims.",
     },
 )
 describe(

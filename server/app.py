@@ -1,8 +1,10 @@
-"""The ASGI application: GraphQL at ``/graphql``, the ORM, the rules and the scheduler.
+"""The ASGI application: GraphQL at ``/graphql``, the probes (``/health``, ``/ready``),
+``/metrics``, the ORM, the rules and the background work (``scheduler.Background``).
 
 Start-up order matters: migrate, open the ORM, store the call-center parameters, load the rules
 (an invalid rule set is logged and the previous good version stays live), then start the
-in-process scheduler.
+background work: the scheduler's leader election with its catch-up, and notification delivery.
+Shutdown stops starting work and gives the batch in hand ``shutdown_grace_seconds``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from contextlib import asynccontextmanager
 from typing import cast
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -25,16 +28,21 @@ from tortoise.contrib.starlette import RegisterTortoise
 from config.payments import build_gateway, gateway_warnings
 from config.settings import Settings, load_settings
 from continuity.db import migrate, tortoise_config
+from continuity.faults import install as install_faults
 from continuity.jobs import JobEnv
 from continuity.notifications.policy import set_policy
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.webhooks import WebhookVerifier
 from rules.reload import reload_rules
-from scheduler import business_today, start_scheduler
+from scheduler import Background, business_today
 from schema import build_schema
 from schema.context import Clock, Context
+from server import metrics
+from server.graphql_metrics import GraphQLMetrics
 from server.guard import Guard, caller_for
+from server.probes import RulesState, health, ready
+from server.request_id import RequestIdMiddleware
 from server.webhooks import webhook_endpoint
 
 log = logging.getLogger("continuity.server")
@@ -45,8 +53,10 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         self, settings: Settings, gateway: PaymentGateway, clock: Clock | None = None
     ) -> None:
         development = settings.service.development
+        schema = build_schema(development=development)
+        schema.extensions = (*schema.extensions, GraphQLMetrics)
         super().__init__(
-            build_schema(development=development),
+            schema,
             graphql_ide="graphiql" if development else None,
             allow_queries_via_get=False,
         )
@@ -83,14 +93,15 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         return cast(UnsetType, UNSET)
 
 
-async def health(_request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
-
-
-async def prepare_database(settings: Settings) -> None:
+async def prepare_database(settings: Settings) -> RulesState:
     """Parameters and rules into the (open) database; bad rules are logged, never applied."""
     await save_call_center_parameters(settings.call_center.model_dump())
     result = await reload_rules(settings.rules_dir)
+    state = RulesState(
+        loaded=result.report is not None,
+        errors=len(result.errors),
+        directory=str(settings.rules_dir),
+    )
     if result.report is None:
         for error in result.errors:
             log.error("rule error: %s", error)
@@ -108,6 +119,7 @@ async def prepare_database(settings: Settings) -> None:
                 change.from_version,
                 change.to_version,
             )
+    return state
 
 
 def create_app(
@@ -125,12 +137,15 @@ def create_app(
     gateway = gateway or build_gateway(settings)
     for warning in gateway_warnings(settings, gateway, server=True):
         log.warning(warning)
+    install_faults()
     graphql = ContinuityGraphQL(settings, gateway, clock)
     guarded = Guard(graphql, development=settings.service.development)
     routes = [
         Route("/graphql", guarded, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", guarded),
         Route("/health", health),
+        Route("/ready", ready),
+        Route("/metrics", metrics.metrics_endpoint),
     ]
     if isinstance(gateway, WebhookVerifier):
         today = clock or (lambda: business_today(settings))
@@ -142,20 +157,27 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate(settings.database_url)
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
-            await prepare_database(settings)
+            app.state.rules = await prepare_database(settings)
+            app.state.gateway_name = gateway.name
             # who is told what (the outbox writer reads it); put back on shutdown
             previous_policy = set_policy(settings.notifications.policy())
-            scheduler = (
-                start_scheduler(settings, JobEnv(gateway=gateway))
-                if settings.service.scheduler_enabled
-                else None
-            )
+            stop_observing = metrics.observe()
+            background = Background(settings, JobEnv(gateway=gateway))
+            background.start()
+            app.state.background = background
             try:
                 yield
             finally:
-                if scheduler is not None:
-                    scheduler.shutdown(wait=False)
+                await background.stop(settings.service.shutdown_grace_seconds)
+                stop_observing()
                 set_policy(previous_policy)
                 await gateway.aclose()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(metrics.HttpMetricsMiddleware),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,17 +1,38 @@
-"""The ``continuity`` command: serve, check rules, migrate, run jobs, manage API tokens."""
+"""The ``continuity`` command: serve, check rules, migrate, run jobs, manage API tokens.
+
+Errors are handled once, in ``main()`` (``server.cli_support``): one line saying what is wrong
+and what to do, exit code 2 for a wrong command line or configuration, 1 for a failure; a
+traceback only with ``--debug``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import dataclasses
+import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from config.settings import ConfigError, Settings, load_settings
+from config.settings import Settings, load_settings, unknown_variables
+from server.cli_support import (
+    EXIT_USAGE,
+    ArgumentParser,
+    CliError,
+    describe_failure,
+    iso_date,
+    positive_int,
+    redact,
+    run_until_stopped,
+)
+from server.logs import configure_logging
+
+#: The settings the command loaded (for the database URL in error messages).
+_loaded: list[Settings] = []
 
 if TYPE_CHECKING:
     from continuity.payments.gateway import PaymentGateway
@@ -19,11 +40,16 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        print(f"configuration error:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    """The settings (``ConfigError`` is reported by ``main``); logs go to stderr, warnings and
+    up unless ``CONTINUITY_LOG_LEVEL`` asks for more."""
+    settings = load_settings()
+    _loaded[:] = [settings]
+    configure_logging(settings.service.log_level or "WARNING", settings.service.log_format)
+    return settings
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
 
 
 def _gateway(settings: Settings, *, warn: bool = True) -> PaymentGateway:
@@ -31,20 +57,14 @@ def _gateway(settings: Settings, *, warn: bool = True) -> PaymentGateway:
     warnings go to stderr (``serve`` logs them instead)."""
     from config.payments import build_gateway, gateway_warnings
 
-    try:
-        gateway = build_gateway(settings)
-    except ConfigError as exc:
-        print(f"configuration error:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    gateway = build_gateway(settings)  # a ConfigError is reported by main (exit 2)
     for warning in gateway_warnings(settings, gateway) if warn else ():
         print(f"warning: {warning}", file=sys.stderr)
     return gateway
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from server.app import create_app
+    from server.serve import serve
 
     settings = _settings()
     service = settings.service.model_copy(
@@ -53,17 +73,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "scheduler_enabled": settings.service.scheduler_enabled and not args.no_scheduler,
         }
     )
+    if service.log_level is None:
+        service = service.model_copy(update={"log_level": "INFO"})
     settings = settings.model_copy(update={"service": service})
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     gateway = _gateway(settings, warn=False)  # create_app logs the warnings
-    print(f"Continuity on http://{args.host}:{args.port}/graphql ({settings.database_url})")
+    print(f"Continuity on http://{args.host}:{args.port}/graphql ({redact(settings.database_url)})")
     print(f"Payments: the {gateway.name} gateway")
     print(
         "Every request needs a token (Authorization: Bearer ct_…); create one with "
         "`continuity token create --role admin --name me`."
     )
-    app = create_app(settings, gateway=gateway)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    sys.stdout.flush()
+    serve(settings, args.host, args.port, gateway=gateway)
     return 0
 
 
@@ -140,43 +161,74 @@ def cmd_db_check(_args: argparse.Namespace) -> int:
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from continuity.db import migrate, open_database
-    from continuity.jobs import JobEnv, JobFilters, run_job
+    from continuity.enums import JobRunStatus
+    from continuity.faults import install as install_faults
+    from continuity.jobs import DAILY_CHAIN, JobEnv, JobFilters, run_job
+    from continuity.jobs.claims import collected_by
     from continuity.notifications.policy import set_policy
     from continuity.parameters import save_call_center_parameters
     from scheduler import business_today
+    from server.progress import (
+        RunProgress,
+        money_json,
+        money_text,
+        run_json,
+        run_table,
+        stdout_console,
+    )
 
     settings = _settings()
     gateway = _gateway(settings)
-    as_of = date.fromisoformat(args.as_of) if args.as_of else business_today(settings)
+    as_of = args.as_of or business_today(settings)
     filters = JobFilters(program=args.program, order=args.order)
+    jobs = len(DAILY_CHAIN) if args.job == "all" else 1
+    env = JobEnv(gateway=gateway)
+    install_faults()
+    if args.batch_size:
+        env = JobEnv(gateway=env.gateway, batch_size=args.batch_size)
 
-    async def run() -> int:
+    async def run() -> tuple[list[Any], list[Any]]:
         await migrate(settings.database_url)
         async with open_database(settings.database_url):
             await save_call_center_parameters(settings.call_center.model_dump())
             set_policy(settings.notifications.policy())
             try:
-                runs = await run_job(
-                    args.job,
-                    as_of,
-                    env=JobEnv(gateway=gateway),
-                    filters=filters,
-                    triggered_by="cli",
-                )
+                async with RunProgress(jobs).shown():
+                    runs = await run_job(
+                        args.job, as_of, env=env, filters=filters, triggered_by="cli"
+                    )
             finally:
                 await gateway.aclose()
-        failed = 0
-        for result in runs:
-            print(f"{result.job} {as_of}: {result.status} {result.counts}")
-            for failure in result.failures:
-                print(f"  failed {failure['item']}: {failure['error']}")
-            failed += len(result.failures)
-        return 1 if failed else 0
+            return runs, await collected_by([r.id for r in runs])
 
-    return asyncio.run(run())
+    runs, money = run_until_stopped(
+        run(), grace=settings.service.shutdown_grace_seconds, label=f"jobs run {args.job}"
+    )
+    interrupted = any(r.status is JobRunStatus.INTERRUPTED for r in runs) or len(runs) < jobs
+    ok = not interrupted and all(r.status is JobRunStatus.SUCCEEDED for r in runs)
+    if args.json:
+        _print_json(
+            {
+                "as_of": as_of.isoformat(),
+                "ok": ok,
+                "interrupted": interrupted,
+                "runs": [run_json(r) for r in runs],
+                "money": money_json(money),
+            }
+        )
+        return 0 if ok else 1
+    console = stdout_console()
+    console.print(run_table(runs))
+    console.print(f"money: {money_text(money)}")
+    for result in runs:
+        for failure in result.failures:
+            console.print(f"  {result.job}: failed {failure['item']}: {failure['error']}")
+    if interrupted:
+        console.print("interrupted: run the same command again to complete it")
+    return 0 if ok else 1
 
 
-def cmd_notifications_deliver(_args: argparse.Namespace) -> int:
+def cmd_notifications_deliver(args: argparse.Namespace) -> int:
     from continuity.db import migrate, open_database
     from scheduler.delivery import deliver_notifications
 
@@ -186,6 +238,9 @@ def cmd_notifications_deliver(_args: argparse.Namespace) -> int:
         await migrate(settings.database_url)
         async with open_database(settings.database_url):
             report = await deliver_notifications(settings)
+        if args.json:
+            _print_json(vars(report))
+            return 0
         print(
             f"notifications: {report.claimed} claimed, {report.sent} sent, "
             f"{report.failed} to retry, {report.dead} dead"
@@ -205,13 +260,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     gateway = _gateway(settings)
     if getattr(gateway, "test_mode", True) is False:
-        print(
+        raise CliError(
             "the demo invents customers and charges them: it runs on the test gateway or "
             "with a Stripe test-mode key (sk_test_…), never a live key",
-            file=sys.stderr,
+            EXIT_USAGE,
         )
-        return 2
-    today = date.fromisoformat(args.today) if args.today else business_today(settings)
+    today = args.today or business_today(settings)
 
     async def run() -> int:
         await migrate(settings.database_url)
@@ -227,7 +281,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 summary = await seed_demo(today, gateway=gateway)
             finally:
                 await gateway.aclose()
-        print(f"Demo data as of {today} in {settings.database_url} ({gateway.name} gateway)")
+        if args.json:
+            _print_json(
+                {"today": today.isoformat(), "gateway": gateway.name, **dataclasses.asdict(summary)}
+            )
+            return 0
+        print(
+            f"Demo data as of {today} in {redact(settings.database_url)} ({gateway.name} gateway)"
+        )
         created = ", ".join(summary.customers_created) or "none"
         print(f"customers created: {created}")
         if summary.customers_found:
@@ -256,27 +317,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from continuity.money import from_minor
     from rules.errors import RuleValidationFailed
+    from server.progress import LiveStatus
     from server.simulate import simulate
 
     settings = _settings()
-    try:
-        result = asyncio.run(
-            simulate(
+    done: list[Any] = []
+    status = LiveStatus(
+        args.days,
+        lambda: f"simulating {done[-1] if done else args.start}",
+        lambda: len(done),
+    )
+
+    async def run() -> Any:
+        async with status.shown():
+            return await simulate(
                 settings,
-                date.fromisoformat(args.start),
+                args.start,
                 args.days,
                 program=args.program,
                 customers=args.customers,
+                on_day=done.append,
             )
-        )
+
+    try:
+        result = asyncio.run(run())
     except RuleValidationFailed as failure:
         for error in failure.errors:
             print(error)
         return 1
     except ValueError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        raise CliError(f"{exc}: see `continuity rules check`", 2) from None
+    if args.json:
+        _print_json(
+            {
+                "start": args.start.isoformat(),
+                "days": args.days,
+                "orders": result.orders,
+                "currency": result.currency,
+                "activity": [
+                    {
+                        "date": day.day.isoformat(),
+                        "child_orders": day.child_orders,
+                        "charged": str(from_minor(day.charged_minor, result.currency)),
+                        "declined": day.declined,
+                        "closed": day.closed,
+                    }
+                    for day in result.days
+                    if not day.quiet
+                ],
+            }
+        )
+        return 0
     placed = ", ".join(f"{code} ×{count}" for code, count in sorted(result.orders.items()))
     print(
         f"Simulated {args.days} days from {args.start} on a throwaway database; "
@@ -367,7 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     from continuity.enums import Role
     from continuity.jobs import DAILY_CHAIN
 
-    parser = argparse.ArgumentParser(prog="continuity", description=__doc__)
+    parser = ArgumentParser(prog="continuity", description=__doc__)
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (anywhere on the line)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="migrate, load the rules and serve GraphQL")
@@ -413,20 +509,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run = jobs.add_parser("run", help="run one job, or the daily chain with 'all'")
     run.add_argument("job", choices=[*(name for name, _job in DAILY_CHAIN), "all"])
-    run.add_argument("--as-of", help="YYYY-MM-DD (default: today in the business time zone)")
+    run.add_argument(
+        "--as-of", type=iso_date, help="YYYY-MM-DD (default: today in the business time zone)"
+    )
     run.add_argument("--program", help="only this program id")
-    run.add_argument("--order", type=int, help="only this continuity order id")
+    run.add_argument("--order", type=positive_int, help="only this continuity order id")
+    run.add_argument(
+        "--batch-size", type=positive_int, help="orders or payments per transaction (default 2000)"
+    )
+    run.add_argument("--json", action="store_true", help="print the runs as JSON")
     run.set_defaults(func=cmd_jobs_run)
 
     notifications = commands.add_parser("notifications", help="the outbox").add_subparsers(
         dest="notifications_command", required=True
     )
-    notifications.add_parser(
+    deliver = notifications.add_parser(
         "deliver", help="send the notifications due now (one pass; safe beside the servers)"
-    ).set_defaults(func=cmd_notifications_deliver)
+    )
+    deliver.add_argument("--json", action="store_true", help="print the report as JSON")
+    deliver.set_defaults(func=cmd_notifications_deliver)
 
     demo = commands.add_parser("demo", help="load the rules and create demo customers and orders")
-    demo.add_argument("--today", help="YYYY-MM-DD (default: today in the business time zone)")
+    demo.add_argument(
+        "--today", type=iso_date, help="YYYY-MM-DD (default: today in the business time zone)"
+    )
+    demo.add_argument("--json", action="store_true", help="print what was created as JSON")
     demo.set_defaults(func=cmd_demo)
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
@@ -448,17 +555,46 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser(
         "simulate", help="run the daily chain over a virtual calendar on a throwaway database"
     )
-    simulate.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
-    simulate.add_argument("--days", type=int, default=365)
+    simulate.add_argument(
+        "--from", dest="start", type=iso_date, required=True, help="first day, YYYY-MM-DD"
+    )
+    simulate.add_argument("--days", type=positive_int, default=365)
     simulate.add_argument("--program", help="only this program id")
-    simulate.add_argument("--customers", type=int, default=1, help="orders per program")
+    simulate.add_argument("--customers", type=positive_int, default=1, help="orders per program")
+    simulate.add_argument("--json", action="store_true", help="print the days as JSON")
     simulate.set_defaults(func=cmd_simulate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    raise SystemExit(args.func(args))
+    """Parse, warn about misspelled ``CONTINUITY_*`` variables, run, and turn any error into
+    one line and an exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments
+    args = build_parser().parse_args([a for a in arguments if a != "--debug"])
+    for warning in unknown_variables():
+        print(f"continuity: warning: {warning}", file=sys.stderr)
+    try:
+        code = args.func(args)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        if debug:
+            traceback.print_exc()
+        url = _loaded[0].database_url if _loaded else ""
+        message, code = describe_failure(exc, url)
+        if message:
+            print(f"{_command_name(args)}: {message}", file=sys.stderr)
+        else:  # stdout is gone: do not let the interpreter complain about it at exit
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    raise SystemExit(code)
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """``continuity jobs run``: the words of the command line that chose ``args.func``."""
+    words = [args.command]
+    words += [value for key, value in vars(args).items() if key.endswith("_command") and value]
+    return " ".join(["continuity", *words])
 
 
 if __name__ == "__main__":

@@ -72,8 +72,8 @@ class Guard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request_id = uuid.uuid4().hex
         state: dict[str, Any] = scope.setdefault("state", {})
+        request_id = state.get("request_id") or uuid.uuid4().hex  # server/request_id.py
         state["request_id"] = request_id
         headers = Headers(scope=scope)
         given, caller = await caller_for(headers.get("authorization"))

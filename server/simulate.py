@@ -9,6 +9,7 @@ a day-by-day table of child orders and charges: what the merchandiser's program 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -102,8 +103,10 @@ async def simulate(
     *,
     program: str | None = None,
     customers: int = 1,
+    on_day: Callable[[date], None] | None = None,
 ) -> Simulation:
-    """Simulate ``days`` days from ``start`` (raises ``RuleValidationFailed`` on bad rules)."""
+    """Simulate ``days`` days from ``start`` (raises ``RuleValidationFailed`` on bad rules);
+    ``on_day`` hears of every simulated day (the CLI's progress)."""
     rule_set = load_rules(settings.rules_dir)
     if program is not None and rule_set.program(program) is None:
         raise ValueError(f"no program {program!r} in {settings.rules_dir}")
@@ -129,6 +132,8 @@ async def simulate(
             for offset in range(days):
                 day = start + timedelta(days=offset)
                 rows.append(await _one_day(day, gateway, counted))
+                if on_day is not None:
+                    on_day(day)
             currency = (await ContinuityOrder.first()).currency if placed else "USD"  # type: ignore[union-attr]
             return Simulation(start, rows, placed, currency)
 

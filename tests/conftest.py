@@ -57,6 +57,7 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def make_settings(database_url: str, rules_dir: Path, **service: object) -> Settings:
+    """Settings of a test app: no scheduled chain, no background notification delivery."""
     base = load_settings(environ={})
     return base.model_copy(
         update={
@@ -67,7 +68,8 @@ def make_settings(database_url: str, rules_dir: Path, **service: object) -> Sett
                     "scheduler_enabled": False,
                     **service,
                 }
-            )
+            ),
+            "notifications": base.notifications.model_copy(update={"delivery_enabled": False}),
         }
     )
 

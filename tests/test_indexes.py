@@ -13,13 +13,14 @@ pytestmark = pytest.mark.db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "continuity/migrations"
 #: 0003 recreated every index; 0004 those of ``payment`` (rebuilt again) and a new one; 0006
-#: two that Tortoise skipped.
+#: and 0007 those Tortoise skipped (0007 also the one SQLite's rebuild of ``job_run`` dropped).
 DECLARED = {
     name
     for migration in (
         "0003_foreign_key_indexes.py",
         "0004_payment_gateways.py",
         "0006_substitutions_and_payment_links.py",
+        "0007_run_leases.py",
     )
     for name in re.findall(
         r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+)", (MIGRATIONS / migration).read_text()
@@ -39,7 +40,7 @@ async def _index_names(db: TortoiseContext) -> set[str]:
 
 
 async def test_every_declared_index_exists(db: TortoiseContext) -> None:
-    assert len(DECLARED) == 26
+    assert len(DECLARED) == 28
     assert DECLARED - await _index_names(db) == set()
 
 
@@ -69,3 +70,10 @@ async def test_a_continuity_line_ships_on_one_child_order_line_only(db: Tortoise
     names = await _index_names(db)
     assert "child_order_line_continuity_line_id_key" in names
     assert "continuity_order_sales_line_id_key" in names
+
+
+async def test_the_run_ledger_indexes_exist(db: TortoiseContext) -> None:
+    """Migration 0007: the payment claims of a run are released by ``claimed_by_run_id`` (at
+    every run's end), and SQLite's rebuild of ``job_run`` must keep its (job, as_of) index."""
+    names = await _index_names(db)
+    assert {"idx_payment_claimed_by_run", "idx_job_run_job_86ae53"} <= names

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import ConfigError, load_settings
+from config.settings import ConfigError, known_variables, load_settings, unknown_variables
 from rules.loader import BUNDLED_RULES_DIR
 
 
@@ -112,3 +112,66 @@ def test_bad_webhooks_are_refused_without_showing_the_secret(value: str, message
     assert "environment variable CONTINUITY_WEBHOOKS: notifications.webhooks" in str(raised.value)
     assert message in str(raised.value)
     assert "0123456789abcdef" not in str(raised.value)
+
+
+def test_misspelled_variables_are_named_with_the_closest_known_one() -> None:
+    assert unknown_variables(
+        {
+            "CONTINUITY_DATABSE_URL": "sqlite://x.sqlite3",
+            "CONTINUITY_SHEDULER_ENABLED": "false",
+            "CONTINUITY_LOG_LEVLE": "debug",
+            "CONTINUITY_BANANA": "1",
+            "CONTINUITY_TIMEZONE": "UTC",  # known: not reported
+            "CONTINUITY_CONFIG": "c.yaml",  # known: the file's path
+            "CONTINUITY_FAULTS": "",  # known: the crash tests' fault injection
+            "PATH": "/bin",
+        }
+    ) == [
+        "unknown environment variable CONTINUITY_BANANA ignored: no setting has this name",
+        "unknown environment variable CONTINUITY_DATABSE_URL ignored: "
+        "did you mean CONTINUITY_DATABASE_URL?",
+        "unknown environment variable CONTINUITY_LOG_LEVLE ignored: "
+        "did you mean CONTINUITY_LOG_LEVEL?",
+        "unknown environment variable CONTINUITY_SHEDULER_ENABLED ignored: "
+        "did you mean CONTINUITY_SCHEDULER_ENABLED?",
+    ]
+
+
+def test_every_setting_is_a_known_variable() -> None:
+    known = known_variables()
+    for name in (
+        "CONTINUITY_LOG_FORMAT",
+        "CONTINUITY_SHUTDOWN_GRACE_SECONDS",
+        "CONTINUITY_LEADER_CHECK_SECONDS",
+        "CONTINUITY_DELIVERY_ENABLED",
+        "CONTINUITY_CATCH_UP_AT_START",
+        "CONTINUITY_SMTP_HOST",
+    ):
+        assert name in known
+
+
+def test_log_settings() -> None:
+    settings = load_settings(
+        environ={"CONTINUITY_LOG_LEVEL": "debug", "CONTINUITY_LOG_FORMAT": "json"}
+    )
+    assert (settings.service.log_level, settings.service.log_format) == ("DEBUG", "json")
+    assert load_settings(environ={}).service.log_level is None  # INFO to serve, WARNING else
+    with pytest.raises(ConfigError, match=r"CONTINUITY_LOG_FORMAT: service\.log_format"):
+        load_settings(environ={"CONTINUITY_LOG_FORMAT": "xml"})
+    with pytest.raises(ConfigError, match="must be one of DEBUG, INFO, WARNING"):
+        load_settings(environ={"CONTINUITY_LOG_LEVEL": "loud"})
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://root@localhost/db", "unsupported database URL scheme 'mysql'"),
+        ("sqlite://", "must be sqlite://PATH or postgres://USER@HOST:5432/DATABASE"),
+        ("continuity.sqlite3", "unsupported database URL scheme"),
+        ("sqlite:///no/such/dir/c.sqlite3", "/no/such/dir, does not exist"),
+    ],
+)
+def test_a_database_url_that_cannot_work_is_refused_at_start(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ={"CONTINUITY_DATABASE_URL": url})
+    assert load_settings(environ={"CONTINUITY_DATABASE_URL": "sqlite://:memory:"})

@@ -13,8 +13,10 @@ from collections.abc import Awaitable
 from datetime import date
 from typing import Protocol
 
+from continuity.enums import JobRunStatus
 from continuity.jobs import child_orders, close, event_period, extend, payments, update
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
+from continuity.jobs.runs import stop_requested
 from continuity.models import JobRun
 
 
@@ -62,11 +64,39 @@ async def run_daily_chain(
     filters: JobFilters = NO_FILTERS,
     triggered_by: str = "scheduler",
 ) -> list[JobRun]:
-    """Run every job of the chain for ``as_of``, in order."""
-    return [
-        await job(as_of, env=env, filters=filters, triggered_by=triggered_by)
-        for _name, job in DAILY_CHAIN
-    ]
+    """Run every job of the chain for ``as_of``, in order; a stop request (SIGTERM) ends the
+    chain after the job in hand (recorded ``INTERRUPTED``), and no later job starts."""
+    runs: list[JobRun] = []
+    for _name, job in DAILY_CHAIN:
+        if stop_requested():
+            break
+        run = await job(as_of, env=env, filters=filters, triggered_by=triggered_by)
+        runs.append(run)
+        if run.status is JobRunStatus.INTERRUPTED:
+            break
+    return runs
 
 
-__all__ = ["DAILY_CHAIN", "JOBS", "Job", "JobEnv", "JobFilters", "run_daily_chain", "run_job"]
+#: A chain run to its end: every job finished (with or without per-item failures).
+_FINISHED = (JobRunStatus.SUCCEEDED, JobRunStatus.PARTIAL)
+
+
+async def chain_complete(since: date) -> bool:
+    """Whether every job of the chain has run to its end, unfiltered, for a date on or after
+    ``since``: when it has not, the chain was missed (the service was down, or a run died)
+    and a catch-up run for today does what it missed (the jobs catch up by design)."""
+    rows = await JobRun.filter(as_of__gte=since, status__in=_FINISHED).values_list("job", "filters")
+    done = {job for job, filters in rows if not filters}
+    return all(name in done for name, _job in DAILY_CHAIN)
+
+
+__all__ = [
+    "DAILY_CHAIN",
+    "JOBS",
+    "Job",
+    "JobEnv",
+    "JobFilters",
+    "chain_complete",
+    "run_daily_chain",
+    "run_job",
+]

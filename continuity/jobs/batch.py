@@ -13,7 +13,9 @@ one batch. The loop does the rest, once for every job:
   ``room`` left and reports what it used (``Outcome.used``); on every path, batch or item
   by item, the loop never gives a step more room than is left, stops once it is used up,
   and counts ``capped`` when work was left for the next run;
-- the run ledger: counts and failures go to the ``RunRecorder`` of ``recorded_run``.
+- the run ledger: counts and failures go to the ``RunRecorder`` of ``recorded_run``;
+- **graceful stop**: before each batch it asks the recorder (``checkpoint``), which ends the
+  run ``INTERRUPTED`` when a shutdown was requested; the next run completes the work.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ async def run_batches(
             run.count("capped")
 
     while True:
+        run.checkpoint()  # a stop was requested (SIGTERM): end after the batch in hand
         left = room()
         if left is not None and left <= 0:
             await cap_reached()

@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 
 from continuity.customers import card_expired
 from continuity.enums import ContinuityLineStatus, ContinuityOrderStatus
+from continuity.faults import kill_point
 from continuity.jobs.batch import Outcome, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list, lock_skipping
@@ -193,6 +194,7 @@ async def _release(
         run.count("lines", released.lines)
         if released.consolidated:
             run.count("consolidated", released.consolidated)
+    kill_point("child-orders-committed")
     if charge_now and released.charge_ids:
         charges = await Payment.filter(id__in=released.charge_ids).order_by("id")
         await collect_many(charges, env, as_of, params, run, actor=ACTOR)

@@ -16,14 +16,16 @@ twice.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentStatus
+from continuity.faults import kill_point
 from continuity.jobs.batch import run_batches
+from continuity.jobs.claims import CLAIM_LEASE, claim_payments, due
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
@@ -35,6 +37,8 @@ from continuity.payments.collect import collect_many
 from continuity.payments.records import activate_waiting_refunds
 
 JOB_NAME = "process-payments"
+
+__all__ = ["CLAIM_LEASE", "JOB_NAME", "process_payments"]
 
 
 def _filtered(query: QuerySet[Payment], filters: JobFilters) -> QuerySet[Payment]:
@@ -62,19 +66,22 @@ async def process_payments(
         if renewed:
             run.count("authorizations_renewed", renewed)
 
-        async def due(after: int, size: int) -> list[int]:
+        async def due_ids(after: int, size: int) -> list[int]:
             return await _due_payments(as_of, filters, after, size)
 
         async def collect(ids: list[int], _room: int | None) -> None:
-            claimed = await _claim(ids, as_of)
+            claimed = await claim_payments(ids, as_of, run.run.id)
+            kill_point("payments-claimed")
             await collect_many(claimed, env, as_of, params, run, actor=f"job:{JOB_NAME}")
 
         # refunds waiting for a charge become due once it is taken: those whose charge this
         # very run took go out in a second pass, so a second run finds nothing left to do
         await _refunds_now_due(filters, run)
-        await run_batches(run, select=due, step=collect, size=env.batch_size, item="payment")
+        await run_batches(run, select=due_ids, step=collect, size=env.batch_size, item="payment")
         if await _refunds_now_due(filters, run):
-            await run_batches(run, select=due, step=collect, size=env.batch_size, item="payment")
+            await run_batches(
+                run, select=due_ids, step=collect, size=env.batch_size, item="payment"
+            )
         await issue_notices(
             as_of,
             bill_days=params.on_account_bill_days,
@@ -85,25 +92,10 @@ async def process_payments(
     return run.run
 
 
-#: A claimed payment is "in flight" this long: another replica leaves it alone meanwhile, and
-#: if the process died mid-call it is due again afterwards (same attempt key: no double charge).
-CLAIM_LEASE = timedelta(minutes=10)
-
-
-def _due(as_of: date, now: datetime) -> Q:
-    return Q(
-        Q(status__in=[PaymentStatus.PENDING, PaymentStatus.SCHEDULED], due_date__lte=as_of)
-        & Q(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lt=now - CLAIM_LEASE)),
-        Q(status=PaymentStatus.DECLINED, next_retry_on__lte=as_of),
-        Q(status=PaymentStatus.UNKNOWN),  # asked again, same key, at every run
-        join_type="OR",
-    )
-
-
 async def _due_payments(as_of: date, filters: JobFilters, after: int, size: int) -> list[int]:
     query = (
         Payment.filter(
-            _due(as_of, datetime.now(UTC)),
+            due(as_of, datetime.now(UTC)),
             kind__in=[PaymentKind.CHARGE, PaymentKind.AUTHORIZATION, PaymentKind.REFUND],
             id__gt=after,
         )
@@ -130,26 +122,6 @@ async def _refunds_now_due(filters: JobFilters, run: RunRecorder) -> int:
     if count:
         run.count("refunds_due", count)
     return count
-
-
-async def _claim(payment_ids: list[int], as_of: date) -> list[Payment]:
-    """Mark the payments in flight (PostgreSQL: rows another replica holds are skipped) and
-    return those this run will collect."""
-    now = datetime.now(UTC)
-    async with in_transaction() as conn:
-        query = Payment.filter(_due(as_of, now), id__in=payment_ids).using_db(conn)
-        if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update(skip_locked=True)
-        claimed = await query.order_by("id")
-        if claimed:
-            await (
-                Payment.filter(id__in=[p.id for p in claimed])
-                .using_db(conn)
-                .update(status=PaymentStatus.PENDING, last_attempt_at=now)
-            )
-    for payment in claimed:
-        payment.status, payment.last_attempt_at = PaymentStatus.PENDING, now
-    return claimed
 
 
 async def _retry_held_orders_on_new_cards(

@@ -96,7 +96,7 @@ _CHARGES = """
 INSERT INTO payment (kind, purpose, status, sales_order_id, continuity_order_id,
                      child_order_id, payment_method_id, amount_minor, currency, due_date,
                      idempotency_key, attempts, attempt_base, created_at, updated_at,
-                     last_attempt_at)
+                     last_attempt_at, claimed_by_run_id)
 SELECT CAST(:kind AS TEXT), 'shipment', 'pending', o.sales_order_id, o.id, c.id,
        c.payment_method_id, c.total_minor, c.currency, :due,
        c.number || CAST(:suffix AS TEXT), 0, 0, :now, :now, {claimed}
@@ -136,7 +136,8 @@ async def release_batch(
     """Release every due line of ``order_ids`` (already checked and locked by the caller).
 
     ``charge_now``: the caller authorizes the new shipment payments right after the commit, so
-    they are authorizations created already claimed (``last_attempt_at`` set) and the
+    they are authorizations created already claimed by run ``run_id``
+    (``continuity.jobs.claims``) and the
     payments job of another replica leaves them alone.
     """
     if not order_ids:
@@ -155,7 +156,8 @@ async def release_batch(
         return Released(0, 0, 0, [])
     lines = await execute(conn, _CHILD_LINES, **common)
     await execute(conn, _RELEASE, now=now, run=run_id, mark=mark)
-    charges_sql = _CHARGES.replace("{claimed}", ":now" if charge_now else "NULL")
+    # claimed by this run (continuity.jobs.claims): released when the run ends or dies
+    charges_sql = _CHARGES.replace("{claimed}", ":now, :run" if charge_now else "NULL, NULL")
     kind, suffix = (
         ("authorization", SHIPMENT_AUTH_KEY_SUFFIX)
         if charge_now

@@ -26,6 +26,11 @@ class JobRun(Model):
     finished_at = fields.DatetimeField(null=True)
     counts: dict[str, Any] = fields.JSONField(default=dict)
     failures: list[Any] = fields.JSONField(default=list)
+    #: The process running it (``continuity.jobs.liveness``): how a later run tells a live
+    #: run from a dead one.
+    owner = fields.CharField(max_length=200, null=True)
+    #: Written every few seconds while it runs (with its counts so far).
+    heartbeat_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "job_run"

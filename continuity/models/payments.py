@@ -12,6 +12,7 @@ from continuity.enums import PaymentKind, PaymentPurpose, PaymentStatus
 if TYPE_CHECKING:
     from continuity.models.customers import PaymentMethod
     from continuity.models.fulfilment import ChildOrder
+    from continuity.models.operations import JobRun
     from continuity.models.orders import ContinuityOrder, SalesOrder
 
 
@@ -68,6 +69,16 @@ class Payment(Model):
     #: attempt numbers (and so gateway keys) keep increasing.
     attempt_base = fields.IntField(default=0)
     last_attempt_at = fields.DatetimeField(null=True)
+    #: The job run that claimed it for a gateway call (``status`` PENDING while in flight).
+    #: When that run ends or dies, the claim is released and the payment is due at once.
+    claimed_by_run: fields.ForeignKeyNullableRelation[JobRun] = fields.ForeignKeyField(
+        "models.JobRun",
+        related_name=False,
+        null=True,
+        on_delete=fields.SET_NULL,
+        db_index=True,
+    )
+    claimed_by_run_id: int | None
     next_retry_on = fields.DateField(null=True)
     # The gateway's object this payment concerns (Stripe: its PaymentIntent pi_...): the
     # one it created, or, before the call, the one a capture or a refund acts on.

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Protocol
 
 from continuity.enums import PaymentKind
+from continuity.faults import kill_point
 from continuity.models import CallCenterParameters, Payment
 from continuity.payments.charges import call_contexts, call_gateway, record_outcome
 from continuity.payments.gateway import GatewayOutcome, GatewayResult, PaymentGateway
@@ -63,6 +64,7 @@ async def collect_many(
             return await call_gateway(payment, env.gateway, contexts[payment.id], off_session=True)
 
     results = await asyncio.gather(*(one(p) for p in payments), return_exceptions=True)
+    kill_point("gateway-called")
     for payment, result in zip(payments, results, strict=True):
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,9 @@ from continuity.enums import (
     PaymentStatus,
 )
 from continuity.jobs import DAILY_CHAIN, JobEnv, child_orders, release, run_daily_chain
-from continuity.jobs.payments import process_payments
-from continuity.models import ChildOrder, ContinuityLine, Payment
+from continuity.jobs.liveness import run_lease
+from continuity.jobs.payments import CLAIM_LEASE, process_payments
+from continuity.models import ChildOrder, ContinuityLine, JobRun, Payment
 from continuity.payments.gateway import ChargeRequest, GatewayResult, TestGateway
 from tests.jobs.world import Buyer, buyer, differences, open_business, order, snapshot
 
@@ -78,6 +79,8 @@ async def test_a_crashed_run_is_completed_by_the_next_without_duplicates(
     monkeypatch.setattr(child_orders, "release_batch", crash_in_the_second_batch)
     with pytest.raises(asyncio.CancelledError):
         await child_orders.create_child_orders(DAY0, env=env)
+    stopped = await JobRun.get(job="create-child-orders")
+    assert stopped.status is JobRunStatus.INTERRUPTED  # recorded, not left running
     partial = await ChildOrder.all().count()
     assert partial == 2  # the first batch (two orders, one occurrence due each) committed
     monkeypatch.setattr(child_orders, "release_batch", real)
@@ -179,3 +182,30 @@ async def test_one_failing_item_never_aborts_the_batch(
     assert (retry.status, retry.counts["authorized"]) == (JobRunStatus.SUCCEEDED, 1)
     assert fixed.requests == [("auth", f"{unknown.idempotency_key}#1", True)]
     assert await ChildOrder.filter(status=ChildOrderStatus.AUTHORIZED).count() == 2
+
+
+async def test_a_claim_of_a_live_run_waits_for_it_or_for_the_lease(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    """A replica's run still calling the gateway keeps its claim (for ``CLAIM_LEASE`` at most)."""
+    gateway = TestGateway()
+    rules = await open_business(rules_dir, authorize_child_orders=False)
+    ada = await buyer("ADA", today=DAY0)
+    await order(ada, "VITREFILL", DAY0, rules, gateway)
+    await child_orders.create_child_orders(DAY0, env=JobEnv(gateway=gateway))
+    charge = await Payment.get(purpose=PaymentPurpose.SHIPMENT)
+    async with run_lease() as owner:  # a live run (this process) holds the claim
+        live = await JobRun.create(
+            job="process-payments", as_of=DAY0, triggered_by="replica", owner=str(owner)
+        )
+        charge.status, charge.claimed_by_run_id = PaymentStatus.PENDING, live.id
+        charge.last_attempt_at = datetime.now(UTC)
+        await charge.save(update_fields=["status", "claimed_by_run_id", "last_attempt_at"])
+        # the charge is due the next day (the chain's payments job ran before it was made)
+        quiet = await process_payments(DAY0 + timedelta(days=1), env=JobEnv(gateway=gateway))
+        assert "charged" not in quiet.counts
+        assert (await JobRun.get(id=live.id)).status is JobRunStatus.RUNNING
+        charge.last_attempt_at = datetime.now(UTC) - CLAIM_LEASE - timedelta(seconds=1)
+        await charge.save(update_fields=["last_attempt_at"])
+        late = await process_payments(DAY0 + timedelta(days=1), env=JobEnv(gateway=gateway))
+        assert late.counts["charged"] == 1

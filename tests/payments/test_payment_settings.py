@@ -65,7 +65,7 @@ def test_stripe_from_the_file(tmp_path: Path) -> None:
         (
             {"CONTINUITY_PAYMENT_GATEWAY": "stripe", "CONTINUITY_STRIPE_API_KEY": "pk_live_pub"},
             "environment variable CONTINUITY_STRIPE_API_KEY: payments.stripe_api_key: "
-            "Value error, is a publishable key",
+            "is a publishable key",
         ),
         (
             {"CONTINUITY_STRIPE_API_BASE": "api.stripe.com"},
