@@ -4,7 +4,6 @@ run."""
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, cast
@@ -15,14 +14,13 @@ from strawberry.scalars import JSON
 
 from continuity import keyset, models
 from continuity.errors import ContinuityError
+from continuity.jobs.runs import split_counts
 from resolvers import jobs
 from schema.common import (
     INPUT,
-    MINOR,
     USER_ERRORS,
     UserError,
     at_input,
-    money_json,
     query_error,
     user_errors,
 )
@@ -66,16 +64,14 @@ describe(
 def present_counts(counts: Mapping[str, Any]) -> dict[str, Any]:
     """A run's counts as the API shows them: amounts (``x_minor:<currency>``) become ``x``,
     a list of ``{amount, currencyCode}``, one per currency."""
-    shown: dict[str, Any] = {}
-    amounts: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for key, value in counts.items():
-        name, _, currency = key.partition(":")
-        if name.endswith(MINOR):
-            if currency:  # an amount recorded without its currency cannot be shown
-                amounts[name[: -len(MINOR)]].append(money_json(int(value), currency))
-        else:
-            shown[key] = value
-    return {**shown, **amounts}
+    numbers, amounts = split_counts(counts)
+    return {
+        **numbers,
+        **{
+            name: [{"amount": str(amount), "currencyCode": currency} for amount, currency in values]
+            for name, values in amounts.items()
+        },
+    }
 
 
 @strawberry.type(description="One item a job run could not handle.")

@@ -29,7 +29,7 @@ from rich.progress import (
 from rich.table import Table
 
 from continuity.jobs.claims import Collected
-from continuity.jobs.runs import RunRecorder, add_run_observer
+from continuity.jobs.runs import RunRecorder, add_run_observer, split_counts
 from continuity.models import JobRun
 from continuity.money import from_minor
 
@@ -38,8 +38,24 @@ LINE_EVERY_SECONDS = 5.0
 
 
 def counts_text(counts: dict[str, Any]) -> str:
-    shown = {k: v for k, v in counts.items() if not k.endswith("_minor")}
+    """``child_orders=4 authorized_amount=101.47 USD``: amounts with their currency."""
+    numbers, amounts = split_counts(counts)
+    shown = {key: str(value) for key, value in numbers.items()}
+    for name, values in amounts.items():
+        shown[name] = ", ".join(f"{amount} {currency}" for amount, currency in values)
     return " ".join(f"{key}={value}" for key, value in sorted(shown.items())) or "-"
+
+
+def counts_json(counts: dict[str, Any]) -> dict[str, Any]:
+    """Counts for ``--json``: amounts as ``[{"amount": "101.47", "currency": "USD"}]``."""
+    numbers, amounts = split_counts(counts)
+    return {
+        **numbers,
+        **{
+            name: [{"amount": str(amount), "currency": currency} for amount, currency in values]
+            for name, values in amounts.items()
+        },
+    }
 
 
 def stderr_console() -> Console:
@@ -172,7 +188,7 @@ def run_json(run: JobRun) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "seconds": _seconds(run),
-        "counts": run.counts,
+        "counts": counts_json(run.counts),
         "failures": run.failures,
     }
 

@@ -40,7 +40,7 @@ async def _index_names(db: TortoiseContext) -> set[str]:
 
 
 async def test_every_declared_index_exists(db: TortoiseContext) -> None:
-    assert len(DECLARED) == 28
+    assert len(DECLARED) == 27
     assert DECLARED - await _index_names(db) == set()
 
 

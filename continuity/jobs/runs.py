@@ -26,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from tortoise.transactions import in_transaction
@@ -38,8 +39,28 @@ from continuity.enums import JobRunStatus
 from continuity.jobs import liveness
 from continuity.jobs.claims import release_claims
 from continuity.models import JobRun
+from continuity.money import from_minor
 
 log = logging.getLogger("continuity.jobs")
+
+
+def split_counts(
+    counts: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, list[tuple[Decimal, str]]]]:
+    """A run's counts as people read them: the plain numbers, and the amounts (recorded as
+    ``<name>_minor:<currency>``) by name, each a list of (amount, currency), one per currency.
+    An amount recorded without its currency means nothing and is left out."""
+    numbers: dict[str, Any] = {}
+    amounts: dict[str, list[tuple[Decimal, str]]] = {}
+    for key, value in counts.items():
+        name, _, currency = key.partition(":")
+        if not name.endswith("_minor"):
+            numbers[key] = value
+        elif currency:
+            amounts.setdefault(name.removesuffix("_minor"), []).append(
+                (from_minor(int(value), currency), currency)
+            )
+    return numbers, amounts
 
 
 class RunInterrupted(Exception):
