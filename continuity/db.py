@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -59,8 +60,44 @@ async def open_database(
             await ctx.close_connections()
 
 
+@asynccontextmanager
+async def migration_lock(database_url: str) -> AsyncIterator[None]:
+    """Migrations one process at a time: replicas (or a server and a CLI run) that start
+    together on a new database, or a new release, would otherwise create the same tables at
+    once, and all but one fail to start. PostgreSQL: the ``MIGRATIONS`` advisory lock;
+    SQLite: an exclusive ``flock`` on ``<database>-migrate-lock`` beside the file."""
+    if backend_name(database_url) != "postgres":
+        path = database_url.split("://", 1)[1].split("?", 1)[0]
+        if path in {"", ":memory:"}:
+            yield
+            return
+        import fcntl
+        import os
+
+        lock_fd = os.open(f"{path}-migrate-lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            # waited for in a thread: the event loop keeps serving while another migrates
+            await asyncio.to_thread(fcntl.flock, lock_fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock_fd)  # the lock goes with its descriptor
+        return
+    import asyncpg
+
+    from continuity.pglocks import MIGRATIONS
+
+    dsn = "postgresql" + database_url[database_url.index(":") :]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1, $2)", *MIGRATIONS)
+        yield
+    finally:
+        await conn.close()  # the lock goes with its session
+
+
 async def migrate(database_url: str) -> list[str]:
-    """Apply every pending migration; return the names of those applied (idempotent)."""
+    """Apply every pending migration; return the names of those applied (idempotent, and
+    safe to run from several processes at once)."""
     applied: list[str] = []
 
     def progress(event: str, app_label: str, name: str) -> None:
@@ -68,7 +105,7 @@ async def migrate(database_url: str) -> list[str]:
             applied.append(f"{app_label}.{name}")
 
     # The migration API initialises its own apps: give it a context of its own.
-    async with TortoiseContext() as ctx:
+    async with migration_lock(database_url), TortoiseContext() as ctx:
         try:
             await migrations_api.migrate(config=tortoise_config(database_url), progress=progress)
         finally:

@@ -31,6 +31,8 @@ LEADER_NAMESPACE = 0x436F6E74
 RUN_NAMESPACE = 0x436F6E75
 #: The scheduler leader's lock.
 LEADER = (LEADER_NAMESPACE, 1)
+#: Held while migrating: replicas starting together apply the migrations one after the other.
+MIGRATIONS = (LEADER_NAMESPACE, 2)
 
 #: Server-side keep-alives on the dedicated connection: a silent peer is dropped (and its
 #: locks freed) after about idle + interval × count seconds.

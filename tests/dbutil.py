@@ -92,7 +92,7 @@ async def create_database(tmp_path: Path | None = None, *, migrated: bool = True
 
 
 def _remove_sqlite_files(path: str) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    for suffix in ("", "-wal", "-shm", "-journal", "-migrate-lock"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
