@@ -257,10 +257,13 @@ PREVIEW = """query ($id: ID!, $schedule: ID) { programPreview(programId: $id,
     charge { amount currencyCode } } } }"""
 
 
+def usd(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currencyCode": "USD"}
+
+
 def test_program_preview_shows_skip_slots_and_names_the_currency(client: TestClient) -> None:
     preview = gql(client, PREVIEW, id=program_id(client, "book-club"))["programPreview"]
     assert preview["currencyCode"] == "USD"
-    usd = lambda amount: {"amount": amount, "currencyCode": "USD"}  # noqa: E731
     shipments = preview["shipments"]
     assert [(s["eventNumber"], s["shipDate"], s["skip"]) for s in shipments] == [
         (1, "2027-05-31", False),
