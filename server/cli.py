@@ -351,11 +351,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.as_json())
         return 0
-    placed = ", ".join(f"{code} ×{count}" for code, count in sorted(result.orders.items()))
-    print(
-        f"Simulated {args.days} days from {args.start} on a throwaway database; "
-        f"orders placed on day 1: {placed}"
-    )
+    print(result.heading())
     print(result.table())
     return 0
 

@@ -168,6 +168,13 @@ class Simulation:
                 total[currency] = total.get(currency, 0) + minor
         return total
 
+    def heading(self) -> str:
+        placed = ", ".join(f"{code} ×{count}" for code, count in sorted(self.orders.items()))
+        return (
+            f"Simulated {len(self.days)} days from {self.start} on a throwaway database; "
+            f"orders placed on day 1: {placed}"
+        )
+
     def table(self) -> str:
         """The shipments by ship date, then money and orders by day, then the totals."""
         rows = [["ship date", "created", "order", "shipment", "items", "amount", "note"]]
@@ -202,7 +209,7 @@ class Simulation:
                 ]
             )
         rows.append(["total", str(created), money(self.charged) or "-", "", ""])
-        lines += _columns(rows, frozenset({1, 3, 4}))
+        lines += _columns(rows, frozenset({1, 2, 3, 4}))
         return "\n".join(lines)
 
     def as_json(self) -> dict[str, Any]:
