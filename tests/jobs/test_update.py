@@ -94,10 +94,8 @@ async def test_the_preview_lists_the_lines_an_ended_order_cancels(
     ]
     assert all(u.after is None for u in preview.lines)
     await continuity_update(date(2027, 3, 1), env=env)
-    statuses = await ContinuityLine.filter(id__in=[line.id for line in pending]).values_list(
-        "status", flat=True
-    )
-    assert set(statuses) == {ContinuityLineStatus.CANCELLED}
+    after = await ContinuityLine.filter(id__in=[line.id for line in pending])
+    assert {line.status for line in after} == {ContinuityLineStatus.CANCELLED}
     entry = await OrderHistoryEntry.filter(
         continuity_order_id=coffee.id, action="program_updated"
     ).get()
