@@ -220,21 +220,10 @@ def _summary(
     )
 
 
-async def _skus(diffs: list[LineDiff]) -> dict[int, str]:
-    ids = {
-        row.product_id
-        for diff in diffs
-        for row in (diff.before, diff.after)
-        if row is not None and row.product_id is not None
-    }
-    if not ids:
-        return {}
-    return dict(await Product.filter(id__in=list(ids)).values_list("id", "sku"))
-
-
 async def preview_continuity_update(filters: JobFilters = NO_FILTERS) -> list[OrderUpdate]:
     """The dry run: what the continuity update would change, order by order."""
     params = await load_call_center_parameters()
+    skus = dict(await Product.all().values_list("id", "sku"))  # the catalog is bounded
     result: list[OrderUpdate] = []
     after = 0
     while True:
@@ -248,7 +237,6 @@ async def preview_continuity_update(filters: JobFilters = NO_FILTERS) -> list[Or
                 planned = None
                 if move.plan is not None:
                     [planned] = await write_plans(conn, [(move.state, move.plan)], dry_run=True)
-                skus = await _skus(_diffs(move, planned))
                 result.append(_summary(order, move, planned, skus))
 
 
