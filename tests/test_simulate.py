@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import sqlite3
 import subprocess
 import sys
@@ -174,9 +176,12 @@ def _shape(path: Path) -> dict[str, Any]:
     return shape
 
 
+COMMAND = (sys.executable, "-m", "server.cli", "simulate", "--from", "2027-01-31")
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", "simulate", "--from", "2027-01-31", *args],
+        [*COMMAND, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -214,3 +219,36 @@ def test_the_simulate_command_prints_json() -> None:
     assert (shipment["amount"], shipment["currency"]) == ("19.00", "USD")
     assert shipment["order"].startswith("SIM-0001 coffee CO-")
     assert data["charged"] == [{"amount": "19.00", "currency": "USD"}]
+
+
+def test_on_a_terminal_the_command_shows_its_progress() -> None:
+    """stderr on a terminal: a live bar counting the days (stdout stays the table)."""
+    controller, terminal = pty.openpty()
+    shown = b""
+    try:
+        with subprocess.Popen(
+            [*COMMAND, "--days", "20", "--program", "coffee"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+        ) as proc:
+            os.close(terminal)
+            while True:  # read as it comes: a full terminal buffer would block the command
+                if select.select([controller], [], [], 0.2)[0]:
+                    try:
+                        chunk = os.read(controller, 65536)
+                    except OSError:  # the command ended and closed the terminal
+                        break
+                    shown += chunk
+                elif proc.poll() is not None:
+                    break
+            stdout = proc.stdout.read() if proc.stdout else ""
+            assert proc.wait(timeout=120) == 0
+    finally:
+        os.close(controller)
+    assert stdout.startswith("Simulated 20 days from 2027-01-31")
+    text = shown.decode(errors="replace")
+    assert "simulating 2027-" in text
+    assert "/20" in text  # days done of 20
