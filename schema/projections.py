@@ -147,7 +147,10 @@ class ProjectionQueries:
             strawberry.argument(description="The prompted start date (default: today)."),
         ] = None,
         count: Annotated[
-            int, strawberry.argument(description="How many shipments: 1 to 100.")
+            int,
+            strawberry.argument(
+                description="How many slots of the schedule (shipments and skip slots): 1 to 100."
+            ),
         ] = 12,
         quantity: Annotated[
             int, strawberry.argument(description="The order's quantity: 1 to 1000.")
