@@ -31,6 +31,7 @@ from bench import (
     projection,
     rule_limits,
     rule_reload,
+    simulate,
 )
 from bench.backends import Backend, postgres_admin_url, postgres_reachable
 from bench.core import Result, Sizes, failed, fmt, fmt_ratio, note
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Runner] = {
     rule_reload.NAME: rule_reload.run,
     rule_limits.NAME: rule_limits.run,
     projection.NAME: projection.run,
+    simulate.NAME: simulate.run,
 }
 
 

@@ -1,10 +1,13 @@
-"""Reading programs for the engine: the live version and its ``ProgramSpec``."""
+"""Reading programs for the engine: the live version, its ``ProgramSpec``, and the payment
+schedule an order for it would use (``offered_schedule``: placement and the program preview
+refuse the same schedules)."""
 
 from __future__ import annotations
 
 from continuity.engine.billing import ScheduleSpec
 from continuity.engine.calendar import GapSpec
 from continuity.engine.spec import EventSpec, ItemSpec, ProgramSpec
+from continuity.errors import ErrorCode, InvalidInput
 from continuity.models import (
     PaymentSchedule,
     PaymentScheduleLine,
@@ -12,6 +15,7 @@ from continuity.models import (
     ProgramEvent,
     ProgramEventItem,
     ProgramVersion,
+    ProgramVersionSchedule,
 )
 
 
@@ -20,6 +24,27 @@ async def live_version(program_id: int) -> ProgramVersion:
     if version is None:
         raise LookupError(f"program {program_id} has no version")
     return version
+
+
+async def offered_schedule(
+    version: ProgramVersion, code: str | None, field: list[str]
+) -> PaymentSchedule | None:
+    """The payment schedule an order on ``version`` would use: ``code`` if the version offers
+    it (else ``PAYMENT_SCHEDULE_NOT_ALLOWED`` at ``field``), or the version's default."""
+    if code is None:
+        if version.default_payment_schedule_id is None:
+            return None
+        return await PaymentSchedule.get(id=version.default_payment_schedule_id)
+    allowed = await ProgramVersionSchedule.filter(
+        version_id=version.id, schedule__code=code
+    ).first()
+    if allowed is None:
+        raise InvalidInput(
+            f"payment schedule {code!r} is not offered for this program",
+            field=field,
+            code=ErrorCode.PAYMENT_SCHEDULE_NOT_ALLOWED,
+        )
+    return await PaymentSchedule.get(id=allowed.schedule_id)
 
 
 async def program_spec(version: ProgramVersion, code: str) -> ProgramSpec:

@@ -14,11 +14,13 @@ from strawberry.scalars import JSON
 
 from continuity import keyset, models
 from continuity.errors import ContinuityError
+from continuity.jobs import update
 from continuity.jobs.runs import split_counts
 from resolvers import jobs
 from schema.common import (
     INPUT,
     USER_ERRORS,
+    Money,
     UserError,
     at_input,
     query_error,
@@ -26,7 +28,7 @@ from schema.common import (
 )
 from schema.connections import Connection, QueryPager, connection
 from schema.context import Info
-from schema.enums import JobRunStatus, describe
+from schema.enums import ContinuityLineStatus, CurrencyCode, EventAction, JobRunStatus, describe
 from schema.ids import decode_optional, encode_id
 from schema.inputs import check_arguments, check_input
 from schema.nodes import Entity, entity
@@ -151,17 +153,118 @@ class RunJobPayload:
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
+class LineUpdateKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+describe(
+    LineUpdateKind,
+    "What the continuity update does to one continuity line.",
+    {
+        "ADDED": "A new line: an occurrence or item the order did not hold.",
+        "REMOVED": "The line goes: the new version has no such occurrence or item, or the "
+        "order ends there (its lines are cancelled).",
+        "CHANGED": "The line stays in its slot (same event, repeat and item); some of its "
+        "values change (see changedFields).",
+    },
+)
+
+
+class LineField(StrEnum):
+    SKU = "sku"
+    QUANTITY = "quantity"
+    PRICE = "price"
+    PLANNED_SHIP_DATE = "planned_ship_date"
+    ACTION = "action"
+    STATUS = "status"
+
+
+describe(
+    LineField,
+    "A value of a continuity line that the continuity update can change.",
+    {
+        "SKU": "The item shipped.",
+        "QUANTITY": "How many ship.",
+        "PRICE": "The unit price.",
+        "PLANNED_SHIP_DATE": "When it is planned to ship.",
+        "ACTION": "The event's action (NORMAL, SKIP, END).",
+        "STATUS": "The line's status (a skip event's line is SKIPPED).",
+    },
+)
+
+
+@strawberry.type(description="A continuity line's values on one side of the update.")
+class LineValues:
+    sku: str | None = strawberry.field(description="The item; null on a skip event's line.")
+    quantity: int = strawberry.field(description="How many ship (0 on a skip line).")
+    price: Money = strawberry.field(description="The unit price, in the order's currency.")
+    amount: Money = strawberry.field(description="Unit price × quantity.")
+    planned_ship_date: datetime.date = strawberry.field(description="When it would ship.")
+    action: EventAction = strawberry.field(description="The event's action.")
+    status: ContinuityLineStatus = strawberry.field(description="The line's status.")
+
+    @classmethod
+    def of(cls, values: update.LineValues | None, currency: str) -> LineValues | None:
+        if values is None:
+            return None
+        return cls(
+            sku=values.sku,
+            quantity=values.quantity,
+            price=Money.of(values.price_minor, currency),
+            amount=Money.of(values.price_minor * values.quantity, currency),
+            planned_ship_date=values.planned_ship_date,
+            action=values.action,
+            status=values.status,
+        )
+
+
+@strawberry.type(description="One continuity line the update adds, removes or changes.")
+class LineUpdate:
+    event_number: int = strawberry.field(description="The program event of the line.")
+    repeat_index: int = strawberry.field(
+        description="0 for the event's first shipment, 1.. for its repeats."
+    )
+    item_seq: int = strawberry.field(description="Which item of the shipment: 0, 1, …")
+    change: LineUpdateKind = strawberry.field(description="Added, removed or changed.")
+    before: LineValues | None = strawberry.field(
+        description="The line as the order holds it now; null when added."
+    )
+    after: LineValues | None = strawberry.field(
+        description="The line after the update; null when removed."
+    )
+    changed_fields: list[LineField] = strawberry.field(
+        description="Changed lines: the values that differ between before and after."
+    )
+
+
 @strawberry.type(description="What the continuity update would change on one order.")
 class OrderUpdatePreview:
     order_id: strawberry.ID = strawberry.field(description="The order's global id.")
     order_number: str = strawberry.field(description="The order's number.")
     from_version: int = strawberry.field(description="The version it follows now.")
     to_version: int = strawberry.field(description="The live version it would move to.")
-    lines_removed: int = strawberry.field(description="Pending lines that would go.")
-    lines_added: int = strawberry.field(description="Pending lines that would be added.")
-    date_changes: int = strawberry.field(description="Pending lines whose date would move.")
+    currency_code: CurrencyCode = strawberry.field(
+        description="The order's currency (every amount in lines is in it)."
+    )
+    lines_removed: int = strawberry.field(
+        description="Lines that would go (slots the new version does not have, or cancelled "
+        "when the order ends)."
+    )
+    lines_added: int = strawberry.field(description="Lines in slots the order does not hold.")
+    lines_changed: int = strawberry.field(
+        description="Lines kept in their slot whose values would change."
+    )
+    date_changes: int = strawberry.field(
+        description="Occurrences held before and after whose date would move."
+    )
     cancelled_events: list[int] = strawberry.field(
         description="Events the new version no longer has."
+    )
+    lines: list[LineUpdate] = strawberry.field(
+        description="Line by line, old → new, in event, repeat and item order; lines that do "
+        "not change are left out."
     )
 
 
@@ -219,10 +322,24 @@ class JobQueries:
                 order_number=u.order_number,
                 from_version=u.from_version,
                 to_version=u.to_version,
+                currency_code=CurrencyCode(u.currency),
                 lines_removed=u.lines_removed,
                 lines_added=u.lines_added,
+                lines_changed=u.lines_changed,
                 date_changes=u.date_changes,
                 cancelled_events=list(u.cancelled_events),
+                lines=[
+                    LineUpdate(
+                        event_number=line.event_number,
+                        repeat_index=line.repeat_index,
+                        item_seq=line.item_seq,
+                        change=LineUpdateKind(line.kind),
+                        before=LineValues.of(line.before, u.currency),
+                        after=LineValues.of(line.after, u.currency),
+                        changed_fields=[LineField(name) for name in line.fields],
+                    )
+                    for line in u.lines
+                ],
             )
             for u in previews
         ]

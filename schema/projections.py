@@ -14,6 +14,7 @@ from continuity.orders import projection
 from resolvers import orders
 from schema.common import Money, at_argument, query_error
 from schema.context import Info
+from schema.enums import CurrencyCode
 from schema.ids import decode_id, decode_optional
 from schema.inputs import check_arguments
 from schema.programs import Program
@@ -45,6 +46,11 @@ class UpcomingShipment:
     materialized: bool = strawberry.field(
         description="Held as continuity lines already (else computed from the program)."
     )
+    skip: bool = strawberry.field(
+        description="A skip slot (programPreview): the program's skip event passes, nothing "
+        "ships and nothing is charged (no items, zero amounts). upcomingShipments leaves skips "
+        "out."
+    )
 
 
 @strawberry.type(description="One installment of a planned payment schedule.")
@@ -61,8 +67,14 @@ class ProgramPreview:
         description="The order's start date (the program's days_after_order added)."
     )
     first_event_number: int = strawberry.field(description="The event the order would start at.")
+    currency_code: CurrencyCode = strawberry.field(
+        description="The program's currency: every amount of the preview is in it."
+    )
     finite: bool = strawberry.field(description="The program ends (no event repeats forever).")
-    shipments: list[UpcomingShipment] = strawberry.field(description="The first shipments.")
+    shipments: list[UpcomingShipment] = strawberry.field(
+        description="The first slots of the schedule, in order: shipments, and skip slots "
+        "(skip: true) that ship nothing."
+    )
     up_front_total: Money | None = strawberry.field(
         description="Up-front programs: the total billed at placement."
     )
@@ -89,6 +101,7 @@ def _shipment(shipment: projection.ProjectedShipment, currency: str) -> Upcoming
         amount=Money.of(shipment.amount_minor, currency),
         charge=Money.of(shipment.charge_minor, currency),
         materialized=shipment.materialized,
+        skip=shipment.skip,
     )
 
 
@@ -134,14 +147,20 @@ class ProjectionQueries:
             strawberry.argument(description="The prompted start date (default: today)."),
         ] = None,
         count: Annotated[
-            int, strawberry.argument(description="How many shipments: 1 to 100.")
+            int,
+            strawberry.argument(
+                description="How many slots of the schedule (shipments and skip slots): 1 to 100."
+            ),
         ] = 12,
         quantity: Annotated[
             int, strawberry.argument(description="The order's quantity: 1 to 1000.")
         ] = 1,
         payment_schedule_id: Annotated[
             strawberry.ID | None,
-            strawberry.argument(description="Up-front programs: one of the allowed schedules."),
+            strawberry.argument(
+                description="Up-front programs: one of the schedules the program offers "
+                "(another is refused with PAYMENT_SCHEDULE_NOT_ALLOWED, as at placement)."
+            ),
         ] = None,
     ) -> ProgramPreview | None:
         try:
@@ -167,6 +186,7 @@ class ProjectionQueries:
             program=Program.with_version(preview.program, preview.version),
             start_date=preview.start_date,
             first_event_number=preview.first_event,
+            currency_code=CurrencyCode(currency),
             finite=preview.finite,
             shipments=[_shipment(s, currency) for s in preview.shipments],
             up_front_total=(

@@ -317,7 +317,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from continuity.money import from_minor
     from rules.errors import RuleValidationFailed
     from server.progress import LiveStatus
     from server.simulate import simulate
@@ -350,31 +349,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(f"{exc}: see `continuity rules check`", 2) from None
     if args.json:
-        _print_json(
-            {
-                "start": args.start.isoformat(),
-                "days": args.days,
-                "orders": result.orders,
-                "currency": result.currency,
-                "activity": [
-                    {
-                        "date": day.day.isoformat(),
-                        "child_orders": day.child_orders,
-                        "charged": str(from_minor(day.charged_minor, result.currency)),
-                        "declined": day.declined,
-                        "closed": day.closed,
-                    }
-                    for day in result.days
-                    if not day.quiet
-                ],
-            }
-        )
+        _print_json(result.as_json())
         return 0
-    placed = ", ".join(f"{code} ×{count}" for code, count in sorted(result.orders.items()))
-    print(
-        f"Simulated {args.days} days from {args.start} on a throwaway database; "
-        f"orders placed on day 1: {placed}"
-    )
+    print(result.heading())
     print(result.table())
     return 0
 

@@ -172,7 +172,7 @@ def test_simulate_prints_json() -> None:
     body = json.loads(result.stdout)
     assert body["orders"] == {"coffee": 1}
     assert [day["date"] for day in body["activity"]] == ["2027-01-31", "2027-02-11"]
-    assert body["activity"][0]["charged"] == "19.00"
+    assert body["activity"][0]["charged"] == [{"amount": "19.00", "currency": "USD"}]
 
 
 async def test_without_a_terminal_progress_is_a_line_every_few_seconds(

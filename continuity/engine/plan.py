@@ -305,6 +305,40 @@ def changes(held: Sequence[HeldLine], planned: Plan) -> LineChanges:
     return LineChanges(insert, update, delete)
 
 
+#: The values of a line a change can touch, as ``LineRow`` names them (the slot never changes).
+LINE_FIELDS = ("product_id", "quantity", "price_minor", "ship_date", "action", "status")
+
+
+@dataclass(frozen=True)
+class LineDiff:
+    """One line a plan adds (``before`` is ``None``), drops (``after`` is ``None``) or
+    rewrites: what a preview shows, old → new."""
+
+    slot: tuple[int, int, int]
+    before: LineRow | None
+    after: LineRow | None
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The values that differ (``LINE_FIELDS`` names); empty for an added or dropped
+        line."""
+        if self.before is None or self.after is None:
+            return ()
+        return tuple(
+            name for name in LINE_FIELDS if getattr(self.before, name) != getattr(self.after, name)
+        )
+
+
+def line_diffs(held: Sequence[HeldLine], line_changes: LineChanges) -> list[LineDiff]:
+    """``changes`` line by line, in slot order: a line kept in its slot (same event, repeat
+    and item) is a change of values, never a removal and an addition."""
+    by_id = {line.id: line.row for line in held}
+    diffs = [LineDiff(by_id[line_id].slot, by_id[line_id], None) for line_id in line_changes.delete]
+    diffs += [LineDiff(row.slot, by_id[line_id], row) for line_id, row in line_changes.update]
+    diffs += [LineDiff(row.slot, None, row) for row in line_changes.insert]
+    return sorted(diffs, key=lambda diff: diff.slot)
+
+
 def moved_dates(held: Sequence[HeldLine], planned: Plan) -> int:
     """How many occurrences held before and after the plan changed date."""
     before = {line.key: line.row.ship_date for line in held if line.key not in planned.history}

@@ -7,7 +7,8 @@ own substitutions and quantity; released history is never rewritten; customers' 
 survive. An order whose next event no longer exists in the new version ends there (its
 pending lines are cancelled). Prepaid orders keep the total they paid. Each move is logged in
 the order's history. ``preview_continuity_update`` is the dry run: the same plan, nothing
-written.
+written, shown line by line old → new (a line kept in its slot whose price changes is a
+change, not a removal and an addition).
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ from datetime import date
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from continuity.engine.plan import HISTORY, Plan, kept_anchor
-from continuity.enums import ContinuityLineStatus
+from continuity.engine.plan import HISTORY, LineDiff, LineRow, Plan, kept_anchor, line_diffs
+from continuity.enums import ContinuityLineStatus, EventAction
 from continuity.jobs.batch import run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import claim_order, id_list
 from continuity.jobs.runs import RunRecorder, recorded_run
-from continuity.models import ContinuityLine, ContinuityOrder, JobRun, Program, ProgramVersion
+from continuity.models import (
+    ContinuityLine,
+    ContinuityOrder,
+    JobRun,
+    Product,
+    Program,
+    ProgramVersion,
+)
 from continuity.notifications.events import EventType, emit
 from continuity.orders.changes import now
 from continuity.orders.history import record
@@ -36,6 +44,49 @@ from continuity.programs import live_version, program_spec
 JOB_NAME = "continuity-update"
 
 
+#: ``LineRow`` names → the preview's words for a line's values.
+FIELD_NAMES = {
+    "product_id": "sku",
+    "quantity": "quantity",
+    "price_minor": "price",
+    "ship_date": "planned_ship_date",
+    "action": "action",
+    "status": "status",
+}
+
+
+@dataclass(frozen=True)
+class LineValues:
+    """A line's values as a merchandiser reads them (``sku`` is ``None`` on a skip line)."""
+
+    sku: str | None
+    quantity: int
+    price_minor: int
+    planned_ship_date: date
+    action: EventAction
+    status: ContinuityLineStatus
+
+
+@dataclass(frozen=True)
+class LineUpdate:
+    """One line of an order the update adds, removes or changes, old → new."""
+
+    event_number: int
+    repeat_index: int
+    item_seq: int
+    before: LineValues | None
+    after: LineValues | None
+    #: What differs on a changed line (``FIELD_NAMES`` values); empty when added or removed.
+    fields: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """``added``, ``removed`` or ``changed``."""
+        if self.before is None:
+            return "added"
+        return "removed" if self.after is None else "changed"
+
+
 @dataclass(frozen=True)
 class OrderUpdate:
     """What moving one order to the live version changes."""
@@ -44,10 +95,17 @@ class OrderUpdate:
     order_number: str
     from_version: int
     to_version: int
+    #: Lines that go: slots the new version no longer has, or cancelled when the order ends.
     lines_removed: int
+    #: Lines in slots the order did not hold.
     lines_added: int
+    #: Lines kept in their slot whose values change.
+    lines_changed: int
     date_changes: int
     cancelled_events: tuple[int, ...]
+    currency: str = "USD"
+    #: Line by line (the preview only), in event, repeat and item order.
+    lines: tuple[LineUpdate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,23 +161,69 @@ async def _plan(
     return _Move(old, new, state, state.plan(threshold=threshold, anchor=anchor))
 
 
-def _summary(order: ContinuityOrder, move: _Move, result: Replanned | None) -> OrderUpdate:
-    removed = result.replaced if result is not None else len(move.cancelled_lines)
+def _diffs(move: _Move, result: Replanned | None) -> list[LineDiff]:
+    if result is not None:
+        return line_diffs(result.state.held, result.changes)
+    cancelled = set(move.cancelled_lines)
+    return [
+        LineDiff(line.row.slot, line.row, None) for line in move.state.held if line.id in cancelled
+    ]
+
+
+def _values(row: LineRow | None, skus: dict[int, str]) -> LineValues | None:
+    if row is None:
+        return None
+    return LineValues(
+        skus[row.product_id] if row.product_id is not None else None,
+        row.quantity,
+        row.price_minor,
+        row.ship_date,
+        row.action,
+        row.status,
+    )
+
+
+def _summary(
+    order: ContinuityOrder,
+    move: _Move,
+    result: Replanned | None,
+    skus: dict[int, str] | None = None,
+) -> OrderUpdate:
+    """The counts (the job's history and notice) and, given the SKUs, the lines (the
+    preview)."""
+    diffs = _diffs(move, result)
+    lines: tuple[LineUpdate, ...] = ()
+    if skus is not None:
+        lines = tuple(
+            LineUpdate(
+                *diff.slot,
+                _values(diff.before, skus),
+                _values(diff.after, skus),
+                tuple(FIELD_NAMES[name] for name in diff.fields),
+            )
+            for diff in diffs
+        )
     return OrderUpdate(
         order_id=order.id,
         order_number=order.number,
         from_version=move.old.number,
         to_version=move.new.number,
-        lines_removed=removed,
-        lines_added=result.planned if result is not None else 0,
+        lines_removed=sum(1 for diff in diffs if diff.after is None),
+        lines_added=sum(1 for diff in diffs if diff.before is None),
+        lines_changed=sum(
+            1 for diff in diffs if diff.before is not None and diff.after is not None
+        ),
         date_changes=result.moved if result is not None else 0,
         cancelled_events=move.cancelled_events,
+        currency=order.currency,
+        lines=lines,
     )
 
 
 async def preview_continuity_update(filters: JobFilters = NO_FILTERS) -> list[OrderUpdate]:
     """The dry run: what the continuity update would change, order by order."""
     params = await load_call_center_parameters()
+    skus = dict(await Product.all().values_list("id", "sku"))  # the catalog is bounded
     result: list[OrderUpdate] = []
     after = 0
     while True:
@@ -133,7 +237,7 @@ async def preview_continuity_update(filters: JobFilters = NO_FILTERS) -> list[Or
                 planned = None
                 if move.plan is not None:
                     [planned] = await write_plans(conn, [(move.state, move.plan)], dry_run=True)
-                result.append(_summary(order, move, planned))
+                result.append(_summary(order, move, planned, skus))
 
 
 async def continuity_update(
@@ -206,6 +310,7 @@ async def _update_order(order_id: int, as_of: date, threshold: int, run: RunReco
                 "to_version": move.new.number,
                 "lines_removed": summary.lines_removed,
                 "lines_added": summary.lines_added,
+                "lines_changed": summary.lines_changed,
                 "date_changes": summary.date_changes,
                 "cancelled_events": list(summary.cancelled_events),
             },
@@ -219,6 +324,7 @@ async def _update_order(order_id: int, as_of: date, threshold: int, run: RunReco
                 "program_version_after": move.new.number,
                 "lines_removed": summary.lines_removed,
                 "lines_added": summary.lines_added,
+                "lines_changed": summary.lines_changed,
                 "date_changes": summary.date_changes,
                 "cancelled_events": list(summary.cancelled_events),
             },

@@ -42,7 +42,6 @@ from continuity.models import (
     Product,
     Program,
     ProgramVersion,
-    ProgramVersionSchedule,
     SalesOrder,
     SalesOrderLine,
 )
@@ -53,7 +52,7 @@ from continuity.orders.replan import write_lines
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.records import order_lines_charge, prepaid_charges
-from continuity.programs import live_version, program_spec
+from continuity.programs import live_version, offered_schedule, program_spec
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -164,7 +163,9 @@ async def _parent_line(
             raise InvalidInput(
                 "must be within a year of the order date", field=_line_field(index, "startDate")
             )
-    schedule = await _payment_schedule(index, line, version)
+    schedule = await offered_schedule(
+        version, line.payment_schedule, _line_field(index, "paymentSchedule")
+    )
     start = start_date(spec, order_date, line.start_date)
     first = first_event_number(spec, start)
     if spec.bill_up_front and not is_finite(spec, first):
@@ -173,25 +174,6 @@ async def _parent_line(
             field=_line_field(index, "sku"),
         )
     return _ParentLine(index, line, product, program, version, spec, schedule, start, first)
-
-
-async def _payment_schedule(
-    index: int, line: OrderLineInput, version: ProgramVersion
-) -> PaymentSchedule | None:
-    if line.payment_schedule is None:
-        if version.default_payment_schedule_id is None:
-            return None
-        return await PaymentSchedule.get(id=version.default_payment_schedule_id)
-    allowed = await ProgramVersionSchedule.filter(
-        version_id=version.id, schedule__code=line.payment_schedule
-    ).first()
-    if allowed is None:
-        raise InvalidInput(
-            f"payment schedule {line.payment_schedule!r} is not offered for this program",
-            field=_line_field(index, "paymentSchedule"),
-            code=ErrorCode.PAYMENT_SCHEDULE_NOT_ALLOWED,
-        )
-    return await PaymentSchedule.get(id=allowed.schedule_id)
 
 
 async def validate_order(

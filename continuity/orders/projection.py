@@ -6,6 +6,10 @@ substitutions and quantity, its pause (a pause with an end date is projected as 
 resume it: ``resume_anchor``; without one, or on payment hold, nothing ships until someone acts),
 and the charge that gates its shipping (a prepaid order's shipments wait for it). So what a
 customer is shown is what will happen.
+
+A program preview shows every slot of the schedule, a ``skip`` event's too (it ships nothing
+and costs nothing, but the month passes), and refuses a payment schedule the program does not
+offer exactly as placement does (``continuity.programs.offered_schedule``).
 """
 
 from __future__ import annotations
@@ -28,15 +32,10 @@ from continuity.engine.schedule import (
 )
 from continuity.enums import BillingMode, ContinuityOrderStatus
 from continuity.errors import InvalidInput, NotFound
-from continuity.models import (
-    ContinuityOrder,
-    PaymentSchedule,
-    Program,
-    ProgramVersion,
-)
+from continuity.models import ContinuityOrder, Program, ProgramVersion
 from continuity.orders.replan import order_state
 from continuity.payments.records import awaiting_payment
-from continuity.programs import live_version, program_spec, schedule_spec
+from continuity.programs import live_version, offered_schedule, program_spec, schedule_spec
 
 MAX_PROJECTED = 100
 
@@ -51,6 +50,8 @@ class ProjectedShipment:
     charge_minor: int
     #: Already held as continuity lines (``True``) or only computed (``False``).
     materialized: bool
+    #: A ``skip`` event's slot: nothing ships, nothing is charged (program previews only).
+    skip: bool = False
 
     @property
     def amount_minor(self) -> int:
@@ -121,8 +122,9 @@ async def program_preview(
 ) -> ProgramPreview:
     """What an order placed on ``order_date`` (default ``start``) for ``start`` would ship
     and bill (``start`` is the prompted date or the order date; the program's
-    ``days_after_order`` is added). Installments fall due from the order date, as at
-    placement."""
+    ``days_after_order`` is added): the first ``count`` slots of its schedule, skip slots
+    included. Installments fall due from the order date, as at placement; a payment schedule
+    the program does not offer is refused as placement refuses it."""
     _check_count(count)
     if not 1 <= quantity <= 1000:
         raise InvalidInput("must be 1 to 1000", field=["quantity"])
@@ -130,6 +132,7 @@ async def program_preview(
     if program is None:
         raise NotFound(f"no program {program_code!r}", field=["program"])
     version = await live_version(program.id)
+    schedule = await offered_schedule(version, payment_schedule, ["paymentSchedule"])
     spec = await program_spec(version, program.code)
     begin = start_date(spec, start)
     first = first_event_number(spec, begin)
@@ -143,22 +146,15 @@ async def program_preview(
             o.items,
             0 if spec.bill_up_front else o.amount_minor,
             False,
+            skip=not o.ships,
         )
-        for o in islice(upcoming(planned, ()), count)
+        for o in islice(planned.occurrences(), count)
     ]
     finite = is_finite(spec, first)
     total = None
     plan: list[Installment] = []
     if spec.bill_up_front and finite:
         total = sum(o.amount_minor for o in all_occurrences(spec, first, anchor, quantity=quantity))
-        code = payment_schedule
-        schedule = None
-        if code is not None:
-            schedule = await PaymentSchedule.get_or_none(code=code)
-            if schedule is None:
-                raise NotFound(f"no payment schedule {code!r}", field=["paymentSchedule"])
-        elif version.default_payment_schedule_id is not None:
-            schedule = await PaymentSchedule.get(id=version.default_payment_schedule_id)
         if schedule is not None:
             plan = installments(total, await schedule_spec(schedule), order_date or start)
     return ProgramPreview(

@@ -101,7 +101,9 @@ def test_continuity_update_preview_then_apply(client: TestClient, rules_dir: Pat
     preview = gql(
         client,
         """query ($program: ID!) { continuityUpdatePreview(programId: $program) {
-        orderId fromVersion toVersion linesRemoved linesAdded dateChanges } }""",
+        orderId fromVersion toVersion currencyCode linesRemoved linesAdded linesChanged
+        dateChanges lines { eventNumber repeatIndex itemSeq change changedFields
+          before { sku } after { sku } } } }""",
         program=book_club,
     )
     assert preview["continuityUpdatePreview"] == [
@@ -109,9 +111,22 @@ def test_continuity_update_preview_then_apply(client: TestClient, rules_dir: Pat
             "orderId": order_id,
             "fromVersion": 1,
             "toVersion": 2,
-            "linesRemoved": 12,
-            "linesAdded": 12,
+            "currencyCode": "USD",
+            "linesRemoved": 0,
+            "linesAdded": 0,
+            "linesChanged": 1,
             "dateChanges": 0,
+            "lines": [
+                {
+                    "eventNumber": 2,
+                    "repeatIndex": 0,
+                    "itemSeq": 0,
+                    "change": "CHANGED",
+                    "changedFields": ["SKU"],
+                    "before": {"sku": "BOOK-002"},
+                    "after": {"sku": "BOOK-013"},
+                }
+            ],
         }
     ]
     before = order(client, order_id)
@@ -122,6 +137,83 @@ def test_continuity_update_preview_then_apply(client: TestClient, rules_dir: Pat
     assert [line["sku"] for line in after["lines"]][:3] == ["BOOK-001", "BOOK-013", "BOOK-003"]
     assert after["history"][-1]["action"] == "PROGRAM_UPDATED"
     assert gql(client, "{ continuityUpdatePreview { orderId } }")["continuityUpdatePreview"] == []
+
+
+PREVIEW_LINES = """query ($program: ID!) { continuityUpdatePreview(programId: $program) {
+  linesRemoved linesAdded linesChanged dateChanges
+  lines { eventNumber repeatIndex itemSeq change changedFields
+    before { sku quantity price { amount currencyCode } plannedShipDate action status }
+    after { sku quantity price { amount currencyCode } amount { amount } plannedShipDate action
+      status } } } }"""
+
+
+def test_the_update_preview_shows_each_line_old_to_new(client: TestClient, rules_dir: Path) -> None:
+    ids = make_customer(client)
+    _order(client, ids, "BOOKCLUB")
+    path = rules_dir / "programs" / "book-club.yaml"
+    text = path.read_text()
+    for old, new in [
+        # a new price on event 2: one line changes, nothing is removed or added
+        ("{sku: BOOK-002, quantity: 1}", '{sku: BOOK-002, quantity: 1, price: "15.00"}'),
+        # a second item on event 3: one line added
+        (
+            "{sku: BOOK-003, quantity: 1}",
+            "{sku: BOOK-003, quantity: 1}, {sku: BOOK-013, quantity: 2}",
+        ),
+        # the summer break ships after all: its skip line becomes a book
+        ("    action: skip ", "    items: [{sku: BOOK-013, quantity: 1}]\n    # was skip "),
+    ]:
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    gql(client, "mutation { reloadRules(input: {}) { changedPrograms { toVersion } } }")
+    [preview] = gql(client, PREVIEW_LINES, program=program_id(client, "book-club"))[
+        "continuityUpdatePreview"
+    ]
+    assert (preview["linesRemoved"], preview["linesAdded"], preview["linesChanged"]) == (0, 1, 2)
+    assert preview["dateChanges"] == 0
+    price, added, summer = preview["lines"]
+    usd = "USD"
+    assert price == {
+        "eventNumber": 2,
+        "repeatIndex": 0,
+        "itemSeq": 0,
+        "change": "CHANGED",
+        "changedFields": ["PRICE"],
+        "before": {
+            "sku": "BOOK-002",
+            "quantity": 1,
+            "price": {"amount": "13.99", "currencyCode": usd},
+            "plannedShipDate": "2027-02-28",
+            "action": "NORMAL",
+            "status": "PENDING",
+        },
+        "after": {
+            "sku": "BOOK-002",
+            "quantity": 1,
+            "price": {"amount": "15.00", "currencyCode": usd},
+            "amount": {"amount": "15.00"},
+            "plannedShipDate": "2027-02-28",
+            "action": "NORMAL",
+            "status": "PENDING",
+        },
+    }
+    assert (added["eventNumber"], added["itemSeq"], added["change"]) == (3, 1, "ADDED")
+    assert added["before"] is None
+    assert (added["after"]["sku"], added["after"]["quantity"]) == ("BOOK-013", 2)
+    assert added["after"]["amount"] == {"amount": "27.98"}
+    assert (summer["eventNumber"], summer["change"]) == (7, "CHANGED")
+    assert summer["changedFields"] == ["SKU", "QUANTITY", "PRICE", "ACTION", "STATUS"]
+    assert (summer["before"]["sku"], summer["before"]["action"], summer["before"]["status"]) == (
+        None,
+        "SKIP",
+        "SKIPPED",
+    )
+    assert (summer["after"]["sku"], summer["after"]["action"], summer["after"]["status"]) == (
+        "BOOK-013",
+        "NORMAL",
+        "PENDING",
+    )
 
 
 START = """mutation ($input: UpdateStartDateInput!) { updateStartDate(input: $input) {

@@ -250,6 +250,67 @@ def test_program_preview(client: TestClient) -> None:
     assert missing == {"programPreview": None}
 
 
+PREVIEW = """query ($id: ID!, $schedule: ID) { programPreview(programId: $id,
+  startDate: "2027-05-31", count: 8, paymentScheduleId: $schedule) { currencyCode
+  upFrontTotal { amount currencyCode } installments { amount { amount currencyCode } }
+  shipments { eventNumber shipDate skip items { sku } amount { amount currencyCode }
+    charge { amount currencyCode } } } }"""
+
+
+def usd(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currencyCode": "USD"}
+
+
+def test_program_preview_shows_skip_slots_and_names_the_currency(client: TestClient) -> None:
+    preview = gql(client, PREVIEW, id=program_id(client, "book-club"))["programPreview"]
+    assert preview["currencyCode"] == "USD"
+    shipments = preview["shipments"]
+    assert [(s["eventNumber"], s["shipDate"], s["skip"]) for s in shipments] == [
+        (1, "2027-05-31", False),
+        (2, "2027-06-30", False),
+        (3, "2027-07-31", False),
+        (4, "2027-08-31", False),
+        (5, "2027-09-30", False),
+        (6, "2027-10-31", False),
+        (7, "2027-11-30", True),  # the summer break keeps its month and ships nothing
+        (8, "2027-12-31", False),
+    ]
+    assert shipments[6] == {
+        "eventNumber": 7,
+        "shipDate": "2027-11-30",
+        "skip": True,
+        "items": [],
+        "amount": usd("0.00"),
+        "charge": usd("0.00"),
+    }
+    assert (shipments[0]["amount"], shipments[7]["charge"]) == (usd("9.99"), usd("13.99"))
+
+
+def test_program_preview_refuses_a_schedule_the_program_does_not_offer(
+    client: TestClient,
+) -> None:
+    deposit = schedule_id(client, "deposit-balance")
+    body = client.post(
+        "/graphql",
+        json={
+            "query": PREVIEW,
+            "variables": {"id": program_id(client, "gift-box"), "schedule": deposit},
+        },
+    ).json()
+    assert body["data"] == {"programPreview": None}
+    [error] = body["errors"]
+    assert error["extensions"] == {
+        "code": "PAYMENT_SCHEDULE_NOT_ALLOWED",
+        "field": ["paymentScheduleId"],
+    }
+    # the wine club offers it: a total and installments, all in the program's currency
+    wine = gql(client, PREVIEW, id=program_id(client, "seasonal-wine"), schedule=deposit)
+    preview = wine["programPreview"]
+    assert preview["currencyCode"] == "USD"
+    assert preview["upFrontTotal"]["currencyCode"] == "USD"
+    assert [i["amount"]["currencyCode"] for i in preview["installments"]] == ["USD", "USD"]
+
+
 NESTED = """{ continuityOrders(first: 20) { totalCount nodes {
   number customer { accountNumber addresses { totalCount nodes { city } } }
   program { code name } shipTo { city } paymentMethod { last4 }

@@ -30,6 +30,7 @@ from continuity.engine.plan import (
     Substitution,
     changes,
     kept_anchor,
+    line_diffs,
     plan,
     resume_anchor,
     shifted_anchor,
@@ -223,6 +224,36 @@ def test_a_substitution_holds_for_held_and_later_occurrences() -> None:
     )
     first = next(iter(chained.occurrences()))
     assert (first.items[0].product_id, first.items[0].price_minor) == (7, 2450)
+
+
+def test_a_new_version_reads_as_line_changes_not_removals() -> None:
+    order = _placed(BOOKS, date(2027, 1, 31), threshold=3)
+    order.set((1, 0), RELEASED)
+    dearer = replace(
+        BOOKS,
+        events=(
+            BOOKS.events[0],
+            replace(BOOKS.events[1], items=_item(12, 1500)),  # a new price
+            replace(BOOKS.events[2], items=_item(13) + _item(14)),  # a second item
+            *BOOKS.events[3:],
+        ),
+    )
+    held = order.held
+    anchor = kept_anchor(order.schedule, held)
+    assert anchor is not None
+    planned = plan(replace(order.schedule, spec=dearer, anchor=anchor), held, threshold=3)
+    diffs = line_diffs(held, changes(held, planned))
+    assert [(d.slot, d.fields, d.before is None, d.after is None) for d in diffs] == [
+        ((2, 0, 0), ("price_minor",), False, False),
+        ((3, 0, 1), (), True, False),
+    ]
+    assert diffs[0].before is not None
+    assert diffs[0].after is not None
+    assert (diffs[0].before.price_minor, diffs[0].after.price_minor) == (1000, 1500)
+    shorter = replace(BOOKS, events=BOOKS.events[:2])
+    gone = plan(replace(order.schedule, spec=shorter, anchor=anchor), held, threshold=3)
+    removed = line_diffs(held, changes(held, gone))
+    assert [(d.slot, d.after) for d in removed] == [((e, 0, 0), None) for e in (3, 4, 5, 6)]
 
 
 # --- the property test --------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """docs/RULES.md shows what the product does: its examples are valid rule files, its sample
-outputs are what `rules check`, `rules diff` and a dry-run reload print, and its limits are
+outputs are what `rules check`, `rules diff`, a dry-run reload and the previews
+(`continuityUpdatePreview`, `programPreview`, `continuity simulate`) print, and its limits are
 rules/limits.py's (the doc cannot rot).
 
 Each sample follows a ``<!-- sample: NAME -->`` line: the fenced blocks right after it (input,
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,10 @@ from rules.loader import BUNDLED_RULES_DIR, check_rules, load_rules
 from rules.messages import YAML_KEYS
 from rules.report import check_output, diff_text
 from rules.sync import sync_rules
+from server.simulate import simulate
+from tests.api.customers import make_customer, place
 from tests.api.graphql import gql
+from tests.conftest import make_settings
 from tests.rules.util import write_rules
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "RULES.md"
@@ -165,3 +170,43 @@ def test_dry_run_sample_is_what_the_api_answers(client: TestClient, rules_dir: P
     _review_edits(rules_dir)
     query, answer = blocks("sample: dry-run")
     assert gql(client, query) == json.loads(answer)
+
+
+# -- previews ---------------------------------------------------------------------------------
+
+
+def _preview_edits(rules_dir: Path) -> None:
+    """The change the "Previews" section previews: a new price, and a second item."""
+    book = rules_dir / "programs" / "book-club.yaml"
+    _edit(book, "{sku: BOOK-002, quantity: 1}", '{sku: BOOK-002, quantity: 1, price: "15.00"}')
+    _edit(
+        book,
+        "[{sku: BOOK-003, quantity: 1}]",
+        "[{sku: BOOK-003, quantity: 1}, {sku: BOOK-013, quantity: 2}]",
+    )
+
+
+@pytest.mark.db
+def test_update_preview_sample_is_what_the_api_answers(client: TestClient, rules_dir: Path) -> None:
+    ids = make_customer(client)
+    assert place(client, ids, {"sku": "BOOKCLUB"})["userErrors"] == []
+    _preview_edits(rules_dir)
+    gql(client, "mutation { reloadRules(input: {}) { applied } }")
+    query, answer = blocks("sample: update-preview")
+    assert gql(client, query) == json.loads(answer)
+
+
+@pytest.mark.db
+def test_program_preview_sample_is_what_the_api_answers(client: TestClient) -> None:
+    query, answer = blocks("sample: program-preview")
+    assert gql(client, query) == json.loads(answer)
+
+
+async def test_simulate_sample_is_what_the_command_prints(rules_dir: Path, tmp_path: Path) -> None:
+    [command, output] = blocks("sample: simulate")
+    assert command == "continuity simulate --from 2027-01-31 --days 200 --program book-club\n"
+    settings = make_settings(f"sqlite://{tmp_path / 'unused.sqlite3'}", rules_dir)
+    result = await simulate(settings, date(2027, 1, 31), 200, program="book-club")
+    printed = f"{result.heading()}\n{result.table()}\n"
+    order = re.compile(r"CO-\d{8}-[0-9A-F]{8}")  # order numbers are random
+    assert order.sub("CO-…", printed) == order.sub("CO-…", output)
