@@ -45,6 +45,8 @@ class Context:
     #: The idempotency keys this request claimed or replays, by response key
     #: (``schema/idempotency.py``).
     idempotency: dict[str, Claim | Replay] = field(default_factory=dict)
+    #: The keys this request used: a key names one mutation, even within a request.
+    idempotency_keys: set[str] = field(default_factory=set)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

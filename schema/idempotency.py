@@ -106,6 +106,13 @@ def idempotent(
                 if key is None or caller is None:
                     return await resolver(info, input)
                 operation = info.field_name
+                if key in info.context.idempotency_keys:
+                    raise idempotency.KeyReused(
+                        "this idempotency key names another mutation of this request: give "
+                        "each its own (in its input)",
+                        field=field,
+                    )
+                info.context.idempotency_keys.add(key)
                 outcome = await idempotency.claim(
                     f"token:{caller.token_key}",
                     key,

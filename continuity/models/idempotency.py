@@ -9,7 +9,7 @@ from tortoise.models import Model
 
 class IdempotencyKey(Model):
     """One caller's key, claimed before its mutation runs (the unique ``(scope, key)`` lets
-    exactly one of several concurrent requests claim it); the response is stored when the
+    exactly one of several concurrent requests claim it), the response is stored when the
     mutation ends, and the row is swept once older than the retention (24 h)."""
 
     id = fields.BigIntField(primary_key=True)

@@ -300,3 +300,24 @@ def test_a_malformed_key_is_refused(client: TestClient, key: str) -> None:
     [error] = by_field["data"]["placeSalesOrder"]["userErrors"]
     assert (error["code"], error["field"]) == ("INVALID_INPUT", ["input", "idempotencyKey"])
     assert count(client, models.SalesOrder) == 0
+
+
+def test_one_header_keys_one_mutation_of_a_request(client: TestClient) -> None:
+    ids = make_customer(client)
+    two = """
+    mutation ($input: PlaceSalesOrderInput!) {
+      a: placeSalesOrder(input: $input) { salesOrder { number } userErrors { code field } }
+      b: placeSalesOrder(input: $input) { salesOrder { number } userErrors { code field } }
+    }
+    """
+    data = post(client, two, {"input": order_input(ids)}, {"Idempotency-Key": "both"})["data"]
+    assert data["a"]["userErrors"] == []
+    assert data["b"] == {
+        "salesOrder": None,
+        "userErrors": [{"code": "IDEMPOTENCY_KEY_REUSED", "field": None}],
+    }
+    assert count(client, models.SalesOrder) == 1
+    # the request retried: the first mutation's answer again, the second refused again
+    again = post(client, two, {"input": order_input(ids)}, {"Idempotency-Key": "both"})["data"]
+    assert again == data
+    assert count(client, models.SalesOrder) == 1
