@@ -79,11 +79,12 @@ def check_key(key: str, field: Sequence[str] | None) -> str:
 
 
 def _plain(value: Any) -> Any:
+    """Values JSON has no type for, as text (an enum by its value)."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, date | Decimal):
         return str(value)
-    raise TypeError(f"{type(value).__name__} has no canonical form")
+    return f"{type(value).__name__}:{value}"
 
 
 def fingerprint(operation: str, data: Any) -> str:
