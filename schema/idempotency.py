@@ -103,9 +103,12 @@ def idempotent(
             caller = info.context.caller
             try:
                 key, field = _key_of(info, input)
-                if key is None or caller is None:
-                    return await resolver(info, input)
-                operation = info.field_name
+            except ContinuityError as error:
+                return failed(payload, user_errors(error))
+            if key is None or caller is None:  # no key: it runs every time
+                return await resolver(info, input)
+            operation = info.field_name
+            try:
                 if key in info.context.idempotency_keys:
                     raise idempotency.KeyReused(
                         "this idempotency key names another mutation of this request: give "

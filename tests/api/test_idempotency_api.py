@@ -321,3 +321,41 @@ def test_one_header_keys_one_mutation_of_a_request(client: TestClient) -> None:
     again = post(client, two, {"input": order_input(ids)}, {"Idempotency-Key": "both"})["data"]
     assert again == data
     assert count(client, models.SalesOrder) == 1
+
+
+#: The mutations that create or move orders or money (docs/ACCESS.md lists them, and why the
+#: others take no key).
+KEYED = {
+    "placeSalesOrder",
+    "createCustomer",
+    "addPaymentMethod",
+    "skipShipment",
+    "pauseOrder",
+    "resumeOrder",
+    "changeShipTo",
+    "changePaymentMethod",
+    "swapItem",
+    "changeQuantity",
+    "cancelOrder",
+    "updateStartDate",
+    "substituteProduct",
+    "markChildOrderShipped",
+    "invoiceChildOrder",
+}
+
+
+def test_every_order_and_money_mutation_takes_a_key() -> None:
+    from graphql import GraphQLInputObjectType, get_named_type
+
+    from schema import schema
+
+    mutation = schema._schema.mutation_type
+    assert mutation is not None
+    keyed = set()
+    for name, field in mutation.fields.items():
+        argument = field.args.get("input")
+        kind = get_named_type(argument.type) if argument else None
+        if isinstance(kind, GraphQLInputObjectType) and "idempotencyKey" in kind.fields:
+            keyed.add(name)
+    assert keyed == KEYED
+    assert set(mutation.fields) - KEYED == {"reloadRules", "runJob", "redeliverNotification"}
