@@ -22,7 +22,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     evaluated in the call center's time zone by the code, never by the database.
     """
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection_config(database_url)},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
@@ -33,6 +33,25 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def connection_config(database_url: str) -> str | dict[str, Any]:
+    """PostgreSQL: the URL as it is. SQLite: our client (``continuity/sqlite.py``: WAL, a busy
+    timeout, transactions that take the write lock at once), with the URL's own parameters
+    (``?busy_timeout=60000``) winning over its defaults."""
+    if backend_name(database_url) != "sqlite":
+        return database_url
+    from tortoise.backends.base.config_generator import expand_db_url
+
+    from continuity import sqlite
+
+    credentials = expand_db_url(database_url)["credentials"]
+    query = database_url.partition("?")[2]
+    given = {pair.split("=", 1)[0] for pair in query.split("&") if pair}
+    for pragma, value in sqlite.PRAGMAS.items():
+        if pragma not in given:
+            credentials[pragma] = value
+    return {"engine": sqlite.__name__, "credentials": credentials}
 
 
 def backend_name(database_url: str) -> str:

@@ -32,6 +32,10 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "INVALID_STATE"
     #: The payment gateway did not answer; nothing changed, the request may be retried.
     GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+    #: The idempotency key was used before with other input (``continuity.idempotency``).
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    #: The first request with the idempotency key is still running; retry with the same key.
+    IDEMPOTENCY_KEY_IN_PROGRESS = "IDEMPOTENCY_KEY_IN_PROGRESS"
 
 
 class ContinuityError(Exception):

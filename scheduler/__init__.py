@@ -11,6 +11,8 @@
 - **The sweep**: the leader marks runs whose process died ``ABANDONED`` every
   ``leader_check_seconds``, releasing their claims (``continuity.jobs.runs``), so ``jobRuns``
   never shows a dead run as running.
+- **The key sweep** every hour on every replica: idempotency keys past their 24 hours are
+  deleted (``continuity.idempotency.sweep``; several replicas sweeping at once is harmless).
 - **Notification delivery** every ``delivery_interval_seconds`` on every replica (each
   notification is claimed by one), with its own setting ``notifications.delivery_enabled``,
   independent of the chain's.
@@ -34,6 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
+from continuity import idempotency
 from continuity.jobs import JobEnv, chain_complete, run_daily_chain, run_job
 from continuity.jobs.runs import StopToken, abandon_dead_runs, stop_scope
 from scheduler.delivery import DELIVERY_JOB_ID, deliver_notifications
@@ -42,6 +45,7 @@ from scheduler.leader import Leadership
 log = logging.getLogger("continuity.scheduler")
 
 DAILY_CHAIN_JOB_ID = "daily-chain"
+KEY_SWEEP_JOB_ID = "idempotency-keys:sweep"
 
 
 def business_today(settings: Settings) -> date:
@@ -111,6 +115,14 @@ class Background:
                 coalesce=True,
                 max_instances=1,
             )
+        self.scheduler.add_job(
+            self.sweep_keys,
+            IntervalTrigger(seconds=idempotency.SWEEP_INTERVAL.total_seconds()),
+            id=KEY_SWEEP_JOB_ID,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
         self.scheduler.start()
         if self.chain_enabled:
             self._lead_task = asyncio.create_task(self._lead(), name="scheduler-leadership")
@@ -207,6 +219,19 @@ class Background:
 
         await self._tracked(work())
 
+    async def sweep_keys(self) -> None:
+        """Delete the idempotency keys past their retention (the database may be away: the
+        next sweep tries again)."""
+        if self.stop_token.is_set():
+            return
+        try:
+            swept = await idempotency.sweep()
+        except Exception:
+            log.exception("idempotency key sweep failed")
+            return
+        if swept:
+            log.info("swept %d idempotency key(s) older than %s", swept, idempotency.RETENTION)
+
     async def _deliver(self) -> None:
         if self.stop_token.is_set():
             return
@@ -220,6 +245,7 @@ class Background:
 __all__ = [
     "DAILY_CHAIN_JOB_ID",
     "DELIVERY_JOB_ID",
+    "KEY_SWEEP_JOB_ID",
     "Background",
     "business_today",
     "last_scheduled_date",

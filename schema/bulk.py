@@ -12,6 +12,7 @@ from continuity.errors import ContinuityError
 from resolvers import bulk
 from schema.common import INPUT, USER_ERRORS, UserError, at_input, user_errors
 from schema.context import Info
+from schema.idempotency import idempotent, key_field
 from schema.ids import decode_id, encode_id
 from schema.inputs import check_input
 
@@ -38,6 +39,7 @@ class UpdateStartDateInput:
     )
     dry_run: bool = strawberry.field(default=False, description=DRY_RUN)
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="How one order's start date moves.")
@@ -63,6 +65,7 @@ class SubstituteProductInput:
     to_sku: str = strawberry.field(description="An active catalog item in the orders' currency.")
     dry_run: bool = strawberry.field(default=False, description=DRY_RUN)
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="What one order's substitution changes.")
@@ -81,6 +84,7 @@ class SubstituteProductPayload:
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
+@idempotent(UpdateStartDatePayload)
 async def update_start_date(
     info: Info, input: Annotated[UpdateStartDateInput, INPUT]
 ) -> UpdateStartDatePayload:
@@ -114,6 +118,7 @@ async def update_start_date(
     )
 
 
+@idempotent(SubstituteProductPayload)
 async def substitute_product(
     info: Info, input: Annotated[SubstituteProductInput, INPUT]
 ) -> SubstituteProductPayload:

@@ -20,6 +20,7 @@ from resolvers import changes
 from schema.common import INPUT, USER_ERRORS, UserError, at_input, user_errors
 from schema.context import Info
 from schema.enums import CancelReason
+from schema.idempotency import idempotent, key_field
 from schema.ids import decode_id
 from schema.inputs import check_input
 from schema.orders import ContinuityOrder
@@ -37,6 +38,7 @@ class SkipShipmentInput:
         default=0, description="0 for the event's first shipment, 1.. for its repeats."
     )
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of skipShipment.")
@@ -53,6 +55,7 @@ class PauseOrderInput:
         description="Resume automatically on this date (after today); null = until resumed.",
     )
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of pauseOrder.")
@@ -65,6 +68,7 @@ class PauseOrderPayload:
 class ResumeOrderInput:
     order_id: strawberry.ID = strawberry.field(description=ORDER_ID)
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of resumeOrder.")
@@ -78,6 +82,7 @@ class ChangeShipToInput:
     order_id: strawberry.ID = strawberry.field(description=ORDER_ID)
     address_id: strawberry.ID = strawberry.field(description="One of the customer's addresses.")
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of changeShipTo.")
@@ -93,6 +98,7 @@ class ChangePaymentMethodInput:
         description="One of the customer's cards, active and not expired."
     )
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of changePaymentMethod.")
@@ -107,6 +113,7 @@ class SwapItemInput:
     from_sku: str = strawberry.field(description="The item the order ships now.")
     to_sku: str = strawberry.field(description="An active catalog item in the order's currency.")
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of swapItem.")
@@ -120,6 +127,7 @@ class ChangeQuantityInput:
     order_id: strawberry.ID = strawberry.field(description=ORDER_ID)
     quantity: int = strawberry.field(description="1 to 1000; multiplies every event quantity.")
     reason: str | None = strawberry.field(default=None, description=REASON)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of changeQuantity.")
@@ -135,6 +143,7 @@ class CancelOrderInput:
     reason: str | None = strawberry.field(
         default=None, description="Why, in words, for the order's history; required with OTHER."
     )
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of cancelOrder.")
@@ -171,6 +180,7 @@ async def _change(
     return payload(continuity_order=ContinuityOrder.from_row(order), user_errors=[])
 
 
+@idempotent(SkipShipmentPayload)
 async def skip_shipment(
     info: Info, input: Annotated[SkipShipmentInput, INPUT]
 ) -> SkipShipmentPayload:
@@ -183,6 +193,7 @@ async def skip_shipment(
     )
 
 
+@idempotent(PauseOrderPayload)
 async def pause_order(info: Info, input: Annotated[PauseOrderInput, INPUT]) -> PauseOrderPayload:
     return await _change(
         PauseOrderPayload,
@@ -191,6 +202,7 @@ async def pause_order(info: Info, input: Annotated[PauseOrderInput, INPUT]) -> P
     )
 
 
+@idempotent(ResumeOrderPayload)
 async def resume_order(info: Info, input: Annotated[ResumeOrderInput, INPUT]) -> ResumeOrderPayload:
     return await _change(
         ResumeOrderPayload,
@@ -199,6 +211,7 @@ async def resume_order(info: Info, input: Annotated[ResumeOrderInput, INPUT]) ->
     )
 
 
+@idempotent(ChangeShipToPayload)
 async def change_ship_to(
     info: Info, input: Annotated[ChangeShipToInput, INPUT]
 ) -> ChangeShipToPayload:
@@ -209,6 +222,7 @@ async def change_ship_to(
     return await _change(ChangeShipToPayload, input, change)
 
 
+@idempotent(ChangePaymentMethodPayload)
 async def change_payment_method(
     info: Info, input: Annotated[ChangePaymentMethodInput, INPUT]
 ) -> ChangePaymentMethodPayload:
@@ -219,6 +233,7 @@ async def change_payment_method(
     return await _change(ChangePaymentMethodPayload, input, change)
 
 
+@idempotent(SwapItemPayload)
 async def swap_item(info: Info, input: Annotated[SwapItemInput, INPUT]) -> SwapItemPayload:
     return await _change(
         SwapItemPayload,
@@ -229,6 +244,7 @@ async def swap_item(info: Info, input: Annotated[SwapItemInput, INPUT]) -> SwapI
     )
 
 
+@idempotent(ChangeQuantityPayload)
 async def change_quantity(
     info: Info, input: Annotated[ChangeQuantityInput, INPUT]
 ) -> ChangeQuantityPayload:
@@ -241,6 +257,7 @@ async def change_quantity(
     )
 
 
+@idempotent(CancelOrderPayload)
 async def cancel_order(info: Info, input: Annotated[CancelOrderInput, INPUT]) -> CancelOrderPayload:
     return await _change(
         CancelOrderPayload,

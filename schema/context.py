@@ -20,6 +20,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from config.settings import Settings
 from continuity.access import Caller
+from continuity.idempotency import Claim, Replay
 from continuity.payments.gateway import PaymentGateway
 from schema.loaders import Loaders
 
@@ -41,6 +42,11 @@ class Context:
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     #: The websocket ``connection_init`` payload (strawberry sets it).
     connection_params: dict[str, Any] | None = None
+    #: The idempotency keys this request claimed or replays, by response key
+    #: (``schema/idempotency.py``).
+    idempotency: dict[str, Claim | Replay] = field(default_factory=dict)
+    #: The keys this request used: a key names one mutation, even within a request.
+    idempotency_keys: set[str] = field(default_factory=set)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ from resolvers import customers
 from schema.common import INPUT, USER_ERRORS, UserError, at_input, query_error, user_errors
 from schema.connections import Connection, QueryPager, RelationPager, connection
 from schema.context import Info
+from schema.idempotency import idempotent, key_field
 from schema.ids import decode_id, decode_optional
 from schema.inputs import check_arguments, check_input, one_of
 from schema.nodes import Entity, entity
@@ -170,6 +171,7 @@ class CreateCustomerInput:
     addresses: list[AddressInput] = strawberry.field(
         default_factory=list, description="At most 20 addresses."
     )
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of createCustomer.")
@@ -207,6 +209,7 @@ class AddPaymentMethodInput:
         description="The gateway's customer the card is attached to (Stripe: `cus_…`); "
         "read from the gateway when absent.",
     )
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of addPaymentMethod.")
@@ -215,6 +218,7 @@ class AddPaymentMethodPayload:
     user_errors: list[UserError] = strawberry.field(description=USER_ERRORS)
 
 
+@idempotent(CreateCustomerPayload)
 async def create_customer(
     info: Info, input: Annotated[CreateCustomerInput, INPUT]
 ) -> CreateCustomerPayload:
@@ -233,6 +237,7 @@ async def create_customer(
     return CreateCustomerPayload(customer=Customer.from_row(row), user_errors=[])
 
 
+@idempotent(AddPaymentMethodPayload)
 async def add_payment_method(
     info: Info, input: Annotated[AddPaymentMethodInput, INPUT]
 ) -> AddPaymentMethodPayload:

@@ -78,6 +78,10 @@ describe(
         "CURRENCY_MISMATCH": "The items are not all in the order's currency.",
         "INVALID_STATE": "The object's state does not allow this change (a cancelled order).",
         "GATEWAY_UNAVAILABLE": "The payment gateway could not be reached; try again later.",
+        "IDEMPOTENCY_KEY_REUSED": "The idempotency key was used before with other input (or "
+        "another mutation): send a new key for a new request.",
+        "IDEMPOTENCY_KEY_IN_PROGRESS": "The first request with this idempotency key is still "
+        "running: retry later with the same key to get its answer.",
     },
 )
 describe(

@@ -15,6 +15,7 @@ from resolvers import fulfilment, orders
 from schema.common import INPUT, USER_ERRORS, Money, UserError, at_input, query_error, user_errors
 from schema.context import Info
 from schema.enums import ChildOrderStatus
+from schema.idempotency import idempotent, key_field
 from schema.ids import decode_id, decode_optional
 from schema.inputs import check_arguments, check_input, one_of
 from schema.nodes import Entity, entity
@@ -74,6 +75,7 @@ class ChildOrder(Entity):
 @strawberry.input(description="A child order that left the warehouse.")
 class MarkChildOrderShippedInput:
     child_order_id: strawberry.ID = strawberry.field(description=CHILD_ORDER_ID)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of markChildOrderShipped.")
@@ -85,6 +87,7 @@ class MarkChildOrderShippedPayload:
 @strawberry.input(description="A shipped child order that was invoiced.")
 class InvoiceChildOrderInput:
     child_order_id: strawberry.ID = strawberry.field(description=CHILD_ORDER_ID)
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of invoiceChildOrder.")
@@ -96,6 +99,7 @@ class InvoiceChildOrderPayload:
 FIELD = ["input", "childOrderId"]
 
 
+@idempotent(MarkChildOrderShippedPayload)
 async def mark_child_order_shipped(
     info: Info, input: Annotated[MarkChildOrderShippedInput, INPUT]
 ) -> MarkChildOrderShippedPayload:
@@ -111,6 +115,7 @@ async def mark_child_order_shipped(
     return MarkChildOrderShippedPayload(child_order=ChildOrder.from_row(row), user_errors=[])
 
 
+@idempotent(InvoiceChildOrderPayload)
 async def invoice_child_order(
     info: Info, input: Annotated[InvoiceChildOrderInput, INPUT]
 ) -> InvoiceChildOrderPayload:

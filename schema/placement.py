@@ -13,6 +13,7 @@ from continuity.orders import placement
 from resolvers import orders
 from schema.common import INPUT, USER_ERRORS, UserError, at_input, user_errors
 from schema.context import Info
+from schema.idempotency import idempotent, key_field
 from schema.ids import decode_id
 from schema.inputs import check_input
 from schema.orders import ContinuityOrder, SalesOrder
@@ -46,6 +47,7 @@ class PlaceSalesOrderInput:
         description="One of the customer's cards, active and not expired."
     )
     lines: list[OrderLineInput] = strawberry.field(description="1 to 50 lines.")
+    idempotency_key: str | None = key_field()
 
 
 @strawberry.type(description="The result of placeSalesOrder.")
@@ -74,6 +76,7 @@ async def _line(index: int, line: OrderLineInput) -> placement.OrderLineInput:
     )
 
 
+@idempotent(PlaceSalesOrderPayload)
 async def place_sales_order(
     info: Info, input: Annotated[PlaceSalesOrderInput, INPUT]
 ) -> PlaceSalesOrderPayload:

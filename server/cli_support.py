@@ -26,6 +26,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError
 from config.settings import ConfigError
 from continuity.errors import ContinuityError
 from continuity.jobs.runs import request_stop
+from continuity.sqlite import is_locked
 
 T = TypeVar("T")
 
@@ -111,6 +112,12 @@ def _database_problem(exc: BaseException, url: str) -> str | None:
         exc
     ):
         return f"cannot open the SQLite database {where} ({exc}): check the path and permissions"
+    if is_locked(exc):
+        return (
+            f"the SQLite database {where} stayed locked by another process (a server or "
+            "another continuity command) for longer than its busy timeout: run the command "
+            "again when that one has finished, or raise the timeout (?busy_timeout=MS in the URL)"
+        )
     if isinstance(exc, ConnectionError) and not isinstance(exc, BrokenPipeError):
         return f"lost the connection to {where} ({exc}): {fix}"
     return None

@@ -16,7 +16,13 @@ from config.settings import ConfigError, Settings, load_settings
 from continuity.enums import JobRunStatus
 from continuity.jobs import DAILY_CHAIN, JobEnv, chain_complete, run_daily_chain
 from continuity.models import JobRun
-from scheduler import DAILY_CHAIN_JOB_ID, Background, business_today, last_scheduled_date
+from scheduler import (
+    DAILY_CHAIN_JOB_ID,
+    KEY_SWEEP_JOB_ID,
+    Background,
+    business_today,
+    last_scheduled_date,
+)
 from scheduler.delivery import DELIVERY_JOB_ID
 from tests.conftest import make_settings
 from tests.jobs.world import open_business
@@ -46,7 +52,9 @@ async def test_the_chain_runs_daily_in_the_business_time_zone(db: TortoiseContex
     background.start()
     try:
         jobs = {job.id: job for job in background.scheduler.get_jobs()}
-        assert sorted(jobs) == [DAILY_CHAIN_JOB_ID, "job:process-payments", DELIVERY_JOB_ID]
+        assert sorted(jobs) == sorted(
+            [DAILY_CHAIN_JOB_ID, "job:process-payments", DELIVERY_JOB_ID, KEY_SWEEP_JOB_ID]
+        )
         chain = jobs[DAILY_CHAIN_JOB_ID].trigger
         assert isinstance(chain, CronTrigger)
         assert str(chain.timezone) == "Europe/Paris"
@@ -66,7 +74,9 @@ async def test_notification_delivery_has_its_own_setting() -> None:
     )
     delivering.start()
     try:
-        assert [job.id for job in delivering.scheduler.get_jobs()] == [DELIVERY_JOB_ID]
+        assert sorted(job.id for job in delivering.scheduler.get_jobs()) == sorted(
+            [DELIVERY_JOB_ID, KEY_SWEEP_JOB_ID]
+        )
         assert not delivering.is_leader
     finally:
         await delivering.stop(grace=1)
@@ -81,7 +91,8 @@ async def test_notification_delivery_has_its_own_setting() -> None:
     )
     quiet.start()
     try:
-        assert quiet.scheduler.get_jobs() == []
+        # the key sweep runs on every replica: each answers requests with keys
+        assert [job.id for job in quiet.scheduler.get_jobs()] == [KEY_SWEEP_JOB_ID]
     finally:
         await quiet.stop(grace=1)
 

@@ -4,6 +4,7 @@ from continuity.models.access import ApiToken
 from continuity.models.catalog import PaymentSchedule, PaymentScheduleLine, Product
 from continuity.models.customers import Address, Customer, PaymentMethod
 from continuity.models.fulfilment import ChildOrder, ChildOrderLine
+from continuity.models.idempotency import IdempotencyKey
 from continuity.models.operations import JobRun, Notification
 from continuity.models.orders import (
     ContinuityLine,
@@ -33,6 +34,7 @@ __all__ = [
     "ContinuityOrder",
     "Customer",
     "GatewayEvent",
+    "IdempotencyKey",
     "JobRun",
     "Notification",
     "OrderHistoryEntry",
