@@ -32,6 +32,18 @@ class ErrorCode(StrEnum):
     INVALID_STATE = "INVALID_STATE"
     #: The payment gateway did not answer; nothing changed, the request may be retried.
     GATEWAY_UNAVAILABLE = "GATEWAY_UNAVAILABLE"
+    #: Fulfilment: the child order's payment has not gone through; it may not ship yet.
+    NOT_PAID = "NOT_PAID"
+    #: The order (or child order) was cancelled.
+    CANCELLED = "CANCELLED"
+    #: Fulfilment: invoicing a child order that has not shipped.
+    NOT_SHIPPED = "NOT_SHIPPED"
+    #: Fulfilment: shipped already, with another carrier, tracking number or time.
+    ALREADY_SHIPPED = "ALREADY_SHIPPED"
+    #: Fulfilment: invoiced already, under another invoice number.
+    ALREADY_INVOICED = "ALREADY_INVOICED"
+    #: A sales order's date is in the future, too far back, or back-dated by a customer.
+    ORDER_DATE_NOT_ALLOWED = "ORDER_DATE_NOT_ALLOWED"
 
 
 class ContinuityError(Exception):

@@ -90,6 +90,7 @@ REQUESTS: dict[str, Callable[[World], Request]] = {
     ),
     "Query.continuityOrders": _q("{ continuityOrders { edges { node { id } } } }"),
     "Query.childOrder": _q("query ($id: ID!) { childOrder(id: $id) { id } }", id="childOrderId"),
+    "Query.childOrders": _q("{ childOrders { edges { node { id } } } }"),
     "Query.upcomingShipments": _q(
         "query ($id: ID!) { upcomingShipments(orderId: $id) { shipDate } }", id="orderId"
     ),
