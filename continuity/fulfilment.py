@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from continuity.enums import ChildOrderStatus
+from continuity.enums import ChildOrderStatus, ContinuityOrderStatus
 from continuity.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from continuity.globalids import global_id
 from continuity.models import ChildOrder, ContinuityOrder, Payment
@@ -38,9 +38,9 @@ _FIELD = ["input", "childOrderId"]
 MAX_CARRIER = 64
 MAX_TRACKING = 100
 MAX_INVOICE = 64
-#: A shipping time may run ahead of our clock by this much (the warehouse's clock), no more.
-CLOCK_SKEW = timedelta(hours=1)
-#: ... and may be at most this old (a typo in the year is refused, not recorded).
+#: A shipping time may fall on the business day after today (time zones), no later ...
+CLOCK_SKEW = timedelta(days=1)
+#: ... and at most this long before it (a typo in the year is refused, not recorded).
 MAX_SHIPPED_AGE = timedelta(days=366)
 
 
@@ -65,15 +65,17 @@ def _text(value: str | None, field: str, max_length: int) -> str | None:
     return clean
 
 
-def _shipped_at(value: datetime | None, now: datetime) -> datetime | None:
+def _shipped_at(value: datetime | None, today: date | None) -> datetime | None:
+    """The time the warehouse gives, checked against the business date (``today``)."""
     if value is None:
         return None
-    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if moment > now + CLOCK_SKEW:
-        raise InvalidInput("is in the future", field=["input", "shippedAt"])
-    if moment < now - MAX_SHIPPED_AGE:
-        raise InvalidInput("is more than a year ago", field=["input", "shippedAt"])
-    return moment.astimezone(UTC)
+    moment = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).astimezone(UTC)
+    if today is not None:
+        if moment.date() > today + CLOCK_SKEW:
+            raise InvalidInput("is in the future", field=["input", "shippedAt"])
+        if moment.date() < today - MAX_SHIPPED_AGE:
+            raise InvalidInput("is more than a year ago", field=["input", "shippedAt"])
+    return moment
 
 
 async def _locked(child_order_id: int, conn: BaseDBAsyncClient) -> ChildOrder:
@@ -83,9 +85,9 @@ async def _locked(child_order_id: int, conn: BaseDBAsyncClient) -> ChildOrder:
     return child
 
 
-def _refuse_before(child: ChildOrder, step: str) -> None:
+def _refuse_before(child: ChildOrder, step: str, *, order_cancelled: bool = False) -> None:
     """The codes of a child order that may not take ``step`` yet (or ever)."""
-    if child.status is ChildOrderStatus.CANCELLED:
+    if child.status is ChildOrderStatus.CANCELLED or order_cancelled:
         raise Conflict(
             f"child order {child.number} was cancelled: it cannot be {step}",
             field=_FIELD,
@@ -100,14 +102,19 @@ def _refuse_before(child: ChildOrder, step: str) -> None:
 
 
 async def mark_child_order_shipped(
-    child_order_id: int, *, actor: str, shipment: Shipment | None = None
+    child_order_id: int,
+    *,
+    actor: str,
+    shipment: Shipment | None = None,
+    today: date | None = None,
 ) -> ChildOrder:
-    """Record that a paid child order left the warehouse, and tell the customer."""
+    """Record that a paid child order left the warehouse, and tell the customer. ``today``
+    (the business date) bounds the shipping time the warehouse may give."""
     shipment = shipment or Shipment()
     now = datetime.now(UTC)
     carrier = _text(shipment.carrier, "carrier", MAX_CARRIER)
     tracking = _text(shipment.tracking_number, "trackingNumber", MAX_TRACKING)
-    shipped_at = _shipped_at(shipment.shipped_at, now)
+    shipped_at = _shipped_at(shipment.shipped_at, today)
     async with in_transaction() as conn:
         child = await _locked(child_order_id, conn)
         if child.status in (ChildOrderStatus.SHIPPED, ChildOrderStatus.INVOICED):
@@ -121,7 +128,10 @@ async def mark_child_order_shipped(
                 field=_FIELD,
                 code=ErrorCode.ALREADY_SHIPPED,
             )
-        _refuse_before(child, "shipped")
+        order = await ContinuityOrder.filter(id=child.continuity_order_id).using_db(conn).get()
+        _refuse_before(
+            child, "shipped", order_cancelled=order.status is ContinuityOrderStatus.CANCELLED
+        )
         child.status = ChildOrderStatus.SHIPPED
         child.shipped_at = shipped_at or now
         child.carrier = carrier
@@ -141,7 +151,6 @@ async def mark_child_order_shipped(
             details=details,
             using_db=conn,
         )
-        order = await ContinuityOrder.filter(id=child.continuity_order_id).using_db(conn).get()
         await emit(
             order,
             EventType.CHILD_ORDER_SHIPPED,

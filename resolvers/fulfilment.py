@@ -52,7 +52,9 @@ def child_orders(session: Session, wanted: ChildOrderFilter) -> QuerySet[models.
 async def mark_shipped(
     session: Session, child_order_id: int, shipment: Shipment
 ) -> models.ChildOrder:
-    return await mark_child_order_shipped(child_order_id, actor=session.actor, shipment=shipment)
+    return await mark_child_order_shipped(
+        child_order_id, actor=session.actor, shipment=shipment, today=session.today
+    )
 
 
 async def invoice(
