@@ -110,60 +110,73 @@ async def mark_child_order_shipped(
 ) -> ChildOrder:
     """Record that a paid child order left the warehouse, and tell the customer. ``today``
     (the business date) bounds the shipping time the warehouse may give."""
-    shipment = shipment or Shipment()
-    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        return await ship_in(
+            conn, child_order_id, actor=actor, shipment=shipment or Shipment(), today=today
+        )
+
+
+async def ship_in(
+    conn: BaseDBAsyncClient,
+    child_order_id: int,
+    *,
+    actor: str,
+    shipment: Shipment,
+    today: date | None,
+) -> ChildOrder:
+    """``mark_child_order_shipped`` in the caller's transaction (an import ships all its rows
+    in one)."""
     carrier = _text(shipment.carrier, "carrier", MAX_CARRIER)
     tracking = _text(shipment.tracking_number, "trackingNumber", MAX_TRACKING)
     shipped_at = _shipped_at(shipment.shipped_at, today)
-    async with in_transaction() as conn:
-        child = await _locked(child_order_id, conn)
-        if child.status in (ChildOrderStatus.SHIPPED, ChildOrderStatus.INVOICED):
-            recorded = (child.carrier, child.tracking_number, child.shipped_at)
-            given = (carrier, tracking, shipped_at)
-            if all(g is None or g == r for g, r in zip(given, recorded, strict=True)):
-                return child  # the same call again: nothing changes
-            raise Conflict(
-                f"child order {child.number} already shipped "
-                f"(carrier {child.carrier or '-'}, tracking {child.tracking_number or '-'})",
-                field=_FIELD,
-                code=ErrorCode.ALREADY_SHIPPED,
-            )
-        order = await ContinuityOrder.filter(id=child.continuity_order_id).using_db(conn).get()
-        _refuse_before(
-            child, "shipped", order_cancelled=order.status is ContinuityOrderStatus.CANCELLED
+    child = await _locked(child_order_id, conn)
+    if child.status in (ChildOrderStatus.SHIPPED, ChildOrderStatus.INVOICED):
+        recorded = (child.carrier, child.tracking_number, child.shipped_at)
+        given = (carrier, tracking, shipped_at)
+        if all(g is None or g == r for g, r in zip(given, recorded, strict=True)):
+            return child  # the same call again: nothing changes
+        raise Conflict(
+            f"child order {child.number} already shipped "
+            f"(carrier {child.carrier or '-'}, tracking {child.tracking_number or '-'})",
+            field=_FIELD,
+            code=ErrorCode.ALREADY_SHIPPED,
         )
-        child.status = ChildOrderStatus.SHIPPED
-        child.shipped_at = shipped_at or now
-        child.carrier = carrier
-        child.tracking_number = tracking
-        await child.save(
-            update_fields=["status", "shipped_at", "carrier", "tracking_number"], using_db=conn
-        )
-        details: dict[str, object] = {"child_order": child.number}
-        if carrier:
-            details["carrier"] = carrier
-        if tracking:
-            details["tracking_number"] = tracking
-        await record(
-            child.continuity_order_id,
-            "child_order_shipped",
-            actor=actor,
-            details=details,
-            using_db=conn,
-        )
-        await emit(
-            order,
-            EventType.CHILD_ORDER_SHIPPED,
-            {
-                "child_order": child.number,
-                "child_order_id": child_global_id(child.id),
-                "carrier": carrier,
-                "tracking_number": tracking,
-                "shipped_at": child.shipped_at.isoformat(),
-            },
-            conn=conn,
-            discriminator=child.number,
-        )
+    order = await ContinuityOrder.filter(id=child.continuity_order_id).using_db(conn).get()
+    _refuse_before(
+        child, "shipped", order_cancelled=order.status is ContinuityOrderStatus.CANCELLED
+    )
+    child.status = ChildOrderStatus.SHIPPED
+    child.shipped_at = shipped_at or datetime.now(UTC)
+    child.carrier = carrier
+    child.tracking_number = tracking
+    await child.save(
+        update_fields=["status", "shipped_at", "carrier", "tracking_number"], using_db=conn
+    )
+    details: dict[str, object] = {"child_order": child.number}
+    if carrier:
+        details["carrier"] = carrier
+    if tracking:
+        details["tracking_number"] = tracking
+    await record(
+        child.continuity_order_id,
+        "child_order_shipped",
+        actor=actor,
+        details=details,
+        using_db=conn,
+    )
+    await emit(
+        order,
+        EventType.CHILD_ORDER_SHIPPED,
+        {
+            "child_order": child.number,
+            "child_order_id": child_global_id(child.id),
+            "carrier": carrier,
+            "tracking_number": tracking,
+            "shipped_at": child.shipped_at.isoformat(),
+        },
+        conn=conn,
+        discriminator=child.number,
+    )
     return child
 
 
