@@ -40,6 +40,7 @@ from continuity.enums import (
 from continuity.errors import ErrorCode
 from continuity.money import CURRENCY_MINOR_UNITS
 from continuity.notifications.events import EMAIL, WEBHOOK, EventType
+from continuity.orders.timeline import TimelineKind
 
 E = TypeVar("E", bound=type[Enum])
 
@@ -315,6 +316,18 @@ describe(
 )
 
 
+describe(
+    TimelineKind,
+    "What a timeline entry is about.",
+    {
+        "HISTORY": "A change to the order (its history entry).",
+        "CHILD_ORDER": "A child order (a shipment) was created.",
+        "PAYMENT": "A payment (charge, authorization, refund) was created.",
+        "NOTIFICATION": "A notification (e-mail, webhook) was written.",
+    },
+)
+
+
 class ChildOrderPaymentState(StrEnum):
     """A child order's payments in one word (``schema.fulfilment.payment_state``)."""
 
@@ -475,4 +488,5 @@ __all__ = [
     "SalesLineKind",
     "SalesOrderStatus",
     "ScheduleKind",
+    "TimelineKind",
 ]
