@@ -337,7 +337,7 @@ async def place_sales_order(
         continuity_orders = []
         for parent in parents:
             continuity_order, parent_payments = await _create_continuity_order(
-                parent, sales_order, address, method, order_date, actor, conn
+                parent, sales_order, address, method, order_date, actor, conn, today
             )
             continuity_orders.append(continuity_order)
             payments.extend(parent_payments)
@@ -362,6 +362,7 @@ async def _create_continuity_order(
     order_date: date,
     actor: str,
     conn: BaseDBAsyncClient,
+    today: date,
 ) -> tuple[ContinuityOrder, list[Payment]]:
     spec, line, planned = parent.spec, parent.line, parent.planned
     assert planned is not None  # validate_order planned every parent line
@@ -410,7 +411,8 @@ async def _create_continuity_order(
         {
             row.key
             for row in rows
-            if row.action is not EventAction.SKIP and row.ship_date < order_date
+            # missed: planned before the day it is keyed in (a back-dated order's past ones too)
+            if row.action is not EventAction.SKIP and row.ship_date < today
         }
     )
     await record(

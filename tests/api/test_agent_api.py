@@ -118,12 +118,16 @@ def test_an_agent_back_dates_a_mail_order(shop: TestClient) -> None:
     placed = books["data"]["placeSalesOrder"]
     book_order = placed["continuityOrders"][0]["id"]
     assert placed["continuityOrders"][0]["startDate"] == taken.isoformat()
-    order_date = gql(
+    read = gql(
         shop,
-        "query ($id: ID!) { continuityOrder(id: $id) { salesOrder { orderDate } } }",
+        "query ($id: ID!) { continuityOrder(id: $id) { salesOrder { orderDate } "
+        "history(first: 1) { nodes { actor details } } } }",
         id=book_order,
-    )
-    assert order_date["continuityOrder"]["salesOrder"]["orderDate"] == taken.isoformat()
+    )["continuityOrder"]
+    assert read["salesOrder"]["orderDate"] == taken.isoformat()
+    [placed_entry] = read["history"]["nodes"]
+    assert placed_entry["actor"] == "agent:alice"
+    assert placed_entry["details"]["missed_occurrences"] == 2  # December's and January's
     coffee = place(shop, agent, ids, "COFFEECLUB", orderDate=taken.isoformat())
     assert coffee["data"]["placeSalesOrder"]["userErrors"] == []
     coffee_order = coffee["data"]["placeSalesOrder"]["continuityOrders"][0]["id"]
