@@ -23,6 +23,7 @@ from schema.inputs import check_arguments, check_input, one_of
 from schema.nodes import Entity, entity, present
 
 if TYPE_CHECKING:
+    from schema.customers import PaymentMethod
     from schema.orders import ContinuityOrder
     from schema.programs import Program
 
@@ -207,6 +208,17 @@ class ChildOrder(Entity):
         row = await info.context.loaders.row(models.Address).load(self._row.ship_to_id)
         assert row is not None  # a foreign key
         return ShipTo.from_row(row)
+
+    @strawberry.field(
+        description="The card it is billed to, as copied when it was created; null for a "
+        "caller who may not read cards (the fulfilment system)."
+    )
+    async def payment_method(
+        self, info: Info
+    ) -> Annotated[PaymentMethod, strawberry.lazy("schema.customers")] | None:
+        from schema.customers import PaymentMethod
+
+        return await PaymentMethod.load(info, self._row.payment_method_id)
 
     @strawberry.field(description="Who receives it, and how to reach them.")
     async def contact(self, info: Info) -> ChildOrderContact:

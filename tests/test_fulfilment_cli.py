@@ -138,6 +138,22 @@ def test_import_is_all_or_nothing_with_per_row_errors(
     assert snapshot(client) == before  # the same file twice ships nothing twice
 
 
+def test_a_fulfilment_token_is_created_from_the_command_line(
+    client: TestClient, settings: Settings
+) -> None:
+    env = {"CONTINUITY_DATABASE_URL": settings.service.database_url}
+    created = continuity("token", "create", "--role", "fulfilment", "--name", "acme-wh", env=env)
+    assert created.returncode == 0, created.stderr
+    assert "(fulfilment 'acme-wh')" in created.stdout
+    token = created.stdout.strip().splitlines()[-1]
+    response = client.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"query": "{ viewer { role name } }"},
+    )
+    assert response.json() == {"data": {"viewer": {"role": "FULFILMENT", "name": "acme-wh"}}}
+
+
 def test_import_refuses_a_file_without_the_columns(
     client: TestClient, settings: Settings, tmp_path: Path
 ) -> None:

@@ -6,10 +6,13 @@ customer gets the shipment notice; it can read nothing else."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import import_module
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from tortoise import connections
+from tortoise.migrations import operations as ops
 
 from config.notifications import NotificationSettings, WebhookSubscriberSettings
 from config.settings import Settings
@@ -407,5 +410,63 @@ def test_a_warehouse_sees_nothing_else(shop: TestClient) -> None:
         assert body["data"] is None, document
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], document
     assert snapshot(shop) == before
-    payments = data(shop, warehouse, "{ childOrders { nodes { payments { kind } } } }")
-    assert payments["childOrders"]["nodes"] == [{"payments": [{"kind": "AUTHORIZATION"}]}]
+    payments = data(
+        shop, warehouse, "{ childOrders { nodes { paymentMethod { id } payments { kind } } } }"
+    )
+    assert payments["childOrders"]["nodes"] == [
+        {"paymentMethod": None, "payments": [{"kind": "AUTHORIZATION"}]}
+    ]
+    # an agent follows the same link to the card the child order is billed to
+    agent = issue_token(shop, Role.AGENT)
+    cards = data(shop, agent, "{ childOrders { nodes { paymentMethod { id } } } }")
+    assert cards["childOrders"]["nodes"] == [{"paymentMethod": {"id": ids["paymentMethodId"]}}]
+
+
+def test_a_customer_lists_its_own_child_orders_only(shop: TestClient) -> None:
+    book_club(shop, customer(shop, "C-100"))
+    book_club(shop, customer(shop, "C-200"))
+    gql(shop, RUN)
+    mine = issue_token(shop, Role.CUSTOMER, customer="C-100")
+    listed = data(shop, mine, "{ childOrders { totalCount nodes { contact { accountNumber } } } }")
+    assert listed["childOrders"] == {
+        "totalCount": 1,
+        "nodes": [{"contact": {"accountNumber": "C-100"}}],
+    }
+
+
+def test_migration_0009_backfills_what_it_adds(shop: TestClient) -> None:
+    """Rows older than 0009 get what it adds: a child order its planned ship date (its first
+    line's, or its run date when that line was overdue), a customer the digits of its phone."""
+    ids = customer(shop)
+    late = place(
+        shop,
+        {k: v for k, v in ids.items() if k != "otherAddressId"},
+        {"sku": "BOOKCLUB", "startDate": "2026-12-20"},
+    )
+    soon = place(
+        shop,
+        {k: v for k, v in ids.items() if k != "otherAddressId"},
+        {"sku": "BOOKCLUB", "startDate": "2027-02-03"},  # within days_before_delivery
+    )
+    assert late["userErrors"] == soon["userErrors"] == []
+    gql(shop, RUN)
+    migration = import_module("continuity.migrations.0009_fulfilment").Migration
+    backfill = next(op for op in migration.operations if isinstance(op, ops.RunSQL))
+
+    async def run() -> tuple[list[Any], list[Any], list[Any]]:
+        conn = connections.get("default")
+        read = "SELECT number, planned_ship_date FROM child_order ORDER BY id"
+        before = await conn.execute_query_dict(read)
+        await conn.execute_script("UPDATE child_order SET planned_ship_date = NULL")
+        await conn.execute_script("UPDATE customer SET phone_digits = NULL")
+        for statement in backfill.sql:
+            await conn.execute_script(statement)
+        after = await conn.execute_query_dict(read)
+        phones = await conn.execute_query_dict("SELECT phone_digits FROM customer")
+        return before, after, phones
+
+    before, after, phones = shop.portal.call(run)  # type: ignore[union-attr]
+    assert after == before
+    # the overdue lines ship today; the early one on its line's date
+    assert [str(r["planned_ship_date"]) for r in after] == [API_TODAY.isoformat(), "2027-02-03"]
+    assert phones == [{"phone_digits": "15550102030"}]
