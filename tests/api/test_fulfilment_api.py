@@ -23,6 +23,7 @@ from schema.ids import encode_id
 from server.app import create_app
 from tests.api.customers import ADD_CARD, ADDRESS, CREATE, place
 from tests.api.graphql import gql, pk_of, program_id
+from tests.api.queries import QueryCounter
 from tests.api.snapshot import snapshot
 from tests.conftest import API_TODAY, as_admin, bearer, issue_token
 
@@ -470,3 +471,26 @@ def test_migration_0009_backfills_what_it_adds(shop: TestClient) -> None:
     # the overdue lines ship today; the early one on its line's date
     assert [str(r["planned_ship_date"]) for r in after] == [API_TODAY.isoformat(), "2027-02-03"]
     assert phones == [{"phone_digits": "15550102030"}]
+
+
+def test_a_page_of_child_orders_costs_the_same_queries_for_one_or_many(
+    shop: TestClient, query_counter: QueryCounter
+) -> None:
+    """Everything a warehouse reads of a page of child orders (program, ship-to, contact,
+    items, payments) is one query per level, never one per child order."""
+    warehouse = issue_token(shop, Role.FULFILMENT)
+    query = CHILD + "{ childOrders(first: 50) { nodes { ...Child } } }"
+
+    def count() -> int:
+        query_counter.queries.clear()
+        data(shop, warehouse, query)
+        return len(query_counter.queries)
+
+    book_club(shop, customer(shop, "C-100"))
+    gql(shop, RUN)
+    one = count()
+    for account in ("C-200", "C-300", "C-400"):
+        book_club(shop, customer(shop, account))
+    gql(shop, RUN)
+    assert len(data(shop, warehouse, query)["childOrders"]["nodes"]) == 4
+    assert count() == one
