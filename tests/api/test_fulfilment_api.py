@@ -18,6 +18,7 @@ from config.notifications import NotificationSettings, WebhookSubscriberSettings
 from config.settings import Settings
 from continuity.enums import Role
 from continuity.models import Notification
+from continuity.notifications.render import render_email
 from continuity.payments.gateway import TestGateway
 from schema.ids import encode_id
 from server.app import create_app
@@ -254,6 +255,10 @@ def test_a_warehouse_ships_and_invoices_from_the_webhook_alone(shop: TestClient)
     assert notice.payload["tracking_number"] == "1Z999AA10123456784"
     assert notice.payload["carrier"] == "UPS"
     assert notice.payload["child_order_id"] == child_id
+    mail = render_email(notice.event_type, notice.payload, "en")
+    assert mail.subject == f"Your shipment {child['number']} is on its way"
+    assert "Carrier: UPS\nTracking number: 1Z999AA10123456784" in mail.body
+    assert "Hello Grace Hopper," in mail.body
 
     invoice = {"childOrderId": child_id, "invoiceNumber": "INV-0001"}
     invoiced = data(shop, warehouse, INVOICE, input=invoice)["invoiceChildOrder"]
