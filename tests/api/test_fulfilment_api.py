@@ -499,3 +499,22 @@ def test_a_page_of_child_orders_costs_the_same_queries_for_one_or_many(
     gql(shop, RUN)
     assert len(data(shop, warehouse, query)["childOrders"]["nodes"]) == 4
     assert count() == one
+
+
+def test_polling_by_cursor_sees_every_new_child_order_once(shop: TestClient) -> None:
+    """A warehouse that keeps the last endCursor sees each new child order exactly once, even
+    those one run creates in the same instant."""
+    warehouse = issue_token(shop, Role.FULFILMENT)
+    for account in ("C-100", "C-200"):
+        book_club(shop, customer(shop, account))
+    gql(shop, RUN)
+    first = data(shop, warehouse, CHILD_ORDERS)["childOrders"]
+    seen = [c["number"] for c in first["nodes"]]
+    assert len(seen) == 2
+    cursor = first["pageInfo"]["endCursor"]
+    assert data(shop, warehouse, CHILD_ORDERS, cursor=cursor)["childOrders"]["nodes"] == []
+    gql(shop, RUN, asOf="2027-02-28")  # the next month's books, created in one batch
+    new = data(shop, warehouse, CHILD_ORDERS, cursor=cursor)["childOrders"]["nodes"]
+    assert len(new) == 2
+    assert {c["plannedShipDate"] for c in new} == {"2027-02-28"}
+    assert not {c["number"] for c in new} & set(seen)
