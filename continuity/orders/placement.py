@@ -427,6 +427,12 @@ async def _create_continuity_order(
             "lines": len(rows),
             "missed_occurrences": missed,
             "billing_mode": mode.value,
+            # a back-dated order says when it was keyed in (the order date is the day taken)
+            **(
+                {"order_date": order_date.isoformat(), "keyed_in": today.isoformat()}
+                if order_date != today
+                else {}
+            ),
         },
         using_db=conn,
     )

@@ -128,6 +128,8 @@ def test_an_agent_back_dates_a_mail_order(shop: TestClient) -> None:
     [placed_entry] = read["history"]["nodes"]
     assert placed_entry["actor"] == "agent:alice"
     assert placed_entry["details"]["missed_occurrences"] == 2  # December's and January's
+    assert placed_entry["details"]["order_date"] == taken.isoformat()
+    assert placed_entry["details"]["keyed_in"] == API_TODAY.isoformat()
     coffee = place(shop, agent, ids, "COFFEECLUB", orderDate=taken.isoformat())
     assert coffee["data"]["placeSalesOrder"]["userErrors"] == []
     coffee_order = coffee["data"]["placeSalesOrder"]["continuityOrders"][0]["id"]
