@@ -42,6 +42,8 @@ class CallCenterSettings(BaseModel):
     reauthorization_limit: int = Field(default=3, ge=0, le=100)
     retry_days: int = Field(default=2, ge=1, le=365)
     timezone: str = "UTC"
+    #: Mail and phone orders arrive late: an agent may date a sales order this many days back.
+    max_backdate_days: int = Field(default=60, ge=0, le=3650)
 
     @field_validator("timezone")
     @classmethod

@@ -108,6 +108,13 @@ def validate_address(address: AddressInput, field: list[str]) -> dict[str, objec
     }
 
 
+def phone_digits(phone: str | None) -> str | None:
+    """The digits of a phone number, the form searches compare (people type numbers with
+    spaces, dashes and brackets in any arrangement)."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    return digits or None
+
+
 async def create_customer(
     *,
     account_number: str,
@@ -136,7 +143,11 @@ async def create_customer(
     try:
         async with in_transaction():
             customer = await Customer.create(
-                account_number=account, name=clean_name, email=clean_email, phone=clean_phone
+                account_number=account,
+                name=clean_name,
+                email=clean_email,
+                phone=clean_phone,
+                phone_digits=phone_digits(clean_phone),
             )
             for row in rows:
                 await Address.create(customer_id=customer.id, **row)  # type: ignore[arg-type]

@@ -140,4 +140,5 @@ class Role(StrEnum):
     AGENT = "agent"  # call-center agent: all customers, on their behalf, with a reason
     MERCHANDISER = "merchandiser"  # programs, rule reloads, update previews
     OPERATOR = "operator"  # jobs, parameters, fulfilment callbacks
+    FULFILMENT = "fulfilment"  # the warehouse: reads child orders, ships and invoices them
     ADMIN = "admin"  # everything

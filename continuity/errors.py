@@ -36,6 +36,18 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     #: The first request with the idempotency key is still running; retry with the same key.
     IDEMPOTENCY_KEY_IN_PROGRESS = "IDEMPOTENCY_KEY_IN_PROGRESS"
+    #: Fulfilment: the child order's payment has not gone through; it may not ship yet.
+    NOT_PAID = "NOT_PAID"
+    #: The order (or child order) was cancelled.
+    CANCELLED = "CANCELLED"
+    #: Fulfilment: invoicing a child order that has not shipped.
+    NOT_SHIPPED = "NOT_SHIPPED"
+    #: Fulfilment: shipped already, with another carrier, tracking number or time.
+    ALREADY_SHIPPED = "ALREADY_SHIPPED"
+    #: Fulfilment: invoiced already, under another invoice number.
+    ALREADY_INVOICED = "ALREADY_INVOICED"
+    #: A sales order's date is in the future, too far back, or back-dated by a customer.
+    ORDER_DATE_NOT_ALLOWED = "ORDER_DATE_NOT_ALLOWED"
 
 
 class ContinuityError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise.expressions import Q
+from tortoise.functions import Lower
 from tortoise.queryset import QuerySet
 
 from continuity import customers as domain
@@ -12,6 +13,9 @@ from resolvers.session import Session
 
 #: A search term is cut to this many characters.
 MAX_SEARCH = 100
+#: A phone search needs at least this many digits (a local number without its area code
+#: would match too many customers).
+MIN_PHONE_DIGITS = 7
 
 
 async def create_customer(
@@ -39,15 +43,25 @@ async def add_payment_method(
 
 
 def customers(session: Session, search: str | None) -> QuerySet[models.Customer]:
-    """Customers the caller may see; ``search`` matches a name (part of it, any case) or an
-    account number (all of it, any case)."""
+    """Customers the caller may see; ``search`` matches a name (part of it, any case), an
+    account number or an e-mail address (all of it, any case), or a phone number by its
+    digits (all of them, or the last ``MIN_PHONE_DIGITS`` or more: an agent may leave out
+    the country code)."""
     query = models.Customer.all()
     scope = customer_scope(session.caller)
     if scope is not None:
         query = query.filter(id=scope)
     if search and search.strip():
         term = search.strip()[:MAX_SEARCH]
-        query = query.filter(Q(name__icontains=term) | Q(account_number__iexact=term))
+        wanted = Q(name__icontains=term) | Q(account_number__iexact=term)
+        if "@" in term:
+            # LOWER(email) = …: the expression index of migration 0009
+            query = query.annotate(email_lower=Lower("email"))
+            wanted |= Q(email_lower=term.lower())
+        digits = domain.phone_digits(term)
+        if digits and len(digits) >= MIN_PHONE_DIGITS:
+            wanted |= Q(phone_digits=digits) | Q(phone_digits__endswith=digits)
+        query = query.filter(wanted)
     return query
 
 

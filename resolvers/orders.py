@@ -10,22 +10,32 @@ import datetime
 from tortoise.queryset import QuerySet
 
 from continuity import models
-from continuity.enums import ContinuityOrderStatus
-from continuity.errors import NotFound
-from continuity.orders import placement, projection
+from continuity.enums import ContinuityOrderStatus, Role
+from continuity.errors import InvalidInput, NotFound
+from continuity.orders import placement, projection, timeline
 from resolvers.scope import customer_scope, require_order
 from resolvers.session import Session, billing_rules
 
 
 async def place_sales_order(
-    session: Session, order: placement.SalesOrderInput
+    session: Session, order: placement.SalesOrderInput, order_date: datetime.date | None = None
 ) -> placement.PlacedOrder:
+    """Place an order dated today, or back-dated by an agent (``order_date``)."""
+    today = session.today
+    if order_date is not None:
+        placement.check_order_date(
+            order_date,
+            today=today,
+            max_backdate_days=session.settings.call_center.max_backdate_days,
+            may_backdate=session.caller is None or session.caller.role is not Role.CUSTOMER,
+        )
     return await placement.place_sales_order(
         order,
-        order_date=session.today,
+        order_date=order_date or today,
         actor=session.actor,
         rules=billing_rules(session),
         gateway=session.gateway,
+        today=today,
     )
 
 
@@ -78,6 +88,21 @@ async def child_order_by_number(session: Session, number: str) -> models.ChildOr
     if scope is not None:
         query = query.filter(customer_id=scope)
     return await query.first()
+
+
+async def order_timeline(
+    order_id: int,
+    *,
+    limit: int,
+    before: datetime.datetime | None,
+    kinds: frozenset[timeline.TimelineKind],
+) -> list[timeline.TimelineItem]:
+    """An order's timeline (the caller already read the order, as it may see it)."""
+    if not 1 <= limit <= timeline.MAX_ENTRIES:
+        raise InvalidInput(f"last must be 1 to {timeline.MAX_ENTRIES}", field=["last"])
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=datetime.UTC)
+    return await timeline.timeline(order_id, limit=limit, before=before, kinds=kinds)
 
 
 async def upcoming_shipments(

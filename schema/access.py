@@ -46,7 +46,14 @@ from strawberry.extensions import SchemaExtension
 from continuity.access import Caller
 from continuity.enums import Role
 
-ROLES: tuple[Role, ...] = (Role.CUSTOMER, Role.AGENT, Role.MERCHANDISER, Role.OPERATOR, Role.ADMIN)
+ROLES: tuple[Role, ...] = (
+    Role.CUSTOMER,
+    Role.AGENT,
+    Role.MERCHANDISER,
+    Role.OPERATOR,
+    Role.FULFILMENT,
+    Role.ADMIN,
+)
 
 
 class Grant(StrEnum):
@@ -59,77 +66,83 @@ class Grant(StrEnum):
 Y, OWN, DRY, N = Grant.YES, Grant.OWN, Grant.DRY_RUN, Grant.NO
 
 
-def _row(customer: Grant, agent: Grant, merch: Grant, operator: Grant) -> dict[Role, Grant]:
+def _row(
+    customer: Grant, agent: Grant, merch: Grant, operator: Grant, fulfilment: Grant
+) -> dict[Role, Grant]:
     return {
         Role.CUSTOMER: customer,
         Role.AGENT: agent,
         Role.MERCHANDISER: merch,
         Role.OPERATOR: operator,
+        Role.FULFILMENT: fulfilment,
         Role.ADMIN: Y,
     }
 
 
-#: Root field → role → grant. Columns: customer, agent, merchandiser, operator (admin: all yes).
+#: Root field → role → grant. Columns: customer, agent, merchandiser, operator, fulfilment
+#: (admin: all yes). The fulfilment role (a warehouse) reads child orders and the shared
+#: catalog, ships and invoices; nothing of customers beyond what a child order carries.
 POLICY: dict[str, dict[Role, Grant]] = {
-    "Query.viewer": _row(Y, Y, Y, Y),
-    "Query.node": _row(Y, Y, Y, Y),
-    "Query.nodes": _row(Y, Y, Y, Y),
-    "Query.programs": _row(Y, Y, Y, Y),
-    "Query.program": _row(Y, Y, Y, Y),
-    "Query.products": _row(Y, Y, Y, Y),
-    "Query.product": _row(Y, Y, Y, Y),
-    "Query.paymentSchedules": _row(Y, Y, Y, Y),
-    "Query.paymentSchedule": _row(Y, Y, Y, Y),
-    "Query.programPreview": _row(Y, Y, Y, Y),
-    "Query.callCenterParameters": _row(N, Y, Y, Y),
-    "Query.customer": _row(OWN, Y, N, N),
-    "Query.customers": _row(OWN, Y, N, N),
-    "Query.salesOrder": _row(OWN, Y, N, N),
-    "Query.continuityOrder": _row(OWN, Y, N, N),
-    "Query.continuityOrders": _row(OWN, Y, N, N),
-    "Query.childOrder": _row(OWN, Y, N, Y),
-    "Query.upcomingShipments": _row(OWN, Y, N, N),
-    "Query.jobRuns": _row(N, N, N, Y),
-    "Query.continuityUpdatePreview": _row(N, N, Y, Y),
-    "Query.notifications": _row(N, Y, N, Y),
-    "Mutation.reloadRules": _row(N, N, Y, N),
-    "Mutation.createCustomer": _row(N, Y, N, N),
-    "Mutation.addPaymentMethod": _row(OWN, Y, N, N),
-    "Mutation.placeSalesOrder": _row(N, Y, N, N),
-    "Mutation.skipShipment": _row(OWN, Y, N, N),
-    "Mutation.pauseOrder": _row(OWN, Y, N, N),
-    "Mutation.resumeOrder": _row(OWN, Y, N, N),
-    "Mutation.changeShipTo": _row(OWN, Y, N, N),
-    "Mutation.changePaymentMethod": _row(OWN, Y, N, N),
-    "Mutation.swapItem": _row(OWN, Y, N, N),
-    "Mutation.changeQuantity": _row(OWN, Y, N, N),
-    "Mutation.cancelOrder": _row(OWN, Y, N, N),
-    "Mutation.updateStartDate": _row(N, Y, DRY, N),
-    "Mutation.substituteProduct": _row(N, Y, DRY, N),
-    "Mutation.runJob": _row(N, N, N, Y),
-    "Mutation.markChildOrderShipped": _row(N, N, N, Y),
-    "Mutation.invoiceChildOrder": _row(N, N, N, Y),
-    "Mutation.redeliverNotification": _row(N, Y, N, Y),
-    "Subscription.orderEvents": _row(OWN, Y, N, N),
+    "Query.viewer": _row(Y, Y, Y, Y, Y),
+    "Query.node": _row(Y, Y, Y, Y, Y),
+    "Query.nodes": _row(Y, Y, Y, Y, Y),
+    "Query.programs": _row(Y, Y, Y, Y, Y),
+    "Query.program": _row(Y, Y, Y, Y, Y),
+    "Query.products": _row(Y, Y, Y, Y, Y),
+    "Query.product": _row(Y, Y, Y, Y, Y),
+    "Query.paymentSchedules": _row(Y, Y, Y, Y, Y),
+    "Query.paymentSchedule": _row(Y, Y, Y, Y, Y),
+    "Query.programPreview": _row(Y, Y, Y, Y, N),
+    "Query.callCenterParameters": _row(N, Y, Y, Y, N),
+    "Query.customer": _row(OWN, Y, N, N, N),
+    "Query.customers": _row(OWN, Y, N, N, N),
+    "Query.salesOrder": _row(OWN, Y, N, N, N),
+    "Query.continuityOrder": _row(OWN, Y, N, N, N),
+    "Query.continuityOrders": _row(OWN, Y, N, N, N),
+    "Query.childOrder": _row(OWN, Y, N, Y, Y),
+    "Query.childOrders": _row(OWN, Y, N, Y, Y),
+    "Query.upcomingShipments": _row(OWN, Y, N, N, N),
+    "Query.jobRuns": _row(N, N, N, Y, N),
+    "Query.continuityUpdatePreview": _row(N, N, Y, Y, N),
+    "Query.notifications": _row(N, Y, N, Y, N),
+    "Mutation.reloadRules": _row(N, N, Y, N, N),
+    "Mutation.createCustomer": _row(N, Y, N, N, N),
+    "Mutation.addPaymentMethod": _row(OWN, Y, N, N, N),
+    "Mutation.placeSalesOrder": _row(N, Y, N, N, N),
+    "Mutation.skipShipment": _row(OWN, Y, N, N, N),
+    "Mutation.pauseOrder": _row(OWN, Y, N, N, N),
+    "Mutation.resumeOrder": _row(OWN, Y, N, N, N),
+    "Mutation.changeShipTo": _row(OWN, Y, N, N, N),
+    "Mutation.changePaymentMethod": _row(OWN, Y, N, N, N),
+    "Mutation.swapItem": _row(OWN, Y, N, N, N),
+    "Mutation.changeQuantity": _row(OWN, Y, N, N, N),
+    "Mutation.cancelOrder": _row(OWN, Y, N, N, N),
+    "Mutation.updateStartDate": _row(N, Y, DRY, N, N),
+    "Mutation.substituteProduct": _row(N, Y, DRY, N, N),
+    "Mutation.runJob": _row(N, N, N, Y, N),
+    "Mutation.markChildOrderShipped": _row(N, N, N, Y, Y),
+    "Mutation.invoiceChildOrder": _row(N, N, N, Y, Y),
+    "Mutation.redeliverNotification": _row(N, Y, N, Y, N),
+    "Subscription.orderEvents": _row(OWN, Y, N, N, N),
 }
 
 #: Object type → role → grant, wherever the object is reached (``yes``, ``own`` or ``—``).
 NODE_POLICY: dict[str, dict[Role, Grant]] = {
-    "Program": _row(Y, Y, Y, Y),
-    "ProgramVersion": _row(Y, Y, Y, Y),
-    "Product": _row(Y, Y, Y, Y),
-    "PaymentSchedule": _row(Y, Y, Y, Y),
-    "Customer": _row(OWN, Y, N, N),
-    "Address": _row(OWN, Y, N, N),
-    "PaymentMethod": _row(OWN, Y, N, N),
-    "SalesOrder": _row(OWN, Y, N, N),
-    "ContinuityOrder": _row(OWN, Y, N, N),
-    "ContinuityLine": _row(OWN, Y, N, N),
-    "Payment": _row(OWN, Y, N, N),
-    "HistoryEntry": _row(OWN, Y, N, N),
-    "ChildOrder": _row(OWN, Y, N, Y),
-    "JobRun": _row(N, N, N, Y),
-    "Notification": _row(N, Y, N, Y),
+    "Program": _row(Y, Y, Y, Y, Y),
+    "ProgramVersion": _row(Y, Y, Y, Y, Y),
+    "Product": _row(Y, Y, Y, Y, Y),
+    "PaymentSchedule": _row(Y, Y, Y, Y, Y),
+    "Customer": _row(OWN, Y, N, N, N),
+    "Address": _row(OWN, Y, N, N, N),
+    "PaymentMethod": _row(OWN, Y, N, N, N),
+    "SalesOrder": _row(OWN, Y, N, N, N),
+    "ContinuityOrder": _row(OWN, Y, N, N, N),
+    "ContinuityLine": _row(OWN, Y, N, N, N),
+    "Payment": _row(OWN, Y, N, N, N),
+    "HistoryEntry": _row(OWN, Y, N, N, N),
+    "ChildOrder": _row(OWN, Y, N, Y, Y),
+    "JobRun": _row(N, N, N, Y, N),
+    "Notification": _row(N, Y, N, Y, N),
 }
 
 #: Always allowed to an authenticated caller (introspection is refused outside development by

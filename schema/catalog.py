@@ -138,6 +138,9 @@ class CallCenterParameters:
     timezone: str = strawberry.field(
         description="The business time zone in which today and due dates are evaluated."
     )
+    max_backdate_days: int = strawberry.field(
+        description="An agent may date a sales order (`orderDate`) up to this many days back."
+    )
 
     @classmethod
     def from_row(cls, row: models.CallCenterParameters) -> CallCenterParameters:
@@ -150,6 +153,7 @@ class CallCenterParameters:
             reauthorization_limit=row.reauthorization_limit,
             retry_days=row.retry_days,
             timezone=row.timezone,
+            max_backdate_days=row.max_backdate_days,
         )
 
     @strawberry.field(

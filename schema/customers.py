@@ -296,7 +296,9 @@ class CustomerQueries:
         search: Annotated[
             str | None,
             strawberry.argument(
-                description="Part of a name (any case), or a whole account number."
+                description="What an agent hears on the phone: part of a name (any case), a "
+                "whole account number, a whole e-mail address (any case), or a phone number "
+                "(its digits, however written; the last 7 or more are enough)."
             ),
         ] = None,
     ) -> QueryPager[models.Customer, Customer]:

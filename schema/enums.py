@@ -40,6 +40,7 @@ from continuity.enums import (
 from continuity.errors import ErrorCode
 from continuity.money import CURRENCY_MINOR_UNITS
 from continuity.notifications.events import EMAIL, WEBHOOK, EventType
+from continuity.orders.timeline import TimelineKind
 
 E = TypeVar("E", bound=type[Enum])
 
@@ -82,6 +83,14 @@ describe(
         "another mutation): send a new key for a new request.",
         "IDEMPOTENCY_KEY_IN_PROGRESS": "The first request with this idempotency key is still "
         "running: retry later with the same key to get its answer.",
+        "NOT_PAID": "The child order's payment has not gone through: it may not ship yet.",
+        "CANCELLED": "The order or child order was cancelled.",
+        "NOT_SHIPPED": "The child order has not shipped: it cannot be invoiced yet.",
+        "ALREADY_SHIPPED": "The child order shipped already, with another carrier, tracking "
+        "number or time.",
+        "ALREADY_INVOICED": "The child order was invoiced already, under another number.",
+        "ORDER_DATE_NOT_ALLOWED": "The order date is in the future, further back than "
+        "`maxBackdateDays`, or given by a customer (only agents back-date).",
     },
 )
 describe(
@@ -92,6 +101,8 @@ describe(
         "AGENT": "A call-center agent: every customer, changes on their behalf with a reason.",
         "MERCHANDISER": "Who writes the programs: programs, rule reloads, previews.",
         "OPERATOR": "Who runs the service: jobs, parameters, fulfilment callbacks.",
+        "FULFILMENT": "The warehouse: reads child orders (with their ship-to, items and "
+        "payment state), marks them shipped and invoiced; nothing else.",
         "ADMIN": "The service's owner: everything.",
     },
 )
@@ -274,6 +285,7 @@ describe(
         "PLAN_RENEWAL": "A finite plan is about to end or renew.",
         "INSTALLMENT_BILL": "An installment bill was issued.",
         "CHILD_ORDER_CREATED": "A child order was created (a shipment is on its way).",
+        "CHILD_ORDER_SHIPPED": "A child order left the warehouse (with its tracking number).",
         "PAYMENT_SUCCEEDED": "A charge succeeded.",
         "PAYMENT_FAILED": "A charge was declined or failed.",
         "PAYMENT_HOLD": "The order is on payment hold.",
@@ -304,6 +316,45 @@ describe(
     {
         "EMAIL": "An e-mail to the customer.",
         "WEBHOOK": "A signed HTTP POST to a webhook subscriber.",
+    },
+)
+
+
+describe(
+    TimelineKind,
+    "What a timeline entry is about.",
+    {
+        "HISTORY": "A change to the order (its history entry).",
+        "CHILD_ORDER": "A child order (a shipment) was created.",
+        "PAYMENT": "A payment (charge, authorization, refund) was created.",
+        "NOTIFICATION": "A notification (e-mail, webhook) was written.",
+    },
+)
+
+
+class ChildOrderPaymentState(StrEnum):
+    """A child order's payments in one word (``schema.fulfilment.payment_state``)."""
+
+    PREPAID = "prepaid"
+    PENDING = "pending"
+    AUTHORIZED = "authorized"
+    PAID = "paid"
+    FAILED = "failed"
+    VOID = "void"
+
+
+describe(
+    ChildOrderPaymentState,
+    "Whether a child order is paid: what a warehouse checks before it ships.",
+    {
+        "PREPAID": "Nothing to pay per shipment: the order was paid up front or by "
+        "installments (shipping waits until the installment that gates it is paid).",
+        "PENDING": "Its charge or authorization is being taken (or retried after a decline).",
+        "AUTHORIZED": "The money is held on the card; it is captured when the child order is "
+        "invoiced.",
+        "PAID": "Its charge went through.",
+        "FAILED": "Its payment failed for good: the order is on payment hold.",
+        "VOID": "Its payments were cancelled (the order was cancelled).",
     },
 )
 
@@ -418,6 +469,7 @@ describe(
 __all__ = [
     "BillingMode",
     "CancelReason",
+    "ChildOrderPaymentState",
     "ChildOrderStatus",
     "ContinuityLineStatus",
     "ContinuityOrderStatus",
@@ -440,4 +492,5 @@ __all__ = [
     "SalesLineKind",
     "SalesOrderStatus",
     "ScheduleKind",
+    "TimelineKind",
 ]

@@ -91,6 +91,19 @@ class Loaders:
             ),
             lambda r: r.sales_order_id,
         )
+        self.lines_by_child_order = _grouped(
+            lambda ids: (
+                models.ChildOrderLine.filter(child_order_id__in=ids)
+                .select_related("product", "continuity_line")
+                .order_by("id")
+            ),
+            lambda r: r.child_order_id,
+        )
+        self.payments_by_child_order = _grouped(
+            lambda ids: models.Payment.filter(child_order_id__in=ids).order_by("id"),
+            lambda r: r.child_order_id,
+        )
+        self._rows: dict[type[Model], DataLoader[int, Any]] = {}
         self.continuity_orders_by_sales_order = _grouped(
             lambda ids: models.ContinuityOrder.filter(sales_order_id__in=ids).order_by("id"),
             lambda r: r.sales_order_id,
@@ -128,6 +141,20 @@ class Loaders:
             return [rows.get(i) for i in ids]
 
         return load
+
+    def row(self, model: type[M]) -> DataLoader[int, M | None]:
+        """Rows by primary key, *not* scoped to the caller: only for the parts an object the
+        caller may read carries itself (a child order's copied ship-to address, its
+        customer's contact), never to hand out the row as an object."""
+        loader = self._rows.get(model)
+        if loader is None:
+
+            async def load(ids: list[int]) -> Sequence[M | None]:
+                rows = {int(row.pk): row for row in await model.filter(id__in=ids)}
+                return [rows.get(i) for i in ids]
+
+            loader = self._rows[model] = DataLoader(load_fn=load)
+        return loader
 
     def page(self, relation: keyset.Relation[M]) -> DataLoader[tuple[int, keyset.Window], Any]:
         """One page of ``relation`` per (parent, window): one statement per distinct window."""

@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from continuity import keyset, models
 from continuity.errors import ContinuityError
 from resolvers import orders
+from schema.access import Grant, node_grant
 from schema.catalog import PaymentSchedule, Product
 from schema.common import Money, present_amounts, query_error
 from schema.connections import Connection, QueryPager, RelationPager, connection
@@ -27,6 +28,7 @@ from schema.enums import (
     HistoryAction,
     SalesLineKind,
     SalesOrderStatus,
+    TimelineKind,
 )
 from schema.ids import decode_optional, encode_id
 from schema.inputs import check_arguments, one_of
@@ -345,6 +347,60 @@ class ContinuityOrder(Entity):
     def history(self) -> RelationPager[models.OrderHistoryEntry, HistoryEntry]:
         currency = self._row.currency
         return RelationPager(HISTORY, self.id, lambda row: HistoryEntry.from_row(row, currency))
+
+    @strawberry.field(
+        description="Everything that happened to the order in one list, newest first: its "
+        "history, child orders, payments and notifications (those the caller may read). "
+        "Page back with `before` (the `at` of the last entry seen)."
+    )
+    async def timeline(
+        self,
+        info: Info,
+        last: Annotated[int, strawberry.argument(description="How many entries, 1 to 200.")] = 50,
+        before: Annotated[
+            datetime.datetime | None,
+            strawberry.argument(description="Only entries older than this time."),
+        ] = None,
+    ) -> list[TimelineEntry]:
+        caller = info.context.caller
+        kinds = frozenset(
+            kind
+            for kind, type_name in TIMELINE_TYPES.items()
+            if caller is not None and node_grant(type_name, caller.role) is not Grant.NO
+        )
+        try:
+            items = await orders.order_timeline(self.id, limit=last, before=before, kinds=kinds)
+        except ContinuityError as error:
+            raise query_error(error) from None
+        return [TimelineEntry(at=i.at, kind=i.kind, summary=i.summary, _pk=i.pk) for i in items]
+
+
+#: The object behind each kind of timeline entry.
+TIMELINE_TYPES = {
+    TimelineKind.HISTORY: "HistoryEntry",
+    TimelineKind.CHILD_ORDER: "ChildOrder",
+    TimelineKind.PAYMENT: "Payment",
+    TimelineKind.NOTIFICATION: "Notification",
+}
+
+
+@strawberry.type(description="One thing that happened to an order, in its timeline.")
+class TimelineEntry:
+    at: datetime.datetime = strawberry.field(description="When it happened (was recorded).")
+    kind: TimelineKind = strawberry.field(description="What it is about.")
+    summary: str = strawberry.field(
+        description="One line for people: what, who, how much, which status."
+    )
+    _pk: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The object itself (a HistoryEntry, ChildOrder, Payment or Notification)."
+    )
+    async def node(self, info: Info) -> relay.Node | None:
+        from schema.nodes import ENTITIES
+
+        cls = ENTITIES[TIMELINE_TYPES[self.kind]][0]
+        return await cls.load(info, self._pk)
 
 
 @strawberry.type

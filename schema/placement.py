@@ -47,6 +47,13 @@ class PlaceSalesOrderInput:
         description="One of the customer's cards, active and not expired."
     )
     lines: list[OrderLineInput] = strawberry.field(description="1 to 50 lines.")
+    order_date: datetime.date | None = strawberry.field(
+        default=None,
+        description="When the order was taken (default: today). Agents may date a mail or "
+        "phone order up to `maxBackdateDays` back: its shipments planned before today are "
+        "missed and go out at the next run, consolidated when the program says so. A "
+        "customer cannot back-date (`ORDER_DATE_NOT_ALLOWED`).",
+    )
     idempotency_key: str | None = key_field()
 
 
@@ -92,7 +99,7 @@ async def place_sales_order(
             ),
             lines=tuple([await _line(i, line) for i, line in enumerate(input.lines)]),
         )
-        placed = await orders.place_sales_order(info.context, order)
+        placed = await orders.place_sales_order(info.context, order, input.order_date)
     except ContinuityError as error:
         return PlaceSalesOrderPayload(
             sales_order=None,

@@ -433,6 +433,84 @@ def cmd_token_list(_args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_fulfilment_export(args: argparse.Namespace) -> int:
+    from continuity.db import migrate, open_database
+    from continuity.picklist import pick_list, pick_list_csv
+    from scheduler import business_today
+
+    settings = _settings()
+    day = args.date or business_today(settings)
+
+    async def run() -> list[dict[str, Any]]:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            return await pick_list(day)
+
+    rows = asyncio.run(run())
+    text = pick_list_csv(rows) if args.format == "csv" else json.dumps(rows, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        orders = len({row["child_order"] for row in rows})
+        print(f"{len(rows)} item(s) of {orders} child order(s) planned for {day} -> {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_fulfilment_import(args: argparse.Namespace) -> int:
+    from continuity.db import migrate, open_database
+    from continuity.errors import ContinuityError
+    from continuity.picklist import import_shipments, read_import_csv
+    from scheduler import business_today
+
+    settings = _settings()
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise CliError(f"cannot read {args.file}: {error.strerror}", EXIT_USAGE) from None
+    try:
+        rows = read_import_csv(text)
+    except ContinuityError as error:
+        raise CliError(f"{args.file}: {error.message}", EXIT_USAGE) from None
+
+    async def run() -> Any:
+        await migrate(settings.database_url)
+        async with open_database(settings.database_url):
+            return await import_shipments(
+                rows, actor=f"fulfilment:{args.name}", today=business_today(settings)
+            )
+
+    report = asyncio.run(run())
+    if args.json:
+        _print_json(
+            {
+                "ok": report.ok,
+                "shipped": report.shipped,
+                "unchanged": report.unchanged,
+                "errors": [dataclasses.asdict(e) for e in report.errors],
+            }
+        )
+        return 0 if report.ok else 1
+    if not report.ok:
+        for failed in report.errors:
+            print(
+                f"{args.file}:{failed.line}: {failed.child_order or '-'}: {failed.code}: "
+                f"{failed.message}",
+                file=sys.stderr,
+            )
+        print(
+            f"nothing imported: {len(report.errors)} of {len(rows)} row(s) failed; fix them "
+            "and import the whole file again",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"{len(report.shipped)} child order(s) marked shipped, "
+        f"{len(report.unchanged)} already shipped with these values"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from continuity.enums import Role
     from continuity.jobs import DAILY_CHAIN
@@ -528,6 +606,30 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_parser("list", help="list tokens (never their secrets)").set_defaults(
         func=cmd_token_list
     )
+
+    fulfilment = commands.add_parser(
+        "fulfilment", help="the warehouse's files: the pick list out, shipments in"
+    ).add_subparsers(dest="fulfilment_command", required=True)
+    export = fulfilment.add_parser(
+        "export", help="the pick list: one row per item of the paid child orders planned for a day"
+    )
+    export.add_argument(
+        "--date", type=iso_date, help="YYYY-MM-DD (default: today in the business time zone)"
+    )
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--output", metavar="FILE", help="write to FILE (default: stdout)")
+    export.set_defaults(func=cmd_fulfilment_export)
+    shipments = fulfilment.add_parser(
+        "import",
+        help="mark child orders shipped from a CSV (child_order,carrier,tracking_number"
+        "[,shipped_at]): all rows or none",
+    )
+    shipments.add_argument("file")
+    shipments.add_argument(
+        "--name", default="import", help="the history's actor: fulfilment:NAME (default: import)"
+    )
+    shipments.add_argument("--json", action="store_true", help="print the report as JSON")
+    shipments.set_defaults(func=cmd_fulfilment_import)
 
     simulate = commands.add_parser(
         "simulate", help="run the daily chain over a virtual calendar on a throwaway database"

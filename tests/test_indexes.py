@@ -15,6 +15,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "continuity/migrations"
 #: 0003 recreated every index; 0004 those of ``payment`` (rebuilt again) and a new one; 0006
 #: and 0007 those Tortoise skipped (0007 also the one SQLite's rebuild of ``job_run`` dropped);
 #: 0008 the age index of ``idempotency_key`` (the sweep's).
+#: 0009 the pick list's and the customer search's.
 DECLARED = {
     name
     for migration in (
@@ -23,6 +24,7 @@ DECLARED = {
         "0006_substitutions_and_payment_links.py",
         "0007_run_leases.py",
         "0008_idempotency_keys.py",
+        "0009_fulfilment.py",
     )
     for name in re.findall(
         r"CREATE (?:UNIQUE )?INDEX IF NOT EXISTS (\w+)", (MIGRATIONS / migration).read_text()
@@ -42,7 +44,7 @@ async def _index_names(db: TortoiseContext) -> set[str]:
 
 
 async def test_every_declared_index_exists(db: TortoiseContext) -> None:
-    assert len(DECLARED) == 28
+    assert len(DECLARED) == 31
     assert DECLARED - await _index_names(db) == set()
 
 

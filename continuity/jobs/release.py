@@ -34,7 +34,8 @@ from continuity.sql import execute, fetch
 _DUE = """
 due AS (
     SELECT l.id AS line_id, l.continuity_order_id AS order_id, l.product_id, l.quantity,
-           l.price_minor, l.event_number * 100000 + l.repeat_index AS occurrence,
+           l.price_minor, l.planned_ship_date AS planned,
+           l.event_number * 100000 + l.repeat_index AS occurrence,
            CASE WHEN v.consolidate_past_orders AND l.planned_ship_date < :as_of
                 THEN -1 ELSE l.event_number * 100000 + l.repeat_index END AS grp
     FROM continuity_line l
@@ -49,7 +50,7 @@ _CHILD_ORDERS = (
     """
 INSERT INTO child_order (number, continuity_order_id, customer_id, ship_to_id,
                          payment_method_id, status, consolidated, currency, total_minor,
-                         created_for, job_run_id, created_at)
+                         created_for, planned_ship_date, job_run_id, created_at)
 WITH """
     + _DUE
     + """
@@ -59,7 +60,8 @@ SELECT CAST(:prefix AS TEXT) || CAST(MIN(d.line_id) AS TEXT), o.id, o.customer_i
        COUNT(DISTINCT d.occurrence) > 1, o.currency,
        CASE WHEN o.billing_mode = 'per_shipment'
             THEN SUM(d.quantity * d.price_minor) ELSE 0 END,
-       :as_of, :run, :now
+       :as_of, CASE WHEN MIN(d.planned) < :as_of THEN :as_of ELSE MIN(d.planned) END,
+       :run, :now
 FROM due d JOIN continuity_order o ON o.id = d.order_id
 GROUP BY o.id, d.grp, o.customer_id, o.ship_to_id, o.payment_method_id, o.billing_mode,
          o.currency

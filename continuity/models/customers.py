@@ -16,6 +16,9 @@ class Customer(Model):
     name = fields.CharField(max_length=200)
     email = fields.CharField(max_length=254, null=True)
     phone = fields.CharField(max_length=32, null=True)
+    #: The phone number's digits only: an agent's search finds ``(555) 010-2030`` as
+    #: ``5550102030`` (``continuity.customers.phone_digits``).
+    phone_digits = fields.CharField(max_length=32, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

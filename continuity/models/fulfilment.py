@@ -49,9 +49,18 @@ class ChildOrder(Model):
         "models.JobRun", related_name=False, null=True, on_delete=fields.SET_NULL, db_index=True
     )
     job_run_id: int | None
+    #: When the warehouse should ship it: its first line's planned date, or the run date for
+    #: overdue lines (they ship at once). Null only on rows older than migration 0009 that
+    #: had no lines.
+    planned_ship_date = fields.DateField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     shipped_at = fields.DatetimeField(null=True)
     invoiced_at = fields.DatetimeField(null=True)
+    #: What the warehouse reported when it shipped (``markChildOrderShipped``).
+    carrier = fields.CharField(max_length=64, null=True)
+    tracking_number = fields.CharField(max_length=100, null=True)
+    #: The invoice the fulfilment system issued (``invoiceChildOrder``).
+    invoice_number = fields.CharField(max_length=64, null=True)
 
     lines: fields.ReverseRelation[ChildOrderLine]
     continuity_lines: fields.ReverseRelation[ContinuityLine]

@@ -16,6 +16,8 @@ class CallCenterParameters(Model):
     reauthorization_limit = fields.IntField()
     retry_days = fields.IntField()
     timezone = fields.CharField(max_length=64)
+    #: How many days in the past an agent may date a sales order (mail and phone orders).
+    max_backdate_days = fields.IntField(default=60)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -37,6 +37,8 @@ class EventType(StrEnum):
     PLAN_RENEWAL = "plan_renewal"
     INSTALLMENT_BILL = "installment_bill"
     CHILD_ORDER_CREATED = "child_order_created"
+    #: The shipment notice: the warehouse shipped a child order (carrier, tracking number).
+    CHILD_ORDER_SHIPPED = "child_order_shipped"
     PAYMENT_SUCCEEDED = "payment_succeeded"
     PAYMENT_FAILED = "payment_failed"
     PAYMENT_HOLD = "payment_hold"

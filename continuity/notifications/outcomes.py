@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.enums import PaymentKind, PaymentStatus
+from continuity.globalids import global_id
 from continuity.models import Payment
 from continuity.notifications.events import Event, EventType, money
 from continuity.payments.gateway import AUTHENTICATION_REQUIRED
@@ -89,12 +90,19 @@ def hold_event(payment: Payment, *, released: bool) -> Event | None:
 
 _CHILD_ORDER_LINES = """
 SELECT c.id AS child_id, c.number, c.continuity_order_id, c.status, c.consolidated,
-       c.created_for, c.total_minor, c.currency, cl.id AS line_id, cl.quantity,
-       p.sku, p.name, l.event_number, l.repeat_index, l.planned_ship_date
+       c.created_for, c.planned_ship_date AS child_planned, c.total_minor, c.currency,
+       cl.id AS line_id, cl.quantity, cl.price_minor, p.sku, p.name, l.event_number,
+       l.repeat_index, l.planned_ship_date,
+       a.name AS ship_name, a.line1, a.line2, a.city, a.region, a.postal_code, a.country,
+       u.email, u.phone, pr.code AS program
 FROM child_order c
 JOIN child_order_line cl ON cl.child_order_id = c.id
 JOIN product p ON p.id = cl.product_id
 JOIN continuity_line l ON l.id = cl.continuity_line_id
+JOIN address a ON a.id = c.ship_to_id
+JOIN customer u ON u.id = c.customer_id
+JOIN continuity_order o ON o.id = c.continuity_order_id
+JOIN program pr ON pr.id = o.program_id
 WHERE c.job_run_id = :run AND c.id > :after
 ORDER BY c.id, cl.id
 """
@@ -102,6 +110,48 @@ ORDER BY c.id, cl.id
 
 def _iso(value: Any) -> str:
     return value if isinstance(value, str) else value.isoformat()
+
+
+def _child_order_payload(mine: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything a warehouse needs to pick, pack and ship the child order from the webhook
+    alone: its global id (what ``markChildOrderShipped`` takes), its items with their prices,
+    the ship-to address as copied onto it, the planned ship date, how to reach the customer."""
+    first = mine[0]
+    currency = first["currency"]
+    return {
+        "child_order": first["number"],
+        "child_order_id": global_id("ChildOrder", int(first["child_id"])),
+        "program": first["program"],
+        "status": first["status"],
+        "consolidated": bool(first["consolidated"]),
+        "created_for": _iso(first["created_for"]),
+        "planned_ship_date": _iso(first["child_planned"] or first["created_for"]),
+        "occurrences": [
+            list(o) for o in sorted({(r["event_number"], r["repeat_index"]) for r in mine})
+        ],
+        "planned_ship_dates": sorted({_iso(r["planned_ship_date"]) for r in mine}),
+        "items": [
+            {
+                "sku": r["sku"],
+                "name": r["name"],
+                "quantity": int(r["quantity"]),
+                "unit_price": money(int(r["price_minor"]), currency),
+                "amount": money(int(r["price_minor"]) * int(r["quantity"]), currency),
+            }
+            for r in mine
+        ],
+        "total": money(int(first["total_minor"]), currency),
+        "ship_to": {
+            "name": first["ship_name"],
+            "line1": first["line1"],
+            "line2": first["line2"],
+            "city": first["city"],
+            "region": first["region"],
+            "postal_code": first["postal_code"],
+            "country": first["country"],
+        },
+        "contact": {"email": first["email"], "phone": first["phone"]},
+    }
 
 
 async def child_order_events(
@@ -114,30 +164,12 @@ async def child_order_events(
     by_child: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_child[int(row["child_id"])].append(row)
-    events = []
-    for mine in by_child.values():
-        first = mine[0]
-        events.append(
-            Event(
-                order_id=int(first["continuity_order_id"]),
-                type=EventType.CHILD_ORDER_CREATED,
-                payload={
-                    "child_order": first["number"],
-                    "status": first["status"],
-                    "consolidated": bool(first["consolidated"]),
-                    "created_for": _iso(first["created_for"]),
-                    "occurrences": [
-                        list(o)
-                        for o in sorted({(r["event_number"], r["repeat_index"]) for r in mine})
-                    ],
-                    "planned_ship_dates": sorted({_iso(r["planned_ship_date"]) for r in mine}),
-                    "items": [
-                        {"sku": r["sku"], "name": r["name"], "quantity": r["quantity"]}
-                        for r in mine
-                    ],
-                    "total": money(int(first["total_minor"]), first["currency"]),
-                },
-                discriminator=first["number"],
-            )
+    return [
+        Event(
+            order_id=int(mine[0]["continuity_order_id"]),
+            type=EventType.CHILD_ORDER_CREATED,
+            payload=_child_order_payload(mine),
+            discriminator=mine[0]["number"],
         )
-    return events
+        for mine in by_child.values()
+    ]

@@ -176,11 +176,34 @@ async def _parent_line(
     return _ParentLine(index, line, product, program, version, spec, schedule, start, first)
 
 
+def check_order_date(
+    order_date: date, *, today: date, max_backdate_days: int, may_backdate: bool
+) -> None:
+    """A sales order is dated today, or, for mail and phone orders that arrive late, up to
+    ``max_backdate_days`` back, by someone who may back-date (an agent, not a customer). Its
+    occurrences planned before today are then missed: the next child-order run sends them,
+    consolidated when the program says so (SPEC §3)."""
+    field = ["input", "orderDate"]
+    code = ErrorCode.ORDER_DATE_NOT_ALLOWED
+    if order_date > today:
+        raise InvalidInput(f"{order_date} is in the future", field=field, code=code)
+    if order_date < today and not may_backdate:
+        raise InvalidInput("only an agent may back-date an order", field=field, code=code)
+    if (today - order_date).days > max_backdate_days:
+        raise InvalidInput(
+            f"an order may be dated at most {max_backdate_days} days back "
+            f"({today - timedelta(days=max_backdate_days)} or later)",
+            field=field,
+            code=code,
+        )
+
+
 async def validate_order(
-    order: SalesOrderInput, *, order_date: date, rules: BillingRules
+    order: SalesOrderInput, *, order_date: date, rules: BillingRules, today: date | None = None
 ) -> tuple[Customer, Address, PaymentMethod, list[tuple[int, Product]], list[_ParentLine]]:
-    """Every check, before anything is written; raises the first problem found."""
-    customer, address, method = await _customer_parts(order, order_date)
+    """Every check, before anything is written; raises the first problem found. The card
+    must be valid ``today`` (it is charged now), which is the order date unless back-dated."""
+    customer, address, method = await _customer_parts(order, today or order_date)
     if not order.lines:
         raise InvalidInput("an order needs at least one line", field=["input", "lines"])
     if len(order.lines) > MAX_LINES:
@@ -244,9 +267,13 @@ async def place_sales_order(
     actor: str,
     rules: BillingRules,
     gateway: PaymentGateway,
+    today: date | None = None,
 ) -> PlacedOrder:
+    """Place the order dated ``order_date``; ``today`` (when it was back-dated) is the day its
+    charges are attempted."""
+    today = today or order_date
     customer, address, method, ordinary, parents = await validate_order(
-        order, order_date=order_date, rules=rules
+        order, order_date=order_date, rules=rules, today=today
     )
     currency = (ordinary[0][1] if ordinary else parents[0].product).currency
     async with in_transaction() as conn:
@@ -292,7 +319,7 @@ async def place_sales_order(
         continuity_orders = []
         for parent in parents:
             continuity_order, parent_payments = await _create_continuity_order(
-                parent, sales_order, address, method, order_date, actor, conn
+                parent, sales_order, address, method, order_date, actor, conn, today
             )
             continuity_orders.append(continuity_order)
             payments.extend(parent_payments)
@@ -301,7 +328,7 @@ async def place_sales_order(
             await attempt_payment(
                 payment,
                 gateway,
-                today=order_date,
+                today=today,
                 retry_days=rules.retry_days,
                 reauthorization_limit=rules.reauthorization_limit,
                 actor=actor,
@@ -317,6 +344,7 @@ async def _create_continuity_order(
     order_date: date,
     actor: str,
     conn: BaseDBAsyncClient,
+    today: date,
 ) -> tuple[ContinuityOrder, list[Payment]]:
     spec, line, planned = parent.spec, parent.line, parent.planned
     assert planned is not None  # validate_order planned every parent line
@@ -365,7 +393,8 @@ async def _create_continuity_order(
         {
             row.key
             for row in rows
-            if row.action is not EventAction.SKIP and row.ship_date < order_date
+            # missed: planned before the day it is keyed in (a back-dated order's past ones too)
+            if row.action is not EventAction.SKIP and row.ship_date < today
         }
     )
     await record(
@@ -380,6 +409,12 @@ async def _create_continuity_order(
             "lines": len(rows),
             "missed_occurrences": missed,
             "billing_mode": mode.value,
+            # a back-dated order says when it was keyed in (the order date is the day taken)
+            **(
+                {"order_date": order_date.isoformat(), "keyed_in": today.isoformat()}
+                if order_date != today
+                else {}
+            ),
         },
         using_db=conn,
     )

@@ -90,6 +90,7 @@ REQUESTS: dict[str, Callable[[World], Request]] = {
     ),
     "Query.continuityOrders": _q("{ continuityOrders { edges { node { id } } } }"),
     "Query.childOrder": _q("query ($id: ID!) { childOrder(id: $id) { id } }", id="childOrderId"),
+    "Query.childOrders": _q("{ childOrders { edges { node { id } } } }"),
     "Query.upcomingShipments": _q(
         "query ($id: ID!) { upcomingShipments(orderId: $id) { shipDate } }", id="orderId"
     ),
@@ -521,7 +522,7 @@ def test_an_agent_gives_a_reason(client: TestClient) -> None:
 
 def test_links_follow_the_object_table(client: TestClient) -> None:
     """An operator reads notifications and child orders but not continuity orders: their links
-    to the order read as null; an agent follows them."""
+    to the order read as null (a fulfilment token's too); an agent follows them."""
     world = make_world(client)
     query = (
         "query ($n: ID!, $c: ID!) { "
@@ -535,3 +536,5 @@ def test_links_follow_the_object_table(client: TestClient) -> None:
     operator = post(client, token_for(client, Role.OPERATOR), (query, variables))
     hidden = {"continuityOrder": None}
     assert operator == {"data": {"n": hidden, "c": hidden}}
+    warehouse = post(client, token_for(client, Role.FULFILMENT), (query, variables))
+    assert warehouse == {"data": {"n": None, "c": hidden}}  # no notifications either

@@ -56,7 +56,7 @@ def test_run_the_chain_ship_invoice_and_close(client: TestClient) -> None:
     early = gql(client, invoice, id=child)["invoiceChildOrder"]
     assert early == {
         "childOrder": None,
-        "userErrors": [{"field": ["input", "childOrderId"], "code": "INVALID_STATE"}],
+        "userErrors": [{"field": ["input", "childOrderId"], "code": "NOT_SHIPPED"}],
     }
     assert gql(client, ship, id=child)["markChildOrderShipped"]["childOrder"] == {
         "status": "SHIPPED"
