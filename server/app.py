@@ -14,14 +14,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -39,8 +43,9 @@ from scheduler import Background, business_today
 from schema import build_schema
 from schema.context import Clock, Context
 from server import metrics
+from server.body import BadRequest, from_query_params, graphql_request, load_json
 from server.graphql_metrics import GraphQLMetrics
-from server.guard import Guard, caller_for
+from server.guard import Guard, caller_for, error_body
 from server.probes import RulesState, health, ready
 from server.request_id import RequestIdMiddleware
 from server.webhooks import webhook_endpoint
@@ -63,6 +68,29 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.gateway = gateway
         self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers its refusals as plain text; ours are JSON errors with a code."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except BadRequest as refused:
+            response = _refusal(scope, refused.message, refused.code, refused.status)
+        except HTTPException as refused:
+            code = HTTP_CODES.get(refused.status_code, "BAD_REQUEST")
+            response = _refusal(scope, refused.reason, code, refused.status_code)
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """The request, read within bounds (``server/body.py``)."""
+        if request.method == "GET":
+            return from_query_params(request.query_params)
+        content_type, _ = parse_content_type(request.content_type or "")
+        if content_type != "application/json":
+            raise BadRequest("send the request as Content-Type: application/json")
+        return graphql_request(load_json(await request.get_body(), "the request body"))
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -91,6 +119,17 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         if context.caller is None:
             raise ConnectionRejectionError({"message": "authentication required"})
         return cast(UnsetType, UNSET)
+
+
+#: ``extensions.code`` of the HTTP refusals Strawberry raises (anything else: BAD_REQUEST).
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def _refusal(scope: Scope, message: str, code: str, status: int) -> Response:
+    request_id = str(scope.get("state", {}).get("request_id") or "-")
+    return Response(
+        error_body(message, code, request_id), status_code=status, media_type="application/json"
+    )
 
 
 async def prepare_database(settings: Settings) -> RulesState:
