@@ -26,6 +26,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -48,12 +49,16 @@ from server.graphql_metrics import GraphQLMetrics
 from server.guard import Guard, caller_for, error_body
 from server.probes import RulesState, health, ready
 from server.request_id import RequestIdMiddleware
+from server.sockets import TokenCheckedHandler
 from server.webhooks import webhook_endpoint
 
 log = logging.getLogger("continuity.server")
 
 
 class ContinuityGraphQL(GraphQL[Context, None]):
+    #: Websockets re-check their token (``server/sockets.py``).
+    graphql_transport_ws_handler_class = TokenCheckedHandler
+
     def __init__(
         self, settings: Settings, gateway: PaymentGateway, clock: Clock | None = None
     ) -> None:
@@ -64,6 +69,8 @@ class ContinuityGraphQL(GraphQL[Context, None]):
             schema,
             graphql_ide="graphiql" if development else None,
             allow_queries_via_get=False,
+            # graphql-transport-ws only: the legacy graphql-ws protocol has no token checks
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
         self.gateway = gateway
