@@ -78,6 +78,8 @@ class ServiceSettings(BaseModel):
     #: How often an open websocket re-checks its token: once revoked or expired, its streams
     #: end and the socket closes within this many seconds (docs/ACCESS.md).
     token_check_seconds: float = Field(default=5, gt=0, le=60)
+    #: The most a query may cost before it runs (docs/API.md, "Query cost").
+    max_query_cost: int = Field(default=10_000, ge=1, le=1_000_000)
     #: Unset: INFO for ``continuity serve``, WARNING for the other commands.
     log_level: str | None = None
     log_format: Literal["text", "json"] = "text"

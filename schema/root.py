@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessControl
+from schema.cost import QueryCost
 from schema.masking import LoggingSchema, MaskInternalErrors
 from schema.mutation import Mutation
 from schema.notifications import Subscription
@@ -36,6 +37,7 @@ def _extensions(development: bool = False) -> list[Callable[[], SchemaExtension]
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         AccessControl,
+        QueryCost,
         MaskInternalErrors,
     ]
     if not development:
