@@ -24,9 +24,11 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -44,9 +46,10 @@ from scheduler import Background, business_today
 from schema import build_schema
 from schema.context import Clock, Context
 from server import metrics
-from server.body import BadRequest, from_query_params, graphql_request, load_json
+from server.body import RequestRefused, from_query_params, graphql_request, load_json
 from server.graphql_metrics import GraphQLMetrics
 from server.guard import Guard, caller_for, error_body
+from server.persisted import PersistedQueries, persisted_extension
 from server.probes import RulesState, health, ready
 from server.request_id import RequestIdMiddleware
 from server.sockets import TokenCheckedHandler
@@ -68,36 +71,65 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if development else None,
-            allow_queries_via_get=False,
+            # GET runs persisted queries only (parse_http_body), and queries only
+            allow_queries_via_get=True,
             # graphql-transport-ws only: the legacy graphql-ws protocol has no token checks
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
         self.gateway = gateway
         self.clock = clock
+        self.persisted = PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry answers its refusals as plain text; ours are JSON errors with a code."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
-        except BadRequest as refused:
+            response = await self.run(request)
+        except RequestRefused as refused:
             response = _refusal(scope, refused.message, refused.code, refused.status)
         except HTTPException as refused:
             code = HTTP_CODES.get(refused.status_code, "BAD_REQUEST")
             response = _refusal(scope, refused.reason, code, refused.status_code)
+        if request.method == "GET" and response.media_type != "text/html":
+            # A persisted read: cacheable by the caller's own cache only, per token.
+            cacheable = response.status_code == 200 and request.scope.get("cacheable", False)
+            response.headers["Cache-Control"] = GET_CACHE_CONTROL if cacheable else "no-store"
+            response.headers["Vary"] = "Authorization"
         await response(scope, receive, send)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         """The request, read within bounds (``server/body.py``)."""
         if request.method == "GET":
-            return from_query_params(request.query_params)
-        content_type, _ = parse_content_type(request.content_type or "")
-        if content_type != "application/json":
-            raise BadRequest("send the request as Content-Type: application/json")
-        return graphql_request(load_json(await request.get_body(), "the request body"))
+            data = from_query_params(request.query_params)
+            if persisted_extension(data.extensions) is None:
+                raise RequestRefused(
+                    "GET runs persisted queries only (extensions.persistedQuery): "
+                    "POST other queries"
+                )
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != "application/json":
+                raise RequestRefused("send the request as Content-Type: application/json")
+            data = graphql_request(load_json(await request.get_body(), "the request body"))
+        return self.persisted.resolve(data)  # server/persisted.py
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """GraphiQL for a browser's GET; a GET carrying a persisted query (hash only, no
+        ``query``) is a query, whatever its ``Accept``."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # What __call__ needs to decide whether a GET answer may be cached.
+        request.scope["cacheable"] = not result.errors
+        return await super().process_result(request, result)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -128,6 +160,9 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         return cast(UnsetType, UNSET)
 
 
+#: ``Cache-Control`` of a successful GET (a persisted read): the caller's own cache may keep it
+#: a minute; never a shared cache (``private``), and never for another token (``Vary``).
+GET_CACHE_CONTROL = "private, max-age=60"
 #: ``extensions.code`` of the HTTP refusals Strawberry raises (anything else: BAD_REQUEST).
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 

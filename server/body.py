@@ -21,7 +21,7 @@ MAX_JSON_DEPTH = 32
 MAX_NUMBER_DIGITS = 32
 
 
-class BadRequest(Exception):
+class RequestRefused(Exception):
     """A request refused before GraphQL reads it: answered as one error with ``code``."""
 
     def __init__(self, message: str, code: str = "BAD_REQUEST", status: int = 400) -> None:
@@ -34,12 +34,12 @@ class BadRequest(Exception):
 def _number(text: str) -> int | float:
     digits = sum(char.isdigit() for char in text)
     if digits > MAX_NUMBER_DIGITS:
-        raise BadRequest(f"a number in the request has more than {MAX_NUMBER_DIGITS} digits")
+        raise RequestRefused(f"a number in the request has more than {MAX_NUMBER_DIGITS} digits")
     return float(text) if any(char in text for char in ".eE") else int(text)
 
 
 def _constant(name: str) -> Any:
-    raise BadRequest(f"{name} is not JSON")
+    raise RequestRefused(f"{name} is not JSON")
 
 
 def _depth(value: Any) -> int:
@@ -62,31 +62,31 @@ def _depth(value: Any) -> int:
 
 
 def load_json(text: str | bytes, what: str) -> Any:
-    """``text`` read as JSON within the bounds; ``BadRequest`` naming ``what`` otherwise."""
+    """``text`` read as JSON within the bounds; ``RequestRefused`` naming ``what`` otherwise."""
     try:
         value = json.loads(text, parse_int=_number, parse_float=_number, parse_constant=_constant)
     except RecursionError:
-        raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
+        raise RequestRefused(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except ValueError:  # also UnicodeDecodeError
-        raise BadRequest(f"{what} is not valid JSON") from None
+        raise RequestRefused(f"{what} is not valid JSON") from None
     if _depth(value) > MAX_JSON_DEPTH:
-        raise BadRequest(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
+        raise RequestRefused(f"{what} is nested more than {MAX_JSON_DEPTH} levels deep")
     return value
 
 
 def _optional(data: Mapping[str, Any], key: str, kind: type, described: str) -> Any:
     value = data.get(key)
     if value is not None and not isinstance(value, kind):
-        raise BadRequest(f"`{key}` must be {described} or null")
+        raise RequestRefused(f"`{key}` must be {described} or null")
     return value
 
 
 def graphql_request(data: Any) -> GraphQLRequestData:
     """The request a decoded body (or the URL's parameters) holds; its shape checked."""
     if isinstance(data, list):
-        raise BadRequest("batched requests are not supported: send one operation per request")
+        raise RequestRefused("batched requests are not supported: send one operation per request")
     if not isinstance(data, dict):
-        raise BadRequest(
+        raise RequestRefused(
             "the body must be a JSON object: {query, variables, operationName, extensions}"
         )
     return GraphQLRequestData(
