@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -156,3 +158,18 @@ def test_the_registry_is_bounded_least_recently_used_first_out() -> None:
     assert (big.get("x"), big.get("y"), big.size_bytes) == (None, "123456", 6)
     big.put("z", "x" * 11)  # larger than the whole budget: never kept
     assert (len(big), big.get("z")) == (1, None)
+
+
+def test_the_documented_example_holds(client: TestClient) -> None:
+    """docs/API.md, "Persisted queries": its hash is the SHA-256 of ``{__typename}``, and the
+    round trip answers as described."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text()
+    [shown] = re.findall(r'"sha256Hash": "([0-9a-f]{64})"', docs)
+    assert shown == sha("{__typename}")
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": shown}}
+    miss = client.post("/graphql", json={"extensions": extensions})
+    assert (miss.status_code, code_of(miss)) == (200, "PERSISTED_QUERY_NOT_FOUND")
+    ran = client.post("/graphql", json={"query": "{__typename}", "extensions": extensions})
+    assert ran.json() == {"data": {"__typename": "Query"}}
+    read = client.get("/graphql", params={"extensions": json.dumps(extensions)})
+    assert read.json() == {"data": {"__typename": "Query"}}
