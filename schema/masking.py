@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.schema import StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -112,6 +114,37 @@ class LoggingSchema(strawberry.Schema):
             request_id = str(getattr(context_value, "request_id", None) or "-")
             result.errors = [finished(error, request_id) for error in result.errors]
         return result
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """What ``execute`` does to errors, for every result a websocket operation yields."""
+        results = await super().stream(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+            allowed_operation_types,
+        )
+        request_id = str(getattr(context_value, "request_id", None) or "-")
+
+        async def finishing() -> StreamResult:
+            async with aclosing(results):
+                async for result in results:
+                    if isinstance(result, ExecutionResult) and result.errors:
+                        result.errors = [finished(e, request_id) for e in result.errors]
+                    yield result
+
+        return finishing()
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

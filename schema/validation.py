@@ -13,8 +13,8 @@ work so that no rule meets what it cannot handle:
 3. only for a document that passed them, our limits (depth, aliases: ``QueryDepthLimiter``
    looks fragments up by name and raised ``KeyError('Nope')`` on an unknown one).
 
-Results are cached by document (the parser cache hands back the same document for the same
-text), like Strawberry's ``ValidationCache``.
+The specification's pass is cached by document (the parser cache hands back the same document
+for the same text), like Strawberry's ``ValidationCache``.
 """
 
 from __future__ import annotations
@@ -78,18 +78,31 @@ def _coded(errors: list[GraphQLError], hide_suggestions: bool) -> list[GraphQLEr
 
 
 @lru_cache(maxsize=256)
+def _specified_errors(
+    schema: GraphQLSchema, document: DocumentNode, hide_suggestions: bool
+) -> tuple[GraphQLError, ...]:
+    for passes in ((BoundedLiteralsRule,), STANDARD_RULES):
+        errors = validate(schema, document, passes, hide_suggestions=hide_suggestions)
+        if errors:
+            return tuple(_coded(list(errors), hide_suggestions))
+    return ()
+
+
 def validate_document(
     schema: GraphQLSchema,
     document: DocumentNode,
     rules: tuple[type[ASTValidationRule], ...],
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    """The document's errors under the specification's rules, then under ``rules`` (ours)."""
-    for passes in ((BoundedLiteralsRule,), STANDARD_RULES, rules):
-        errors = validate(schema, document, passes, hide_suggestions=hide_suggestions)
-        if errors:
-            return _coded(list(errors), hide_suggestions)
-    return []
+    """The document's errors under the specification's rules (cached by document), then under
+    ``rules`` (ours: Strawberry's limiters make new rule classes per request, so a cache keyed
+    by them would never hit)."""
+    errors = list(_specified_errors(schema, document, hide_suggestions))
+    if errors or not rules:
+        return errors
+    return _coded(
+        list(validate(schema, document, rules, hide_suggestions=hide_suggestions)), hide_suggestions
+    )
 
 
 class Validation(SchemaExtension):

@@ -6,6 +6,7 @@ never a 500, never an unmasked internal message, never a "Did you mean"."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,10 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from config.settings import Settings
 from continuity.limits import KEY_LENGTHS, MAX_TEXT
+from continuity.payments.gateway import TestGateway
+from server.app import create_app
 from server.body import MAX_JSON_DEPTH
 from tests.api.customers import make_customer
 from tests.api.hostile import long_text_requests, problems
+from tests.conftest import API_TODAY, as_admin
 
 pytestmark = pytest.mark.db
 
@@ -106,6 +111,8 @@ def test_every_graphql_error_has_a_code(client: TestClient) -> None:
         "{ jobRuns(job: NOPE) { totalCount } }": "GRAPHQL_VALIDATION_FAILED",
         "query ($n: Int!) { programs(first: $n) { totalCount } }": "BAD_USER_INPUT",
         "{ programs(first: 1000) { totalCount } }": "INVALID_INPUT",
+        "{ viewer { " + "name " * 5001 + "} }": "GRAPHQL_PARSE_FAILED",  # MaxTokensLimiter
+        "{ viewer { ...F } } fragment F on Viewer { ...F }": "GRAPHQL_VALIDATION_FAILED",
     }
     for query, code in cases.items():
         errors = problems(post(client, json.dumps({"query": query})))
@@ -114,17 +121,17 @@ def test_every_graphql_error_has_a_code(client: TestClient) -> None:
 
 SUGGESTION_BAIT = [
     # enum values, argument names, type names, input fields, fields: each one letter off
-    ("{ jobRuns(job: CHARGE_PAYMNTS) { totalCount } }", {}),
-    ("query ($j: JobName) { jobRuns(job: $j) { totalCount } }", {"j": "CHARGE_PAYMNTS"}),
+    ("{ jobRuns(job: PROCESS_PAYMNTS) { totalCount } }", {}),
+    ("query ($j: JobName) { jobRuns(job: $j) { totalCount } }", {"j": "PROCESS_PAYMNTS"}),
     ("{ continuityOrders(progamId: null) { totalCount } }", {}),
     ("query ($x: Strin) { viewer { name } }", {}),
     ("{ viewer { nam } }", {}),
     ("{ viewer { ... on Viewr { name } } }", {}),
     (
         "mutation ($i: RunJobInput!) { runJob(input: $i) { __typename } }",
-        {"i": {"jb": "CHARGE_PAYMENTS"}},
+        {"i": {"jb": "PROCESS_PAYMENTS"}},
     ),
-    ("mutation { runJob(input: {jb: CHARGE_PAYMENTS}) { __typename } }", {}),
+    ("mutation { runJob(input: {jb: PROCESS_PAYMENTS}) { __typename } }", {}),
 ]
 
 
@@ -136,6 +143,23 @@ def test_no_suggestions_outside_development(
     errors = problems(response)  # asserts no "Did you mean"
     assert errors
     assert all(not any(w in e["message"] for w in ("mean", "suggest")) for e in errors)
+
+
+@pytest.fixture
+def dev_client(settings: Settings, gateway: TestGateway) -> Iterator[TestClient]:
+    service = settings.service.model_copy(update={"development": True})
+    app = create_app(
+        settings.model_copy(update={"service": service}), gateway=gateway, clock=lambda: API_TODAY
+    )
+    with TestClient(app) as test_client:
+        yield as_admin(test_client)
+
+
+def test_development_mode_keeps_its_suggestions(dev_client: TestClient) -> None:
+    """The switch is development mode, not a blanket removal: GraphiQL users keep the help."""
+    for query, variables in SUGGESTION_BAIT:
+        body = post(dev_client, json.dumps({"query": query, "variables": variables})).json()
+        assert any("Did you mean" in e["message"] for e in body["errors"]), (query, body)
 
 
 def test_over_long_strings_in_every_argument_are_refused_with_a_code(client: TestClient) -> None:

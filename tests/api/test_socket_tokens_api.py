@@ -171,3 +171,34 @@ def test_the_legacy_graphql_ws_protocol_is_not_spoken(client: TestClient) -> Non
     with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
         closed = receive(ws)
         assert (closed["type"], closed["code"]) == ("websocket.close", 4406)
+
+
+def test_errors_over_the_websocket_have_codes_and_no_suggestions(client: TestClient) -> None:
+    token = issue_token(client, "agent", name="screen")
+    cases = [
+        ("subscription { orderEvents(orderId: 1) { actio } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        (ORDER_EVENTS, {"order": ["a", "b"]}, "BAD_USER_INPUT"),
+        (
+            "query ($s: NotificationStatus) { notifications(status: $s) { totalCount } }",
+            {"s": "SENTT"},
+            "BAD_USER_INPUT",
+        ),
+    ]
+    with socket(client, token, in_handshake=False) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        assert text(receive(ws)) == {"type": "connection_ack"}
+        for index, (query, variables, code) in enumerate(cases):
+            ws.send_json(
+                {
+                    "id": str(index),
+                    "type": "subscribe",
+                    "payload": {"query": query, "variables": variables},
+                }
+            )
+            message = text(receive(ws))
+            # a subscription's refusal is an "error"; a query's a "next" with errors
+            errors = message["payload"] if message["type"] == "error" else None
+            errors = errors or message["payload"]["errors"]
+            codes = [e["extensions"]["code"] for e in errors]
+            assert set(codes) == {code}, message
+            assert "Did you mean" not in json.dumps(message)
