@@ -26,6 +26,8 @@ from tests.conftest import API_TODAY, as_admin
 pytestmark = pytest.mark.db
 
 JSON = {"Content-Type": "application/json"}
+#: Ids for requests that need one (hypothesis draws before any customer exists).
+FAKE_IDS = {"customerId": "Q3VzdG9tZXI6MQ=="}
 
 
 def post(client: TestClient, body: str | bytes) -> Any:
@@ -209,7 +211,7 @@ def test_hostile_request_shapes_fuzzed(client: TestClient, data: st.DataObject) 
         max_leaves=10,
     )
     depth = data.draw(st.sampled_from([0, 5, MAX_JSON_DEPTH + 1, 3000]))
-    kind = data.draw(st.sampled_from(["body", "variables", "document", "number"]))
+    kind = data.draw(st.sampled_from(["body", "variables", "document", "number", "argument"]))
     query = "query ($v: String, $n: Int) { viewer { name } program(code: $v) { id } }"
     if kind == "body":
         body = json.dumps(data.draw(values))
@@ -219,6 +221,11 @@ def test_hostile_request_shapes_fuzzed(client: TestClient, data: st.DataObject) 
     elif kind == "number":
         digits = data.draw(st.integers(min_value=1, max_value=6000))
         body = f'{{"query": {json.dumps(query)}, "variables": {{"n": {"7" * digits}}}}}'
+    elif kind == "argument":  # any text slot of any root field, of any length to 600
+        length = data.draw(st.integers(min_value=60, max_value=600))
+        slots = list(long_text_requests(FAKE_IDS, length))
+        _label, document, variables = data.draw(st.sampled_from(slots))
+        body = json.dumps({"query": document, "variables": variables})
     else:
         literal = data.draw(st.sampled_from(["9" * 5000, '"' + "x" * 600 + '"', "...Nope"]))
         body = json.dumps({"query": f"{{ programs(first: {literal}) {{ totalCount }} }}"})
