@@ -79,7 +79,7 @@ class ServiceSettings(BaseModel):
     #: end and the socket closes within this many seconds (docs/ACCESS.md).
     token_check_seconds: float = Field(default=5, gt=0, le=60)
     #: The most a query may cost before it runs (docs/API.md, "Query cost").
-    max_query_cost: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_query_cost: int = Field(default=25_000, ge=1, le=1_000_000)
     #: Unset: INFO for ``continuity serve``, WARNING for the other commands.
     log_level: str | None = None
     log_format: Literal["text", "json"] = "text"

@@ -47,7 +47,7 @@ from strawberry.extensions import SchemaExtension
 from schema.connections import DEFAULT_PAGE
 
 #: The limit when the context carries no settings (the service's: ``max_query_cost``).
-DEFAULT_MAX_COST = 10_000
+DEFAULT_MAX_COST = 25_000
 PAGED = frozenset({"edges", "nodes"})
 
 Composite = GraphQLObjectType | GraphQLInterfaceType

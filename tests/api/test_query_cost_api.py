@@ -24,6 +24,9 @@ ORDERS_WITH_LINES = (
 )
 
 
+LINE = "sku price { amount }"
+
+
 def aliases(count: int, n: str = "100") -> str:
     return "{ " + " ".join(f"a{i}: " + ORDERS_WITH_LINES.format(n=n) for i in range(count)) + " }"
 
@@ -44,7 +47,7 @@ def test_thirty_aliases_of_a_hundred_orders_with_lines_are_refused_before_runnin
     assert body["data"] is None
     [error] = body["errors"]
     # 30 × (the connection + 100 × (an order + its lines connection + 20 lines))
-    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 66_030, "maxCost": 10_000}
+    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 66_030, "maxCost": 25_000}
     assert "66030" in error["message"]
     assert query_counter.queries == []  # nothing ran
     # One alias of it is well within the limit, and runs.
@@ -60,33 +63,33 @@ def test_page_sizes_come_from_variables_and_defaults(client: TestClient) -> None
     refused = post(
         client,
         "query ($n: Int) { "
-        + " ".join(f"a{i}: " + ORDERS_WITH_LINES.format(n="$n") for i in range(5))
+        + " ".join(f"a{i}: " + ORDERS_WITH_LINES.format(n="$n") for i in range(12))
         + " }",
         n=100,
     ).json()
-    assert refused["errors"][0]["extensions"]["cost"] == 5 * 2201
+    assert refused["errors"][0]["extensions"]["cost"] == 12 * 2201
     assert "errors" not in post(client, query, n=100).json()
-    # No first: the default page of 20 → 1 + 20 × (1 + 1 + 20)
+    # No first: the default page of 20 → 1 + 20 × (1 + 1 + 20 × (1 + 1))
     default = (
         "{ "
         + " ".join(
-            f"a{i}: continuityOrders {{ nodes {{ lines {{ nodes {{ sku }} }} }} }}"
+            f"a{i}: continuityOrders {{ nodes {{ lines {{ nodes {{ {LINE} }} }} }} }}"
             for i in range(30)
         )
         + " }"
     )
-    assert post(client, default).json()["errors"][0]["extensions"]["cost"] == 30 * 441
+    assert post(client, default).json()["errors"][0]["extensions"]["cost"] == 30 * 841
 
 
 def test_fragments_count_where_they_are_spread(client: TestClient) -> None:
     query = """
-    fragment Lines on ContinuityOrder { lines(first: 100) { nodes { sku } } }
+    fragment Lines on ContinuityOrder { lines(first: 100) { nodes { sku price { amount } } } }
     { a: continuityOrders(first: 100) { nodes { ...Lines } }
       b: continuityOrders(first: 100) { edges { node { ... on ContinuityOrder { ...Lines } } } } }
     """
     error = post(client, query).json()["errors"][0]
-    # a: 1 + 100 × (1 + 1 + 100); b: 1 + 100 × (edge 1 + node 1 + 1 + 100)
-    assert error["extensions"]["cost"] == 10_201 + 10_301
+    # a: 1 + 100 × (1 + 1 + 100 × 2); b: 1 + 100 × (edge 1 + node 1 + 1 + 100 × 2)
+    assert error["extensions"]["cost"] == 20_201 + 20_301
 
 
 @pytest.fixture
