@@ -5,6 +5,12 @@ coercion errors say only what the caller sent wrong: they pass unchanged. Anythi
 unexpected exception whose message may hold SQL, file paths or data: the client gets
 ``Internal error (request id …)`` with ``extensions.code = INTERNAL`` and the ``requestId``,
 and the log gets the real exception under the same request id.
+
+Every error leaves with an ``extensions.code`` (``finished``): validation errors bring theirs
+(``schema/validation.py``), syntax errors get ``GRAPHQL_PARSE_FAILED``, refused variable values
+``BAD_USER_INPUT``. ``LoggingSchema`` applies it to everything ``execute`` (HTTP) and
+``stream`` (websocket) return, so an exception that escaped an extension's hook, outside
+``MaskErrors``' reach, is masked as well.
 """
 
 from __future__ import annotations

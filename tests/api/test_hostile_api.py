@@ -6,6 +6,7 @@ never a 500, never an unmasked internal message, never a "Did you mean"."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -187,7 +188,7 @@ def test_over_long_strings_in_every_argument_are_refused_with_a_code(client: Tes
 
 
 @settings(
-    max_examples=60,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")),  # more for a deep run
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
