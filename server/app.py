@@ -222,7 +222,8 @@ def create_app(
     graphql = ContinuityGraphQL(settings, gateway, clock)
     guarded = Guard(graphql, development=settings.service.development)
     routes = [
-        Route("/graphql", guarded, methods=["GET", "POST"]),
+        # every method reaches the view, so that a PUT is a JSON 405 with a code too
+        Route("/graphql", guarded, methods=None),
         WebSocketRoute("/graphql", guarded),
         Route("/health", health),
         Route("/ready", ready),

@@ -231,3 +231,9 @@ def test_hostile_request_shapes_fuzzed(client: TestClient, data: st.DataObject) 
         literal = data.draw(st.sampled_from(["9" * 5000, '"' + "x" * 600 + '"', "...Nope"]))
         body = json.dumps({"query": f"{{ programs(first: {literal}) {{ totalCount }} }}"})
     problems(post(client, body))
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_a_coded_405(client: TestClient, method: str) -> None:
+    response = client.request(method, "/graphql", json={"query": "{ viewer { name } }"})
+    refused(response, 405, "METHOD_NOT_ALLOWED")
