@@ -21,11 +21,16 @@ from continuity.models import ApiToken
 from continuity.payments.gateway import TestGateway
 from server.app import create_app
 from tests.api.customers import make_customer, place
+from tests.api.graphql import gql
 from tests.conftest import API_TODAY, as_admin, issue_token
 
 pytestmark = pytest.mark.db
 
-ORDER_EVENTS = "subscription ($order: ID!) { orderEvents(orderId: $order) { action } }"
+ORDER_EVENTS = (
+    "subscription ($order: ID!, $after: ID) "
+    "{ orderEvents(orderId: $order, afterEntryId: $after) { action } }"
+)
+HISTORY = "query ($id: ID!) { continuityOrder(id: $id) { history { nodes { id } } } }"
 PAUSE = "mutation ($input: PauseOrderInput!) { pauseOrder(input: $input) { userErrors { code } } }"
 CHECK_SECONDS = 0.3
 
@@ -91,12 +96,11 @@ def text(message: dict[str, Any]) -> dict[str, Any]:
 def open_stream(client: TestClient, ws: Any, token: str, order_id: str) -> None:
     ws.send_json({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
     assert text(receive(ws)) == {"type": "connection_ack"}
+    # From the newest entry on, named: the stream may start after the pause below is written.
+    history = gql(client, HISTORY, id=order_id)["continuityOrder"]["history"]["nodes"]
+    variables = {"order": order_id, "after": history[-1]["id"]}
     ws.send_json(
-        {
-            "id": "1",
-            "type": "subscribe",
-            "payload": {"query": ORDER_EVENTS, "variables": {"order": order_id}},
-        }
+        {"id": "1", "type": "subscribe", "payload": {"query": ORDER_EVENTS, "variables": variables}}
     )
     # The stream works: an event arrives.
     paused = client.post(
