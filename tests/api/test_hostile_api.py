@@ -212,7 +212,8 @@ def test_hostile_request_shapes_fuzzed(client: TestClient, data: st.DataObject) 
         max_leaves=10,
     )
     depth = data.draw(st.sampled_from([0, 5, MAX_JSON_DEPTH + 1, 3000]))
-    kind = data.draw(st.sampled_from(["body", "variables", "document", "number", "argument"]))
+    kinds = ["body", "variables", "document", "number", "argument", "get"]
+    kind = data.draw(st.sampled_from(kinds))
     query = "query ($v: String, $n: Int) { viewer { name } program(code: $v) { id } }"
     if kind == "body":
         body = json.dumps(data.draw(values))
@@ -222,6 +223,15 @@ def test_hostile_request_shapes_fuzzed(client: TestClient, data: st.DataObject) 
     elif kind == "number":
         digits = data.draw(st.integers(min_value=1, max_value=6000))
         body = f'{{"query": {json.dumps(query)}, "variables": {{"n": {"7" * digits}}}}}'
+    elif kind == "get":  # the URL parameters of a (persisted) GET
+        params = {
+            key: data.draw(st.one_of(st.text(max_size=50), values.map(json.dumps)))
+            for key in data.draw(
+                st.sets(st.sampled_from(["query", "variables", "extensions", "operationName"]))
+            )
+        }
+        problems(client.get("/graphql", params=params))
+        return
     elif kind == "argument":  # any text slot of any root field, of any length to 600
         length = data.draw(st.integers(min_value=60, max_value=600))
         slots = list(long_text_requests(FAKE_IDS, length))
