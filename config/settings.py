@@ -77,6 +77,11 @@ class ServiceSettings(BaseModel):
     leader_check_seconds: int = Field(default=10, ge=1, le=50)
     #: On SIGTERM, how long the batch in hand has to finish before it is cancelled.
     shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
+    #: How often an open websocket re-checks its token: once revoked or expired, its streams
+    #: end and the socket closes within this many seconds (docs/ACCESS.md).
+    token_check_seconds: float = Field(default=5, gt=0, le=60)
+    #: The most a query may cost before it runs (docs/API.md, "Query cost").
+    max_query_cost: int = Field(default=25_000, ge=1, le=1_000_000)
     #: Unset: INFO for ``continuity serve``, WARNING for the other commands.
     log_level: str | None = None
     log_format: Literal["text", "json"] = "text"

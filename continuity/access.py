@@ -116,6 +116,18 @@ async def authenticate(token: str, *, now: datetime | None = None) -> Caller | N
     return Caller(role=row.role, name=row.name, token_key=row.key, customer_id=row.customer_id)
 
 
+async def token_is_live(key: str, *, now: datetime | None = None) -> bool:
+    """Whether the token named ``key`` still works: not revoked, not expired (long-lived
+    connections ask again and again; ``authenticate`` answered only at their start)."""
+    row = await ApiToken.get_or_none(key=key).only("id", "revoked_at", "expires_at")
+    now = now or datetime.now(UTC)
+    return (
+        row is not None
+        and row.revoked_at is None
+        and (row.expires_at is None or row.expires_at > now)
+    )
+
+
 async def revoke_token(key: str, *, now: datetime | None = None) -> ApiToken:
     """Revoke a token by its public key; revoking twice keeps the first time."""
     row = await ApiToken.get_or_none(key=key)

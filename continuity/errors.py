@@ -19,6 +19,8 @@ from enum import StrEnum
 class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     INVALID_INPUT = "INVALID_INPUT"
+    #: A text is longer than its field takes (``continuity.limits``).
+    VALUE_TOO_LONG = "VALUE_TOO_LONG"
     DUPLICATE = "DUPLICATE"
     RULES_INVALID = "RULES_INVALID"
     CARD_NUMBER_REFUSED = "CARD_NUMBER_REFUSED"

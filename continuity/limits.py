@@ -12,10 +12,21 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
-from continuity.errors import InvalidInput
+from continuity.errors import ErrorCode, InvalidInput
 
 #: The longest string any input field accepts (names, addresses, reasons, skus, searches, ids).
 MAX_TEXT = 500
+#: Input fields (by their GraphQL name) that name a row by a key column narrower than
+#: ``MAX_TEXT``: longer values can name nothing, and the ORM refuses to compare them.
+KEY_LENGTHS: dict[str, int] = {
+    "sku": 64,
+    "fromSku": 64,
+    "toSku": 64,
+    "code": 64,
+    "number": 32,
+    "orderNumber": 32,
+    "accountNumber": 32,
+}
 #: The longest list any input accepts (domain rules are stricter: 50 order lines, ...).
 MAX_ITEMS = 1000
 #: Business dates outside these are typing mistakes, not plans.
@@ -25,8 +36,13 @@ _ALLOWED_CONTROLS = frozenset("\t\n\r")
 
 
 def check_text(value: str, field: Sequence[str]) -> None:
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(f"must be at most {MAX_TEXT} characters", field=field)
+    """Any text input: ``VALUE_TOO_LONG`` past its key column's width (``KEY_LENGTHS``, by the
+    field's name) or ``MAX_TEXT``; ``INVALID_INPUT`` for what no column can store."""
+    longest = KEY_LENGTHS.get(field[-1], MAX_TEXT) if field else MAX_TEXT
+    if len(value) > longest:
+        raise InvalidInput(
+            f"must be at most {longest} characters", field=field, code=ErrorCode.VALUE_TOO_LONG
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

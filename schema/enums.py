@@ -66,6 +66,8 @@ describe(
     {
         "NOT_FOUND": "The object does not exist, or the caller may not see it (alike).",
         "INVALID_INPUT": "A value is malformed, out of range, or not allowed here.",
+        "VALUE_TOO_LONG": "A text is longer than its field takes (64 characters for SKUs and "
+        "codes, 32 for numbers, 500 for any other text).",
         "DUPLICATE": "An object with this unique value (an account number) already exists.",
         "RULES_INVALID": "The rule files have errors; nothing was changed.",
         "CARD_NUMBER_REFUSED": "Something looked like a card number: only gateway tokens are "

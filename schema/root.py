@@ -12,16 +12,17 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
 from schema.access import AccessControl
+from schema.cost import QueryCost
 from schema.idempotency import IdempotentResponses
 from schema.masking import LoggingSchema, MaskInternalErrors
 from schema.mutation import Mutation
 from schema.notifications import Subscription
 from schema.query import Query
+from schema.validation import Validation
 
 MAX_QUERY_DEPTH = 12
 MAX_ALIASES = 30
@@ -32,11 +33,12 @@ def _extensions(development: bool = False) -> list[Callable[[], SchemaExtension]
     # Factories, not instances: a shared instance is not safe across concurrent requests.
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: Validation(development=development),
         lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         AccessControl,
+        QueryCost,
         IdempotentResponses,
         MaskInternalErrors,
     ]
@@ -46,10 +48,12 @@ def _extensions(development: bool = False) -> list[Callable[[], SchemaExtension]
 
 
 def build_schema(*, development: bool = False) -> strawberry.Schema:
-    """The schema; outside development, introspection and field suggestions (which leak the
-    schema) are off. Every operation passes the access check (``schema/access.py``) and
-    unexpected errors are masked (``schema/masking.py``)."""
+    """The schema; outside development, introspection and every "Did you mean" suggestion
+    (which leak the schema) are off (``schema/validation.py``). Every operation passes the
+    access check (``schema/access.py``) and unexpected errors are masked
+    (``schema/masking.py``)."""
     return LoggingSchema(
+        development=development,
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -14,14 +14,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -39,16 +46,22 @@ from scheduler import Background, business_today
 from schema import build_schema
 from schema.context import Clock, Context
 from server import metrics
+from server.body import RequestRefused, from_query_params, graphql_request, load_json
 from server.graphql_metrics import GraphQLMetrics
-from server.guard import Guard, caller_for
+from server.guard import Guard, caller_for, error_body
+from server.persisted import PersistedQueries, persisted_extension
 from server.probes import RulesState, health, ready
 from server.request_id import RequestIdMiddleware
+from server.sockets import TokenCheckedHandler
 from server.webhooks import webhook_endpoint
 
 log = logging.getLogger("continuity.server")
 
 
 class ContinuityGraphQL(GraphQL[Context, None]):
+    #: Websockets re-check their token (``server/sockets.py``).
+    graphql_transport_ws_handler_class = TokenCheckedHandler
+
     def __init__(
         self, settings: Settings, gateway: PaymentGateway, clock: Clock | None = None
     ) -> None:
@@ -58,11 +71,65 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         super().__init__(
             schema,
             graphql_ide="graphiql" if development else None,
-            allow_queries_via_get=False,
+            # GET runs persisted queries only (parse_http_body), and queries only
+            allow_queries_via_get=True,
+            # graphql-transport-ws only: the legacy graphql-ws protocol has no token checks
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.settings = settings
         self.gateway = gateway
         self.clock = clock
+        self.persisted = PersistedQueries()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry answers its refusals as plain text; ours are JSON errors with a code."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except RequestRefused as refused:
+            response = _refusal(scope, refused.message, refused.code, refused.status)
+        except HTTPException as refused:
+            code = HTTP_CODES.get(refused.status_code, "BAD_REQUEST")
+            response = _refusal(scope, refused.reason, code, refused.status_code)
+        if request.method == "GET" and response.media_type != "text/html":
+            # A persisted read: cacheable by the caller's own cache only, per token.
+            cacheable = response.status_code == 200 and request.scope.get("cacheable", False)
+            response.headers["Cache-Control"] = GET_CACHE_CONTROL if cacheable else "no-store"
+            response.headers["Vary"] = "Authorization"
+        await response(scope, receive, send)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """The request, read within bounds (``server/body.py``)."""
+        if request.method == "GET":
+            data = from_query_params(request.query_params)
+            if persisted_extension(data.extensions) is None:
+                raise RequestRefused(
+                    "GET runs persisted queries only (extensions.persistedQuery): "
+                    "POST other queries"
+                )
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != "application/json":
+                raise RequestRefused("send the request as Content-Type: application/json")
+            data = graphql_request(load_json(await request.get_body(), "the request body"))
+        return self.persisted.resolve(data)  # server/persisted.py
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """GraphiQL for a browser's GET; a GET carrying a persisted query (hash only, no
+        ``query``) is a query, whatever its ``Accept``."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # What __call__ needs to decide whether a GET answer may be cached.
+        request.scope["cacheable"] = not result.errors
+        return await super().process_result(request, result)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -91,6 +158,20 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         if context.caller is None:
             raise ConnectionRejectionError({"message": "authentication required"})
         return cast(UnsetType, UNSET)
+
+
+#: ``Cache-Control`` of a successful GET (a persisted read): the caller's own cache may keep it
+#: a minute; never a shared cache (``private``), and never for another token (``Vary``).
+GET_CACHE_CONTROL = "private, max-age=60"
+#: ``extensions.code`` of the HTTP refusals Strawberry raises (anything else: BAD_REQUEST).
+HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+
+def _refusal(scope: Scope, message: str, code: str, status: int) -> Response:
+    request_id = str(scope.get("state", {}).get("request_id") or "-")
+    return Response(
+        error_body(message, code, request_id), status_code=status, media_type="application/json"
+    )
 
 
 async def prepare_database(settings: Settings) -> RulesState:
@@ -141,7 +222,8 @@ def create_app(
     graphql = ContinuityGraphQL(settings, gateway, clock)
     guarded = Guard(graphql, development=settings.service.development)
     routes = [
-        Route("/graphql", guarded, methods=["GET", "POST"]),
+        # every method reaches the view, so that a PUT is a JSON 405 with a code too
+        Route("/graphql", guarded, methods=None),
         WebSocketRoute("/graphql", guarded),
         Route("/health", health),
         Route("/ready", ready),

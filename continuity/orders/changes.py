@@ -62,7 +62,11 @@ def clean_reason(reason: str | None) -> str | None:
     if not cleaned:
         return None
     if len(cleaned) > MAX_REASON:
-        raise InvalidInput(f"must be at most {MAX_REASON} characters", field=["input", "reason"])
+        raise InvalidInput(
+            f"must be at most {MAX_REASON} characters",
+            field=["input", "reason"],
+            code=ErrorCode.VALUE_TOO_LONG,
+        )
     return cleaned
 
 

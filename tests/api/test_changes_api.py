@@ -136,7 +136,7 @@ def test_skip_shipment(client: TestClient) -> None:
     [
         ({"eventNumber": 7}, ("INVALID_STATE", ["input", "eventNumber"])),
         ({"eventNumber": 42}, ("NOT_FOUND", ["input", "eventNumber"])),
-        ({"eventNumber": 2, "reason": "x" * 501}, ("INVALID_INPUT", ["input", "reason"])),
+        ({"eventNumber": 2, "reason": "x" * 501}, ("VALUE_TOO_LONG", ["input", "reason"])),
     ],
 )
 def test_skip_shipment_refused(

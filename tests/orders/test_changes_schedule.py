@@ -132,7 +132,7 @@ async def test_unknown_order_and_long_reason(db: TortoiseContext, rules_dir: Pat
             reason="x" * 501,
         )
     assert (caught.value.code, caught.value.field) == (
-        ErrorCode.INVALID_INPUT,
+        ErrorCode.VALUE_TOO_LONG,
         ("input", "reason"),
     )
     assert await snapshot(order.id) == before
