@@ -157,6 +157,25 @@ def migration_names() -> list[str]:
     )
 
 
+def migration_indexes() -> list[str]:
+    """The ``CREATE [UNIQUE] INDEX IF NOT EXISTS`` statements of the shipped migrations, in
+    order: the indexes Tortoise cannot declare on a model (expression indexes, the ones its
+    SQLite migrations dropped). A schema made from the models (``generate_schemas``) is the
+    migrated schema once these run on it."""
+    import importlib
+
+    statements: list[str] = []
+    for name in migration_names():
+        module = importlib.import_module(f"{MIGRATIONS_MODULE}.{name}")
+        for operation in module.Migration.operations:
+            sql = getattr(operation, "sql", None) if type(operation).__name__ == "RunSQL" else None
+            for statement in [sql] if isinstance(sql, str) else (sql or []):
+                text = statement if isinstance(statement, str) else statement[0]
+                if text.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")):
+                    statements.append(text)
+    return statements
+
+
 async def pending_migrations() -> list[str]:
     """The shipped migrations the open database has not applied (readiness: a replica of a
     new release must not serve an old schema)."""

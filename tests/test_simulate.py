@@ -163,7 +163,10 @@ def _shape(path: Path) -> dict[str, Any]:
         for table in tables:
             indexes = {
                 (
-                    tuple(col[2] for col in conn.execute(f"PRAGMA index_info('{index[1]}')")),
+                    tuple(
+                        str(col[2])  # None: an expression (LOWER(email))
+                        for col in conn.execute(f"PRAGMA index_info('{index[1]}')")
+                    ),
                     bool(index[2]),
                 )
                 for index in conn.execute(f"PRAGMA index_list('{table}')")
