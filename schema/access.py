@@ -45,6 +45,7 @@ from strawberry.extensions import SchemaExtension
 
 from continuity.access import Caller
 from continuity.enums import Role
+from schema.documents import operation_to_run
 
 ROLES: tuple[Role, ...] = (
     Role.CUSTOMER,
@@ -271,30 +272,19 @@ class AccessControl(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
-        document = ctx.graphql_document
-        if document is not None and ctx.result is None:
-            operations = [
-                d
-                for d in document.definitions
-                if isinstance(d, OperationDefinitionNode)
-                and (ctx.operation_name is None or (d.name and d.name.value == ctx.operation_name))
-            ]
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
+        found = operation_to_run(ctx)
+        if found is not None:
+            operation, fragments = found
             caller = getattr(ctx.context, "caller", None)
-            for operation in operations[:1]:
-                error = check_operation(caller, operation, fragments, ctx.variables or {})
-                if error is not None and operation.operation is OperationType.SUBSCRIPTION:
-                    # Strawberry subscribes whatever the result: refuse by raising (it turns an
-                    # exception from on_execute into the operation's only result).
-                    raise error
-                if error is not None:
-                    ctx.result = ExecutionResult(data=None, errors=[error])
-                    response = getattr(ctx.context, "response", None)
-                    unauthenticated = (error.extensions or {}).get("code") == "UNAUTHENTICATED"
-                    if unauthenticated and isinstance(response, Response):
-                        response.status_code = 401
+            error = check_operation(caller, operation, fragments, ctx.variables or {})
+            if error is not None and operation.operation is OperationType.SUBSCRIPTION:
+                # Strawberry subscribes whatever the result: refuse by raising (it turns an
+                # exception from on_execute into the operation's only result).
+                raise error
+            if error is not None:
+                ctx.result = ExecutionResult(data=None, errors=[error])
+                response = getattr(ctx.context, "response", None)
+                unauthenticated = (error.extensions or {}).get("code") == "UNAUTHENTICATED"
+                if unauthenticated and isinstance(response, Response):
+                    response.status_code = 401
         yield

@@ -45,6 +45,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from schema.connections import DEFAULT_PAGE
+from schema.documents import operation_to_run
 
 #: The limit when the context carries no settings (the service's: ``max_query_cost``).
 DEFAULT_MAX_COST = 25_000
@@ -175,26 +176,15 @@ class QueryCost(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
-        document = ctx.graphql_document
-        if document is not None and ctx.result is None:
-            operations = [
-                d
-                for d in document.definitions
-                if isinstance(d, OperationDefinitionNode)
-                and (ctx.operation_name is None or (d.name and d.name.value == ctx.operation_name))
-            ]
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
+        found = operation_to_run(ctx)
+        if found is not None:
+            operation, fragments = found
             settings = getattr(ctx.context, "settings", None)
             limit = settings.service.max_query_cost if settings else DEFAULT_MAX_COST
-            for operation in operations[:1]:
-                cost = operation_cost(ctx.schema._schema, operation, fragments, ctx.variables or {})
-                if cost > limit:
-                    error = too_costly(cost, limit)
-                    if operation.operation is OperationType.SUBSCRIPTION:
-                        raise error  # as in schema.access: a subscription is refused by raising
-                    ctx.result = ExecutionResult(data=None, errors=[error])
+            cost = operation_cost(ctx.schema._schema, operation, fragments, ctx.variables or {})
+            if cost > limit:
+                error = too_costly(cost, limit)
+                if operation.operation is OperationType.SUBSCRIPTION:
+                    raise error  # as in schema.access: a subscription is refused by raising
+                ctx.result = ExecutionResult(data=None, errors=[error])
         yield
