@@ -36,7 +36,7 @@ from continuity.models import (
 )
 from continuity.orders.replan import order_state
 from continuity.payments.records import awaiting_payment
-from continuity.programs import live_version, program_spec, schedule_spec
+from continuity.programs import cached_spec, live_version, schedule_spec
 
 MAX_PROJECTED = 100
 
@@ -130,7 +130,7 @@ async def program_preview(
     if program is None:
         raise NotFound(f"no program {program_code!r}", field=["program"])
     version = await live_version(program.id)
-    spec = await program_spec(version, program.code)
+    spec = await cached_spec(version, program.code)
     begin = start_date(spec, start)
     first = first_event_number(spec, begin)
     anchor = Anchor(begin, first)
