@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    chain_load,
     charges,
     child_orders,
     daily_chain,
@@ -47,6 +48,7 @@ BENCHMARKS: dict[str, Runner] = {
     rule_reload.NAME: rule_reload.run,
     rule_limits.NAME: rule_limits.run,
     projection.NAME: projection.run,
+    chain_load.NAME: chain_load.run,
 }
 
 
