@@ -97,6 +97,7 @@ async def test_slow_batches_shrink_so_that_none_holds_the_database_long(
     work is still done, once, in keyset order."""
     work = SlowWork(400, per_item=BATCH_SECONDS / 100)  # 200 items take 2 × BATCH_SECONDS
     monkeypatch.setattr(batch, "monotonic", work.monotonic)
+    monkeypatch.setattr(batch, "target_seconds", lambda: BATCH_SECONDS)  # SQLite's bound
     await _run(work, size=200, cap=None)
     sizes = [len(call) for call in work.calls]
     assert sizes[:3] == [200, 100, 100]
@@ -128,3 +129,4 @@ def test_next_size_in_proportion_and_back() -> None:
     assert next_size(500, 2000, 500, BATCH_SECONDS / 4) == 1000
     assert next_size(1000, 2000, 300, BATCH_SECONDS / 4) == 1000  # a short last batch
     assert next_size(60, 2000, 60, BATCH_SECONDS * 100) == MIN_BATCH
+    assert next_size(500, 2000, 500, 100.0, limit=None) == 2000  # PostgreSQL: no bound
