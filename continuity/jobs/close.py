@@ -129,7 +129,8 @@ async def close_orders(
                 filters,
                 after,
                 size,
-                "AND o.schedule_complete = :complete AND o.status IN (:closable)",
+                # an expression: the keyset walk by id, not the (status, program) index
+                "AND o.schedule_complete = :complete AND o.status || '' IN (:closable)",
                 complete=True,
                 closable=[status.value for status in _CLOSABLE],
             )
@@ -146,7 +147,7 @@ async def close_orders(
                 filters,
                 after,
                 size,
-                "AND o.status = :cancelled",
+                "AND o.status || '' = :cancelled",
                 cancelled=ContinuityOrderStatus.CANCELLED.value,
             )
 
