@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    chain_load,
     charges,
     child_orders,
     daily_chain,
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Runner] = {
     rule_limits.NAME: rule_limits.run,
     projection.NAME: projection.run,
     simulate.NAME: simulate.run,
+    chain_load.NAME: chain_load.run,
 }
 
 
@@ -58,6 +60,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("what", nargs="?", default="all", help="'all' or NAME[,NAME…]")
     parser.add_argument("--quick", action="store_true", help="small data: the CI mode (<1 min)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="full mode: multiply the data sizes (0.1 = 100k orders instead of 1 M)",
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
@@ -149,6 +157,7 @@ def _child(backend: str, args: argparse.Namespace, out: Path) -> list[Result]:
     ]
     if args.quick:
         command.append("--quick")
+    command += ["--scale", str(args.scale)]
     proc = subprocess.run(command, cwd=Path(__file__).resolve().parent.parent, check=False)
     if proc.returncode != 0 or not out.exists():
         return [
@@ -160,7 +169,7 @@ def _child(backend: str, args: argparse.Namespace, out: Path) -> list[Result]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    sizes = Sizes.for_mode(args.quick)
+    sizes = Sizes.for_mode(args.quick, args.scale)
     if args.in_process:
         own = asyncio.run(_run_backend(args.backend, args.selected, sizes))
         if args.json:
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"PostgreSQL at {postgres_admin_url()} is unreachable: {problem}")
                 return 2
-    mode = "quick" if args.quick else "full"
+    mode = "quick" if args.quick else ("full" if args.scale == 1 else f"full × {args.scale:g}")
     print(f"# continuity benchmarks, {mode} mode, {', '.join(backends)}; {info['cpu_model']}")
     started = time.perf_counter()
     results: list[Result] = []

@@ -35,7 +35,9 @@ class Sizes:
     projection_orders: int
 
     @classmethod
-    def for_mode(cls, quick: bool) -> Sizes:
+    def for_mode(cls, quick: bool, scale: float = 1.0) -> Sizes:
+        """``quick`` (CI) or full sizes; ``scale`` multiplies the full data sizes (0.1: a
+        tenth of a million orders) for runs on a small machine."""
         if quick:
             return cls(
                 quick=True,
@@ -52,20 +54,24 @@ class Sizes:
                 reload_programs=50,
                 projection_orders=200,
             )
+
+        def n(count: int) -> int:
+            return max(1, round(count * scale))
+
         return cls(
             quick=False,
-            child_orders=1_000_000,
-            child_due=100_000,
+            child_orders=n(1_000_000),
+            child_due=n(100_000),
             child_time_limit=float(os.environ.get("BENCH_CHILD_TIME_LIMIT", "120")),
-            chain_orders=1_000_000,
-            chain_due=35_000,
+            chain_orders=n(1_000_000),
+            chain_due=n(35_000),
             chain_time_limit=float(os.environ.get("BENCH_CHAIN_TIME_LIMIT", "120")),
-            charges=35_000,
+            charges=n(35_000),
             charges_time_limit=float(os.environ.get("BENCH_CHARGES_TIME_LIMIT", "60")),
             http_seconds=10.0,
             http_connections=16,
-            reload_programs=1_000,
-            projection_orders=10_000,
+            reload_programs=n(1_000),
+            projection_orders=n(10_000),
         )
 
 

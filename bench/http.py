@@ -100,7 +100,9 @@ def _wait_ready(
         time.sleep(0.1)
 
 
-def post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+def post_json(
+    url: str, body: dict[str, Any], headers: dict[str, str], *, timeout: float = 60
+) -> tuple[int, Any]:
     """One POST (outside any measurement: to check the answer before loading)."""
     request = urllib.request.Request(
         url,
@@ -109,7 +111,7 @@ def post_json(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")

@@ -73,7 +73,11 @@ async def child_baseline(url: str, as_of: date) -> None:
     emit(seconds=time.perf_counter() - started, created=created)
 
 
-async def chain(url: str, as_of: date, time_limit: float) -> None:
+async def chain(url: str, as_of: date, time_limit: float, days: int = 1) -> None:
+    """The daily chain on ``as_of`` and the ``days - 1`` days after it (a steady state: the
+    second day finds what the first left), each day timed and limited on its own."""
+    from datetime import timedelta
+
     from continuity.db import open_database
     from continuity.jobs import DAILY_CHAIN, JobEnv
     from continuity.payments.gateway import TestGateway
@@ -81,14 +85,15 @@ async def chain(url: str, as_of: date, time_limit: float) -> None:
     timings: list[dict[str, Any]] = []
     current: list[str] = [""]
 
-    async def run_all(env: JobEnv) -> None:
+    async def run_all(env: JobEnv, day: date) -> None:
         for name, job in DAILY_CHAIN:
             current[0] = name
             started = time.perf_counter()
-            run = await job(as_of, env=env, triggered_by="bench")
+            run = await job(day, env=env, triggered_by="bench")
             timings.append(
                 {
                     "job": name,
+                    "day": day.isoformat(),
                     "seconds": round(time.perf_counter() - started, 3),
                     "counts": dict(run.counts),
                     "failures": len(run.failures),
@@ -96,26 +101,40 @@ async def chain(url: str, as_of: date, time_limit: float) -> None:
             )
             print(json.dumps({"progress": timings[-1]}), file=sys.stderr, flush=True)
 
+    results: list[dict[str, Any]] = []
     async with open_database(url):
         await _warm_up()
         env = JobEnv(gateway=TestGateway())
-        started = time.perf_counter()
-        task = asyncio.ensure_future(run_all(env))
-        done, _pending = await asyncio.wait({task}, timeout=time_limit)
-        timed_out = not done
-        if timed_out:
-            task.cancel()
-            with_suppressed = asyncio.gather(task, return_exceptions=True)
-            await with_suppressed
-        else:
-            task.result()
-        seconds = time.perf_counter() - started
-        emit(
-            seconds=seconds,
-            timed_out=timed_out,
-            running=current[0] if timed_out else None,
-            jobs=timings,
-        )
+        for offset in range(days):
+            day = as_of + timedelta(days=offset)
+            started = time.perf_counter()
+            task = asyncio.ensure_future(run_all(env, day))
+            done, _pending = await asyncio.wait({task}, timeout=time_limit)
+            timed_out = not done
+            if timed_out:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            else:
+                task.result()
+            results.append(
+                {
+                    "day": day.isoformat(),
+                    "seconds": time.perf_counter() - started,
+                    "timed_out": timed_out,
+                    "running": current[0] if timed_out else None,
+                }
+            )
+            if timed_out:
+                break
+    first = results[0]
+    emit(
+        seconds=first["seconds"],
+        timed_out=first["timed_out"],
+        running=first["running"],
+        jobs=[t for t in timings if t["day"] == first["day"]],
+        days=results,
+        all_jobs=timings,
+    )
 
 
 async def idle(url: str) -> None:
@@ -248,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("url")
     p.add_argument("as_of", type=date.fromisoformat)
     p.add_argument("--time-limit", type=float, default=600.0)
+    p.add_argument("--days", type=int, default=1)
     p = sub.add_parser("idle")
     p.add_argument("url")
     p = sub.add_parser("charges")
@@ -277,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.path == "child-baseline":
         asyncio.run(child_baseline(args.url, args.as_of))
     elif args.path == "chain":
-        asyncio.run(chain(args.url, args.as_of, args.time_limit))
+        asyncio.run(chain(args.url, args.as_of, args.time_limit, args.days))
     elif args.path == "idle":
         asyncio.run(idle(args.url))
     elif args.path == "charges":

@@ -1,8 +1,21 @@
 """Reading programs for the engine: the live version, its ``ProgramSpec``, and the payment
 schedule an order for it would use (``offered_schedule``: placement and the program preview
-refuse the same schedules)."""
+refuse the same schedules).
+
+A program version is immutable once written (a rules change makes a new version; what a spec
+reads of a product is its SKU, which names it), so a version's parsed spec is cached per
+version id (:func:`cached_spec`, :func:`version_spec`): placement, projections, the planner and
+the jobs parse each version once per process instead of three queries per order. The cache
+hangs off the database's connection object, so another database (a test's, a benchmark's)
+never sees this one's versions, and it is bounded (least recently used go first).
+"""
 
 from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.engine.billing import ScheduleSpec
 from continuity.engine.calendar import GapSpec
@@ -17,6 +30,51 @@ from continuity.models import (
     ProgramVersion,
     ProgramVersionSchedule,
 )
+
+#: How many versions' specs a process keeps per database (a handful are live at a time).
+SPEC_CACHE_SIZE = 256
+_CACHE_ATTRIBUTE = "_continuity_program_specs"
+
+
+def _cache() -> OrderedDict[int, ProgramSpec]:
+    """The spec cache of the database the models are bound to (one per open connection)."""
+    client: Any = ProgramVersion._meta.db
+    cache: OrderedDict[int, ProgramSpec] | None = getattr(client, _CACHE_ATTRIBUTE, None)
+    if cache is None:
+        cache = OrderedDict()
+        setattr(client, _CACHE_ATTRIBUTE, cache)
+    return cache
+
+
+def _remember(version_id: int, spec: ProgramSpec) -> ProgramSpec:
+    cache = _cache()
+    cache[version_id] = spec
+    cache.move_to_end(version_id)
+    while len(cache) > SPEC_CACHE_SIZE:
+        cache.popitem(last=False)
+    return spec
+
+
+def _recall(version_id: int) -> ProgramSpec | None:
+    cache = _cache()
+    spec = cache.get(version_id)
+    if spec is not None:
+        cache.move_to_end(version_id)
+    return spec
+
+
+async def cached_spec(version: ProgramVersion, code: str) -> ProgramSpec:
+    """``program_spec`` of a version already read, parsed once per process."""
+    return _recall(version.id) or _remember(version.id, await program_spec(version, code))
+
+
+async def version_spec(version_id: int, conn: BaseDBAsyncClient | None = None) -> ProgramSpec:
+    """The spec of a version by id: no query once it has been parsed."""
+    spec = _recall(version_id)
+    if spec is not None:
+        return spec
+    version = await ProgramVersion.get(id=version_id, using_db=conn).prefetch_related("program")
+    return _remember(version_id, await program_spec(version, version.program.code))
 
 
 async def live_version(program_id: int) -> ProgramVersion:

@@ -47,6 +47,16 @@ def test_quick_suite_on_sqlite_reports_every_benchmark(tmp_path: Path) -> None:
     assert child["details"]["counts_match"]
 
 
+def test_postgres_default_is_the_maintenance_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite creates and drops its own databases from ``postgres``, never a test database."""
+    from bench.backends import postgres_admin_url
+
+    monkeypatch.delenv("BENCH_POSTGRES_URL", raising=False)
+    assert postgres_admin_url() == "postgres://postgres@127.0.0.1:5432/postgres"
+    monkeypatch.setenv("BENCH_POSTGRES_URL", "postgres://u@db:5432/maintenance")
+    assert postgres_admin_url() == "postgres://u@db:5432/maintenance"
+
+
 def _backend(monkeypatch: pytest.MonkeyPatch) -> Backend:
     """The backend of this pytest process (Tortoise must see only one per process)."""
     if on_postgres():

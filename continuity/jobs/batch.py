@@ -15,13 +15,25 @@ one batch. The loop does the rest, once for every job:
   and counts ``capped`` when work was left for the next run;
 - the run ledger: counts and failures go to the ``RunRecorder`` of ``recorded_run``;
 - **graceful stop**: before each batch it asks the recorder (``checkpoint``), which ends the
-  run ``INTERRUPTED`` when a shutdown was requested; the next run completes the work.
+  run ``INTERRUPTED`` when a shutdown was requested; the next run completes the work;
+- **the API stays responsive**: the jobs run in the server's event loop, and on SQLite every
+  query of the process, the API's reads too, goes through one connection that a batch's
+  transaction holds until it commits. So on SQLite a batch is kept short: when a step takes
+  longer than ``BATCH_SECONDS`` the next batch is smaller in proportion (never under
+  ``MIN_BATCH``), and grows back toward ``size`` while steps are quick (PostgreSQL serves the
+  API from other pooled connections, and keeps the job's full batches: smaller ones cost it
+  throughput); on both, the loop yields to the event loop between batches, so that requests
+  waiting for it go first (docs/ARCHITECTURE.md, "Jobs and the API in one process").
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from time import monotonic
+
+from tortoise.connection import get_connection
 
 from continuity.jobs.runs import RunRecorder
 
@@ -33,6 +45,33 @@ class Outcome:
 
     used: int = 0
     full: bool = False
+
+
+#: How long one batch should hold the database (and, on SQLite, the API's one connection).
+BATCH_SECONDS = 0.25
+#: Batches never shrink below this many items (a step has a fixed cost per batch).
+MIN_BATCH = 50
+
+
+def target_seconds() -> float | None:
+    """How long a batch may hold the database: ``BATCH_SECONDS`` where the API shares the
+    jobs' one connection (SQLite), no bound on PostgreSQL."""
+    dialect = get_connection("default").capabilities.dialect
+    return None if dialect == "postgres" else BATCH_SECONDS
+
+
+def next_size(
+    current: int, largest: int, items: int, seconds: float, limit: float | None = BATCH_SECONDS
+) -> int:
+    """The next batch's size: in proportion when ``items`` took longer than ``limit``,
+    doubled (up to ``largest``) when a full batch took under half of it."""
+    if limit is None:
+        return largest
+    if seconds > limit and items > MIN_BATCH:
+        return max(MIN_BATCH, min(current, int(items * limit / seconds)))
+    if seconds < limit / 2 and items >= current:
+        return min(largest, current * 2)
+    return current
 
 
 #: The ids of the next items after ``after``, ascending, at most ``size``.
@@ -53,6 +92,8 @@ async def run_batches(
     """Work through every selected item, a batch at a time (see the module docstring)."""
     used = 0
     after = 0
+    current = size
+    limit = target_seconds()
 
     def room() -> int | None:
         return None if cap is None else cap - used
@@ -68,11 +109,14 @@ async def run_batches(
         if left is not None and left <= 0:
             await cap_reached()
             return
-        ids = await select(after, size)
+        await asyncio.sleep(0)  # let the API's requests in between two batches
+        ids = await select(after, current)
         if not ids:
             return
+        started = monotonic()
         try:
             outcome = await step(ids, left) or Outcome()
+            current = next_size(current, size, len(ids), monotonic() - started, limit)
         except Exception as exc:
             if len(ids) == 1:
                 run.fail(f"{item} {ids[0]}", f"{type(exc).__name__}: {exc}")

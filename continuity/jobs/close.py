@@ -11,7 +11,9 @@ continuity orders (``continuity.orders.status``). Every pass runs through the on
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
+from tortoise.connection import get_connection
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
@@ -33,6 +35,7 @@ from continuity.orders.status import follow_continuity_orders
 from continuity.parameters import load_call_center_parameters
 from continuity.payments.collect import collect_many
 from continuity.payments.records import close_refund_key, settle
+from continuity.sql import fetch
 
 JOB_NAME = "close-orders"
 ACTOR = f"job:{JOB_NAME}"
@@ -61,18 +64,37 @@ def _invoiced_lines(filters: JobFilters) -> QuerySet[ContinuityLine]:
     return lines
 
 
-def _finished(filters: JobFilters) -> QuerySet[ContinuityOrder]:
-    """Orders not closed yet with no line left to ship."""
-    orders = ContinuityOrder.filter(closed_at__isnull=True).exclude(
-        id__in=Subquery(
-            ContinuityLine.filter(status__in=_OPEN_LINES).distinct().values("continuity_order_id")
-        )
-    )
+#: Orders not closed yet with no line left to ship, after a keyset position. ``NOT EXISTS``
+#: per candidate order (the lines' order index), not ``NOT IN`` every open line: the cost
+#: follows the orders table, not the tens of millions of lines a million orders hold.
+_FINISHED = """
+SELECT o.id FROM continuity_order o
+WHERE o.closed_at IS NULL AND o.id > :after {where}
+  AND NOT EXISTS (SELECT 1 FROM continuity_line l
+                  WHERE l.continuity_order_id = o.id AND l.status IN (:open))
+ORDER BY o.id LIMIT :size
+"""
+
+
+async def _finished(
+    filters: JobFilters, after: int, size: int, where: str, **params: Any
+) -> list[int]:
+    """Orders not closed yet with no line left to ship, matching ``where`` (SQL on ``o``)."""
     if filters.order is not None:
-        orders = orders.filter(id=filters.order)
+        where += " AND o.id = :order"
+        params["order"] = filters.order
     if filters.program is not None:
-        orders = orders.filter(program__code=filters.program)
-    return orders
+        where += " AND o.program_id IN (SELECT p.id FROM program p WHERE p.code = :program)"
+        params["program"] = filters.program
+    rows = await fetch(
+        get_connection("default"),
+        _FINISHED.format(where=where),
+        after=after,
+        size=size,
+        open=[status.value for status in _OPEN_LINES],
+        **params,
+    )
+    return [int(row["id"]) for row in rows]
 
 
 async def close_orders(
@@ -103,10 +125,15 @@ async def close_orders(
             run.count("lines_closed", closed)
 
         async def complete(after: int, size: int) -> list[int]:
-            query = _finished(filters).filter(
-                id__gt=after, schedule_complete=True, status__in=_CLOSABLE
+            return await _finished(
+                filters,
+                after,
+                size,
+                # an expression: the keyset walk by id, not the (status, program) index
+                "AND o.schedule_complete = :complete AND o.status || '' IN (:closable)",
+                complete=True,
+                closable=[status.value for status in _CLOSABLE],
             )
-            return await id_list(query.order_by("id").limit(size))
 
         async def close(ids: list[int], _room: int | None) -> None:
             refunds: list[Payment] = []
@@ -116,8 +143,13 @@ async def close_orders(
                 await collect_many(refunds, env, as_of, params, run, actor=ACTOR)
 
         async def cancelled(after: int, size: int) -> list[int]:
-            query = _finished(filters).filter(id__gt=after, status=ContinuityOrderStatus.CANCELLED)
-            return await id_list(query.order_by("id").limit(size))
+            return await _finished(
+                filters,
+                after,
+                size,
+                "AND o.status || '' = :cancelled",
+                cancelled=ContinuityOrderStatus.CANCELLED.value,
+            )
 
         async def stamp(ids: list[int], _room: int | None) -> None:
             stamped = await ContinuityOrder.filter(id__in=ids, closed_at__isnull=True).update(

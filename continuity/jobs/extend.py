@@ -36,9 +36,12 @@ from continuity.sql import execute_many, fetch, json_text
 JOB_NAME = "extend-lines"
 ACTOR = f"job:{JOB_NAME}"
 
+#: ``o.status || ''``: an expression, so that SQLite walks the orders by id from the keyset
+#: position instead of reading every open order through the (status, program) index, then
+#: sorting them, for every batch (98 of the 120 s of the job on a second day at 1 M orders).
 _CANDIDATES = """
 SELECT o.id FROM continuity_order o
-WHERE o.id > :after AND o.schedule_complete = :no AND o.status IN (:open) {filters}
+WHERE o.id > :after AND o.schedule_complete = :no AND o.status || '' IN (:open) {filters}
   AND (SELECT COUNT(DISTINCT l.repeat_index) FROM continuity_line l
        WHERE l.continuity_order_id = o.id
          AND (l.status = 'pending'
@@ -55,7 +58,7 @@ _ORDERS = (
     "SELECT "
     + ORDER_COLUMNS
     + """ FROM continuity_order
-WHERE id IN (:orders) AND schedule_complete = :no AND status IN (:open)
+WHERE id IN (:orders) AND schedule_complete = :no AND status || '' IN (:open)
 ORDER BY id {lock}
 """
 )

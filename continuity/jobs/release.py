@@ -175,9 +175,7 @@ async def release_batch(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark
     )
     # the outbox, in the same transaction: child_order_created per new child order
-    await emit_many(
-        await child_order_events(conn, job_run_id=run_id, after_id=mark), conn=conn, fresh=True
-    )
+    await emit_many(await child_order_events(conn, job_run_id=run_id, after_id=mark), conn=conn)
     stats = await fetch(
         conn,
         """SELECT COUNT(*) AS n, SUM(CASE WHEN consolidated THEN 1 ELSE 0 END) AS merged

@@ -20,6 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from continuity.engine.plan import HISTORY, LineDiff, LineRow, Plan, kept_anchor, line_diffs
+from continuity.engine.spec import ProgramSpec
 from continuity.enums import ContinuityLineStatus, EventAction
 from continuity.jobs.batch import run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
@@ -30,16 +31,21 @@ from continuity.models import (
     ContinuityOrder,
     JobRun,
     Product,
-    Program,
     ProgramVersion,
 )
 from continuity.notifications.events import EventType, emit
 from continuity.orders.changes import now
 from continuity.orders.history import record
-from continuity.orders.replan import OrderState, Replanned, order_state, write_plans
+from continuity.orders.replan import (
+    OrderFacts,
+    OrderState,
+    Replanned,
+    load_states,
+    write_plans,
+)
 from continuity.orders.status import OPEN
 from continuity.parameters import load_call_center_parameters
-from continuity.programs import live_version, program_spec
+from continuity.programs import version_spec
 
 JOB_NAME = "continuity-update"
 
@@ -139,15 +145,47 @@ async def _stale_orders(filters: JobFilters, after: int, size: int) -> list[int]
     return await id_list(query.order_by("id").limit(size))
 
 
-async def _plan(
-    order: ContinuityOrder, threshold: int, as_of: date | None, conn: BaseDBAsyncClient
+async def _plans(
+    orders: list[ContinuityOrder], threshold: int, as_of: date | None, conn: BaseDBAsyncClient
+) -> list[_Move]:
+    """Each order's move, planned for all of them at once: the versions in two queries, the
+    orders' states in two per spec (``load_states``), the specs from the process's cache."""
+    if not orders:
+        return []
+    olds = {
+        v.id: v
+        for v in await ProgramVersion.filter(
+            id__in={o.program_version_id for o in orders}
+        ).using_db(conn)
+    }
+    lives: dict[int, ProgramVersion] = {}
+    for version in await (
+        ProgramVersion.filter(program_id__in={o.program_id for o in orders})
+        .order_by("number")
+        .using_db(conn)
+    ):
+        lives[version.program_id] = version
+    facts = [OrderFacts.of(order) for order in orders]
+    currents = await load_states(
+        conn, [(f, await version_spec(f.program_version_id, conn)) for f in facts], as_of=as_of
+    )
+    specs = [await version_spec(lives[f.program_id].id, conn) for f in facts]
+    states = await load_states(conn, list(zip(facts, specs, strict=True)), as_of=as_of)
+    return [
+        _move(order, olds[order.program_version_id], lives[order.program_id], c, s, spec, threshold)
+        for order, c, s, spec in zip(orders, currents, states, specs, strict=True)
+    ]
+
+
+def _move(
+    order: ContinuityOrder,
+    old: ProgramVersion,
+    new: ProgramVersion,
+    current: OrderState,
+    state: OrderState,
+    spec: ProgramSpec,
+    threshold: int,
 ) -> _Move:
-    old = await ProgramVersion.get(id=order.program_version_id, using_db=conn)
-    new = await live_version(order.program_id)
-    program = await Program.get(id=order.program_id, using_db=conn)
-    current = await order_state(conn, order, as_of=as_of)
-    spec = await program_spec(new, program.code)
-    state = await order_state(conn, order, as_of=as_of, spec=spec)
     anchor = kept_anchor(current.schedule, current.held)
     numbers = {event.number for event in spec.events}
     if anchor is None:  # nothing pending: the order keeps its lines, on the new version
@@ -232,11 +270,17 @@ async def preview_continuity_update(filters: JobFilters = NO_FILTERS) -> list[Or
             return result
         after = ids[-1]
         async with in_transaction() as conn:
-            for order in await ContinuityOrder.filter(id__in=ids).order_by("id").using_db(conn):
-                move = await _plan(order, params.repeat_threshold, None, conn)
-                planned = None
-                if move.plan is not None:
-                    [planned] = await write_plans(conn, [(move.state, move.plan)], dry_run=True)
+            orders = await ContinuityOrder.filter(id__in=ids).order_by("id").using_db(conn)
+            moves = await _plans(orders, params.repeat_threshold, None, conn)
+            replans = iter(
+                await write_plans(
+                    conn,
+                    [(move.state, move.plan) for move in moves if move.plan is not None],
+                    dry_run=True,
+                )
+            )
+            for order, move in zip(orders, moves, strict=True):
+                planned = next(replans) if move.plan is not None else None
                 result.append(_summary(order, move, planned, skus))
 
 
@@ -266,7 +310,7 @@ async def _update_order(order_id: int, as_of: date, threshold: int, run: RunReco
         order = await claim_order(order_id, conn)
         if order is None or order.status not in OPEN:
             return
-        move = await _plan(order, threshold, as_of, conn)
+        [move] = await _plans([order], threshold, as_of, conn)
         if move.old.id == move.new.id:
             return
         result = None

@@ -52,7 +52,7 @@ from continuity.orders.replan import write_lines
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.records import order_lines_charge, prepaid_charges
-from continuity.programs import live_version, offered_schedule, program_spec
+from continuity.programs import cached_spec, live_version, offered_schedule
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -151,7 +151,7 @@ async def _parent_line(
             code=ErrorCode.PRODUCT_INACTIVE,
         )
     version = await live_version(program.id)
-    spec = await program_spec(version, program.code)
+    spec = await cached_spec(version, program.code)
     if line.start_date is not None:
         if not version.prompt_for_start_date:
             raise InvalidInput(

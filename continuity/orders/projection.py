@@ -35,7 +35,7 @@ from continuity.errors import InvalidInput, NotFound
 from continuity.models import ContinuityOrder, Program, ProgramVersion
 from continuity.orders.replan import order_state
 from continuity.payments.records import awaiting_payment
-from continuity.programs import live_version, offered_schedule, program_spec, schedule_spec
+from continuity.programs import cached_spec, live_version, offered_schedule, schedule_spec
 
 MAX_PROJECTED = 100
 
@@ -133,7 +133,7 @@ async def program_preview(
         raise NotFound(f"no program {program_code!r}", field=["program"])
     version = await live_version(program.id)
     schedule = await offered_schedule(version, payment_schedule, ["paymentSchedule"])
-    spec = await program_spec(version, program.code)
+    spec = await cached_spec(version, program.code)
     begin = start_date(spec, start)
     first = first_event_number(spec, begin)
     anchor = Anchor(begin, first)

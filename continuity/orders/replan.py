@@ -33,8 +33,8 @@ from continuity.engine.plan import (
 from continuity.engine.schedule import Anchor
 from continuity.engine.spec import ProgramSpec
 from continuity.enums import BillingMode, ContinuityLineStatus, EventAction
-from continuity.models import ContinuityOrder, Program, ProgramVersion
-from continuity.programs import program_spec
+from continuity.models import ContinuityOrder
+from continuity.programs import version_spec
 from continuity.sql import as_date, execute, execute_many, fetch
 
 _HELD = """
@@ -323,7 +323,8 @@ async def write_plans(
 
 @dataclass
 class SpecCache:
-    """Program versions are immutable: one ``ProgramSpec`` per version for a whole run."""
+    """Program versions are immutable: one ``ProgramSpec`` per version for a whole run (read
+    through the process's cache, ``continuity.programs.version_spec``)."""
 
     specs: dict[int, ProgramSpec] = field(default_factory=dict)
 
@@ -331,9 +332,7 @@ class SpecCache:
         self, version_id: int, program_id: int, conn: BaseDBAsyncClient | None = None
     ) -> ProgramSpec:
         if version_id not in self.specs:
-            version = await ProgramVersion.get(id=version_id, using_db=conn)
-            program = await Program.get(id=program_id, using_db=conn)
-            self.specs[version_id] = await program_spec(version, program.code)
+            self.specs[version_id] = await version_spec(version_id, conn)
         return self.specs[version_id]
 
 

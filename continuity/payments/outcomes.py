@@ -79,9 +79,7 @@ async def write_outcomes(
             ],
         )
         # the outbox, in the outcomes' transaction: payment_succeeded / payment_failed
-        await emit_many(
-            [e for p in written if (e := payment_event(p)) is not None], conn=conn, fresh=True
-        )
+        await emit_many([e for p in written if (e := payment_event(p)) is not None], conn=conn)
         await _ready_to_ship(written, conn)
     held = set(
         await id_list(

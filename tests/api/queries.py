@@ -17,7 +17,7 @@ class QueryCounter(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         # The token lookup (server/guard.py) is one query per request, not per level.
-        if message.lstrip().upper().startswith("SELECT") and '"api_token"' not in message:
+        if message.lstrip().upper().startswith(("SELECT", "WITH")) and '"api_token"' not in message:
             self.queries.append(message)
 
 

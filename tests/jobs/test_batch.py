@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
 from tortoise.context import TortoiseContext
 
 from continuity.enums import JobRunStatus
-from continuity.jobs.batch import Outcome, run_batches
+from continuity.jobs import batch
+from continuity.jobs.batch import BATCH_SECONDS, MIN_BATCH, Outcome, next_size, run_batches
 from continuity.jobs.runs import RunRecorder, recorded_run
 
 pytestmark = pytest.mark.db
@@ -70,3 +72,61 @@ async def test_nothing_left_is_not_capped(db: TortoiseContext) -> None:
     run = await _run(work, size=10, cap=2)
     assert work.done == [1, 2]
     assert "capped" not in run.counts
+
+
+class SlowWork(Work):
+    """Each item of a step takes ``per_item`` seconds (of a fake clock the loop reads)."""
+
+    def __init__(self, count: int, per_item: float) -> None:
+        super().__init__(count)
+        self.per_item = per_item
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def step(self, ids: list[int], room: int | None) -> Outcome:
+        self.now += self.per_item * len(ids)
+        return await super().step(ids, room)
+
+
+async def test_slow_batches_shrink_so_that_none_holds_the_database_long(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step over BATCH_SECONDS makes the next batch smaller, never under MIN_BATCH; all the
+    work is still done, once, in keyset order."""
+    work = SlowWork(400, per_item=BATCH_SECONDS / 100)  # 200 items take 2 × BATCH_SECONDS
+    monkeypatch.setattr(batch, "monotonic", work.monotonic)
+    monkeypatch.setattr(batch, "target_seconds", lambda: BATCH_SECONDS)  # SQLite's bound
+    await _run(work, size=200, cap=None)
+    sizes = [len(call) for call in work.calls]
+    assert sizes[:3] == [200, 100, 100]
+    assert min(sizes) >= MIN_BATCH
+    assert work.done == list(range(1, 401))
+
+
+async def test_the_loop_yields_to_other_tasks_between_batches(db: TortoiseContext) -> None:
+    """A request waiting for the event loop runs between two batches, not after the run."""
+    seen: list[int] = []
+    work = Work(6)
+
+    async def step(ids: list[int], room: int | None) -> Outcome:
+        seen.append(len(work.calls))
+        return await Work.step(work, ids, room)
+
+    async def request() -> None:
+        seen.append(-1)
+
+    async with recorded_run("test", date(2027, 1, 31), {}, "test") as run:
+        waiting = asyncio.ensure_future(request())
+        await run_batches(run, select=work.select, step=step, size=2)
+        await waiting
+    assert seen.index(-1) < len(seen) - 1  # it ran before the last batch
+
+
+def test_next_size_in_proportion_and_back() -> None:
+    assert next_size(2000, 2000, 2000, BATCH_SECONDS * 4) == 500
+    assert next_size(500, 2000, 500, BATCH_SECONDS / 4) == 1000
+    assert next_size(1000, 2000, 300, BATCH_SECONDS / 4) == 1000  # a short last batch
+    assert next_size(60, 2000, 60, BATCH_SECONDS * 100) == MIN_BATCH
+    assert next_size(500, 2000, 500, 100.0, limit=None) == 2000  # PostgreSQL: no bound
