@@ -90,19 +90,14 @@ async def child_order_by_number(session: Session, number: str) -> models.ChildOr
     return await query.first()
 
 
-async def order_timeline(
-    order_id: int,
-    *,
-    limit: int,
-    before: datetime.datetime | None,
-    kinds: frozenset[timeline.TimelineKind],
-) -> list[timeline.TimelineItem]:
-    """An order's timeline (the caller already read the order, as it may see it)."""
+def timeline_bounds(limit: int, before: datetime.datetime | None) -> datetime.datetime | None:
+    """The checked arguments of an order's timeline: ``before`` as an aware time (a naive one
+    is UTC). The caller already read the order, as it may see it."""
     if not 1 <= limit <= timeline.MAX_ENTRIES:
         raise InvalidInput(f"last must be 1 to {timeline.MAX_ENTRIES}", field=["last"])
     if before is not None and before.tzinfo is None:
         before = before.replace(tzinfo=datetime.UTC)
-    return await timeline.timeline(order_id, limit=limit, before=before, kinds=kinds)
+    return before
 
 
 async def upcoming_shipments(

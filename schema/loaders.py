@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -24,6 +25,7 @@ from tortoise.models import Model
 
 from continuity import keyset, models
 from continuity.access import Caller
+from continuity.orders import timeline
 from resolvers.scope import customer_scope
 from schema.access import Grant, node_grant
 
@@ -59,6 +61,23 @@ async def _allowed_schedule_ids(ids: list[int]) -> Sequence[list[int]]:
     for row in await models.ProgramVersionSchedule.filter(version_id__in=ids).order_by("id"):
         groups[row.version_id].append(row.schedule_id)
     return [groups.get(k, []) for k in ids]
+
+
+#: An order's timeline as asked for: (order id, how many entries, older than, which kinds).
+TimelineKey = tuple[int, int, datetime | None, frozenset[timeline.TimelineKind]]
+
+
+async def _timelines(keys: list[TimelineKey]) -> list[list[timeline.TimelineItem]]:
+    """Timelines asked for in the same tick, one ``timelines`` call per set of arguments."""
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for order_id, limit, before, kinds in keys:
+        groups[(limit, before, kinds)].append(order_id)
+    found: dict[TimelineKey, list[timeline.TimelineItem]] = {}
+    for (limit, before, kinds), order_ids in groups.items():
+        by_order = await timeline.timelines(order_ids, limit=limit, before=before, kinds=kinds)
+        for order_id, items in by_order.items():
+            found[(order_id, limit, before, kinds)] = items
+    return [found[key] for key in keys]
 
 
 class Loaders:
@@ -104,6 +123,9 @@ class Loaders:
             lambda r: r.child_order_id,
         )
         self._rows: dict[type[Model], DataLoader[int, Any]] = {}
+        self.timelines: DataLoader[TimelineKey, list[timeline.TimelineItem]] = DataLoader(
+            load_fn=_timelines
+        )
         self.continuity_orders_by_sales_order = _grouped(
             lambda ids: models.ContinuityOrder.filter(sales_order_id__in=ids).order_by("id"),
             lambda r: r.sales_order_id,

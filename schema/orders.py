@@ -413,9 +413,11 @@ class ContinuityOrder(Entity):
             if caller is not None and node_grant(type_name, caller.role) is not Grant.NO
         )
         try:
-            items = await orders.order_timeline(self.id, limit=last, before=before, kinds=kinds)
+            before = orders.timeline_bounds(last, before)
         except ContinuityError as error:
             raise query_error(error) from None
+        # batched: a page of orders with their timelines is one query per kind
+        items = await info.context.loaders.timelines.load((self.id, last, before, kinds))
         return [TimelineEntry(at=i.at, kind=i.kind, summary=i.summary, _pk=i.pk) for i in items]
 
 

@@ -234,6 +234,7 @@ UNDER_SPECIAL = {
     "UpcomingShipment.items": "Query.upcomingShipments",
     "ProgramPreview.shipments": "Query.programPreview",
     "ProgramPreview.installments": "Query.programPreview",
+    "OrderUpdatePreview.lines": "Query.continuityUpdatePreview",
 }
 
 
@@ -376,19 +377,21 @@ EXTRA_SCHEDULES = """
 def seeded_client(
     settings: Settings, gateway: TestGateway, rules_dir: Path
 ) -> Iterator[TestClient]:
-    """The app with more payment schedules than a page of 2 and a webhook subscriber (so that
-    orders have notifications; they are not delivered: no scheduler)."""
+    """The app with more payment schedules than a page of 2, a webhook subscriber (so that
+    orders have notifications; they are not delivered: no scheduler), and no practical cost
+    limit: pages of 20 under pages of 20 are what this test reads, not what clients should."""
     schedules = rules_dir / "payment-schedules.yaml"
     schedules.write_text(schedules.read_text() + EXTRA_SCHEDULES)
     configured = settings.model_copy(
         update={
+            "service": settings.service.model_copy(update={"max_query_cost": 10**9}),
             "notifications": NotificationSettings(
                 webhooks=[
                     WebhookSubscriberSettings.model_validate(
                         {"name": "erp", "url": "http://127.0.0.1:9/hooks", "secret": "s" * 16}
                     )
                 ]
-            )
+            ),
         }
     )
     app = create_app(configured, gateway=gateway, clock=lambda: API_TODAY)
