@@ -13,10 +13,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
+
+M = TypeVar("M", bound=Model)
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
@@ -112,3 +115,25 @@ def as_date(value: Any) -> date:
 
 def json_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """Every column of ``model`` as ``alias."col" AS alias__col``: several models read in one
+    statement (a join) and rebuilt apart with ``model_from_row``."""
+    return ", ".join(
+        f'{alias}."{column}" AS {alias}__{column}'
+        for column in model._meta.fields_db_projection.values()
+    )
+
+
+def model_from_row(model: type[M], row: Mapping[str, Any], alias: str) -> M | None:
+    """The ``model`` object of ``alias``'s columns in ``row`` (``None`` when a left join found
+    none), built as Tortoise builds the objects of its own queries (``_init_from_db``)."""
+    if row[f"{alias}__id"] is None:
+        return None
+    return model._init_from_db(
+        **{
+            column: row[f"{alias}__{column}"]
+            for column in model._meta.fields_db_projection.values()
+        }
+    )
