@@ -372,7 +372,7 @@ async def place_sales_order(
         continuity_orders = []
         for parent in parents:
             continuity_order, parent_payments = await _create_continuity_order(
-                parent, sales_order, address, method, order_date, actor, conn, today
+                parent, sales_order, customer, address, method, order_date, actor, conn, today
             )
             continuity_orders.append(continuity_order)
             payments.extend(parent_payments)
@@ -392,6 +392,7 @@ async def place_sales_order(
 async def _create_continuity_order(
     parent: _ParentLine,
     sales_order: SalesOrder,
+    customer: Customer,
     address: Address,
     method: PaymentMethod,
     order_date: date,
@@ -489,5 +490,6 @@ async def _create_continuity_order(
         },
         conn=conn,
         discriminator="placed",
+        customer=customer,
     )
     return order, payments
