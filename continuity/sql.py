@@ -13,10 +13,14 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from functools import lru_cache
+from typing import Any, TypeVar, cast
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 from tortoise.queryset import QuerySet
+
+M = TypeVar("M", bound=Model)
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
@@ -41,24 +45,52 @@ def render(conn: BaseDBAsyncClient, sql: str, params: Mapping[str, Any]) -> tupl
     """``sql`` with ``:name`` parameters → (driver SQL, positional values).
 
     ``{json}`` in the text becomes the cast a JSON column needs (none on SQLite); a sequence
-    parameter used as ``IN (:ids)`` expands to one placeholder per item.
+    parameter used as ``IN (:ids)`` expands to one placeholder per item. The text is rewritten
+    once per statement and shape of its parameters (``_compiled``): a regex over a long
+    statement cost ~25 µs a call, a fifth of a projection on SQLite.
     """
     postgres = dialect(conn) == "postgres"
+    shape = tuple(
+        (name, len(value) if isinstance(value, (list, tuple)) else -1)
+        for name, value in params.items()
+    )
+    text, order = _compiled(sql, postgres, shape)
     values: list[Any] = []
+    for name in order:
+        value = params[name]
+        if isinstance(value, (list, tuple)):
+            values.extend(_value(item, postgres) for item in value)
+        else:
+            values.append(_value(value, postgres))
+    return text, values
+
+
+@lru_cache(maxsize=512)
+def _compiled(
+    sql: str, postgres: bool, shape: tuple[tuple[str, int], ...]
+) -> tuple[str, tuple[str, ...]]:
+    """The driver's text of ``sql`` for parameters of ``shape`` (name → list length, -1 for a
+    single value), and the parameter names in the order their values go."""
+    sizes = dict(shape)
+    order: list[str] = []
+    count = 0
 
     def placeholder(match: re.Match[str]) -> str:
-        value = params[match.group(1)]
-        if isinstance(value, (list, tuple)):
-            marks = []
-            for item in value:
-                values.append(_value(item, postgres))
-                marks.append(f"${len(values)}" if postgres else "?")
-            return ", ".join(marks) if marks else "NULL"
-        values.append(_value(value, postgres))
-        return f"${len(values)}" if postgres else "?"
+        nonlocal count
+        name = match.group(1)
+        size = sizes[name]
+        order.append(name)
+        if size < 0:
+            count += 1
+            return f"${count}" if postgres else "?"
+        if size == 0:
+            return "NULL"
+        marks = [f"${count + i + 1}" if postgres else "?" for i in range(size)]
+        count += size
+        return ", ".join(marks)
 
     text = sql.replace("{json}", "::jsonb" if postgres else "")
-    return _PARAM.sub(placeholder, text), values
+    return _PARAM.sub(placeholder, text), tuple(order)
 
 
 async def fetch(conn: BaseDBAsyncClient, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -112,3 +144,25 @@ def as_date(value: Any) -> date:
 
 def json_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def model_columns(model: type[Model], alias: str) -> str:
+    """Every column of ``model`` as ``alias."col" AS alias__col``: several models read in one
+    statement (a join) and rebuilt apart with ``model_from_row``."""
+    return ", ".join(
+        f'{alias}."{column}" AS {alias}__{column}'
+        for column in model._meta.fields_db_projection.values()
+    )
+
+
+def model_from_row(model: type[M], row: Mapping[str, Any], alias: str) -> M | None:
+    """The ``model`` object of ``alias``'s columns in ``row`` (``None`` when a left join found
+    none), built as Tortoise builds the objects of its own queries (``_init_from_db``)."""
+    if row[f"{alias}__id"] is None:
+        return None
+    return model._init_from_db(
+        **{
+            column: row[f"{alias}__{column}"]
+            for column in model._meta.fields_db_projection.values()
+        }
+    )

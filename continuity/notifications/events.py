@@ -95,6 +95,10 @@ class Event:
     discriminator: str
 
 
+#: What a payload and its recipient need of the customer.
+CUSTOMER_FIELDS = ("id", "account_number", "name", "email")
+
+
 async def emit(
     order: ContinuityOrder,
     event: EventType,
@@ -103,17 +107,24 @@ async def emit(
     conn: BaseDBAsyncClient | None,
     discriminator: str,
     policy: NotificationPolicy | None = None,
+    customer: Customer | None = None,
 ) -> int:
     """Write the outbox rows of one event about ``order``; return how many were new.
 
     ``conn`` is the transaction of the change that causes the event (``None`` only for
-    notices that no change causes, such as the schedule notices).
+    notices that no change causes, such as the schedule notices). ``customer``, the order's
+    customer when the caller has just read it (placement), saves a query.
     """
     return await emit_many(
         [Event(order.id, event, payload, discriminator)],
         conn=conn,
         policy=policy,
         orders={order.id: (order.number, order.customer_id)},
+        customers=(
+            {customer.id: {f: getattr(customer, f) for f in CUSTOMER_FIELDS}}
+            if customer is not None and customer.id == order.customer_id
+            else None
+        ),
     )
 
 
@@ -123,11 +134,12 @@ async def emit_many(
     conn: BaseDBAsyncClient | None,
     policy: NotificationPolicy | None = None,
     orders: Mapping[int, tuple[str, int]] | None = None,
+    customers: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> int:
     """Write the outbox rows of many events in a few statements (batch jobs); return how many
     events had at least one new row. Every payload gets the order number and the customer;
     the event's own fields follow. ``orders`` (id → (number, customer id)) saves a query when
-    known."""
+    known; ``customers`` (id → ``CUSTOMER_FIELDS``) likewise."""
     from continuity.notifications.policy import current_policy
 
     if not events:
@@ -144,12 +156,11 @@ async def emit_many(
         )
         for order_id, number, customer_id in found:
             known[int(order_id)] = (str(number), int(customer_id))
-    customers = {
-        int(row["id"]): row
-        for row in await Customer.filter(id__in={known[e.order_id][1] for e in events})
-        .using_db(conn)
-        .values("id", "account_number", "name", "email")
-    }
+    customers = dict(customers or {})
+    unread = {known[e.order_id][1] for e in events} - customers.keys()
+    if unread:
+        for row in await Customer.filter(id__in=unread).using_db(conn).values(*CUSTOMER_FIELDS):
+            customers[int(row["id"])] = row
     rows: dict[str, dict[str, Any]] = {}
     source: dict[str, int] = {}  # dedupe key → index of its event
     for index, event in enumerate(events):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
 from continuity.customers import card_expired
@@ -53,6 +55,7 @@ from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.records import order_lines_charge, prepaid_charges
 from continuity.programs import cached_spec, live_version, offered_schedule
+from continuity.sql import fetch, model_columns, model_from_row
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -111,16 +114,50 @@ def _line_field(index: int, name: str) -> list[str]:
     return ["input", "lines", str(index), name]
 
 
+@cache
+def _parts_sql() -> str:
+    return f"""
+SELECT {model_columns(Customer, "c")}, {model_columns(Address, "a")},
+       {model_columns(PaymentMethod, "m")}
+FROM customer c
+LEFT JOIN address a ON a.id = :address AND a.customer_id = c.id
+LEFT JOIN payment_method m ON m.id = :method AND m.customer_id = c.id
+WHERE c.id = :customer
+"""
+
+
+@cache
+def _products_sql() -> str:
+    """The order's products, each with its program and the program's live (latest) version."""
+    return f"""
+SELECT {model_columns(Product, "pr")}, {model_columns(Program, "pg")},
+       {model_columns(ProgramVersion, "v")}
+FROM product pr
+LEFT JOIN program pg ON pg.id = pr.program_id
+LEFT JOIN program_version v ON v.program_id = pg.id
+     AND v.number = (SELECT MAX(l.number) FROM program_version l WHERE l.program_id = pg.id)
+WHERE pr.sku IN (:skus)
+"""
+
+
 async def _customer_parts(
     order: SalesOrderInput, today: date
 ) -> tuple[Customer, Address, PaymentMethod]:
-    customer = await Customer.get_or_none(id=order.customer_id)
-    if customer is None:
+    rows = await fetch(
+        get_connection("default"),
+        _parts_sql(),
+        customer=order.customer_id,
+        address=order.ship_to_address_id,
+        method=order.payment_method_id,
+    )
+    if not rows:
         raise NotFound("no such customer", field=["input", "customerId"])
-    address = await Address.get_or_none(id=order.ship_to_address_id, customer_id=customer.id)
+    customer = model_from_row(Customer, rows[0], "c")
+    address = model_from_row(Address, rows[0], "a")
+    method = model_from_row(PaymentMethod, rows[0], "m")
+    assert customer is not None  # the row is the customer's
     if address is None:
         raise NotFound("no such address for this customer", field=["input", "shipToAddressId"])
-    method = await PaymentMethod.get_or_none(id=order.payment_method_id, customer_id=customer.id)
     if method is None:
         raise NotFound(
             "no such payment method for this customer", field=["input", "paymentMethodId"]
@@ -141,16 +178,22 @@ async def _customer_parts(
 
 
 async def _parent_line(
-    index: int, line: OrderLineInput, product: Product, order_date: date
+    index: int,
+    line: OrderLineInput,
+    product: Product,
+    order_date: date,
+    live: tuple[Program | None, ProgramVersion | None],
 ) -> _ParentLine:
-    program = await Program.get(id=product.program_id)
+    program, version = live
+    if program is None or version is None:  # a parent product without its program: as before
+        program = await Program.get(id=product.program_id)
+        version = await live_version(program.id)
     if program.retired or not program.active:
         raise InvalidInput(
             f"program {program.code} takes no new orders",
             field=_line_field(index, "sku"),
             code=ErrorCode.PRODUCT_INACTIVE,
         )
-    version = await live_version(program.id)
     spec = await cached_spec(version, program.code)
     if line.start_date is not None:
         if not version.prompt_for_start_date:
@@ -208,7 +251,17 @@ async def validate_order(
         raise InvalidInput("an order needs at least one line", field=["input", "lines"])
     if len(order.lines) > MAX_LINES:
         raise InvalidInput(f"at most {MAX_LINES} lines", field=["input", "lines"])
-    products = {p.sku: p for p in await Product.filter(sku__in={line.sku for line in order.lines})}
+    products: dict[str, Product] = {}
+    programs: dict[str, tuple[Program | None, ProgramVersion | None]] = {}
+    skus = sorted({line.sku for line in order.lines})
+    for row in await fetch(get_connection("default"), _products_sql(), skus=skus):
+        product = model_from_row(Product, row, "pr")
+        assert product is not None  # the row is the product's
+        products[product.sku] = product
+        programs[product.sku] = (
+            model_from_row(Program, row, "pg"),
+            model_from_row(ProgramVersion, row, "v"),
+        )
     ordinary: list[tuple[int, Product]] = []
     parents: list[_ParentLine] = []
     currencies: set[str] = set()
@@ -236,7 +289,7 @@ async def validate_order(
                 code=ErrorCode.CURRENCY_MISMATCH,
             )
         if product.kind is ProductKind.PARENT:
-            parents.append(await _parent_line(index, line, product, order_date))
+            parents.append(await _parent_line(index, line, product, order_date, programs[line.sku]))
         else:
             if line.start_date is not None or line.payment_schedule is not None:
                 raise InvalidInput(
@@ -319,7 +372,7 @@ async def place_sales_order(
         continuity_orders = []
         for parent in parents:
             continuity_order, parent_payments = await _create_continuity_order(
-                parent, sales_order, address, method, order_date, actor, conn, today
+                parent, sales_order, customer, address, method, order_date, actor, conn, today
             )
             continuity_orders.append(continuity_order)
             payments.extend(parent_payments)
@@ -339,6 +392,7 @@ async def place_sales_order(
 async def _create_continuity_order(
     parent: _ParentLine,
     sales_order: SalesOrder,
+    customer: Customer,
     address: Address,
     method: PaymentMethod,
     order_date: date,
@@ -436,5 +490,6 @@ async def _create_continuity_order(
         },
         conn=conn,
         discriminator="placed",
+        customer=customer,
     )
     return order, payments

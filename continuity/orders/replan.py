@@ -12,7 +12,7 @@ job for the same date changes no row.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -37,21 +37,23 @@ from continuity.models import ContinuityOrder
 from continuity.programs import version_spec
 from continuity.sql import as_date, execute, execute_many, fetch
 
-_HELD = """
+#: An order's lines as the planner reads them (``_held``); ``HELD_ORDER`` sorts them.
+HELD_SELECT = """
 SELECT l.id, l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq, l.action,
        l.product_id, l.quantity, l.price_minor, l.planned_ship_date, l.status,
        CASE WHEN c.created_for >= :as_of THEN 1 ELSE 0 END AS in_flight
 FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id
 WHERE l.continuity_order_id IN (:orders)
-ORDER BY l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq
 """
+_HELD = HELD_SELECT + "ORDER BY l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq"
 
-_SUBSTITUTIONS = """
-SELECT s.continuity_order_id, s.from_product_id, s.to_product_id, p.sku, s.price_minor
+#: An order's substitutions (``_substitution``), in the order they were made (``id``).
+SUBSTITUTIONS_SELECT = """
+SELECT s.id, s.continuity_order_id, s.from_product_id, s.to_product_id, p.sku, s.price_minor
 FROM order_item_substitution s JOIN product p ON p.id = s.to_product_id
 WHERE s.continuity_order_id IN (:orders)
-ORDER BY s.continuity_order_id, s.id
 """
+_SUBSTITUTIONS = SUBSTITUTIONS_SELECT + "ORDER BY s.continuity_order_id, s.id"
 
 _INSERT = """
 INSERT INTO continuity_line (continuity_order_id, event_number, repeat_index, item_seq, action,
@@ -211,6 +213,40 @@ def _held(row: dict[str, Any]) -> HeldLine:
     )
 
 
+def _substitution(row: dict[str, Any]) -> Substitution:
+    return Substitution(
+        int(row["from_product_id"]),
+        int(row["to_product_id"]),
+        str(row["sku"]),
+        int(row["price_minor"]) if row["price_minor"] is not None else None,
+    )
+
+
+def states_from_rows(
+    orders: Sequence[tuple[OrderFacts, ProgramSpec]],
+    held_rows: Iterable[dict[str, Any]],
+    substitution_rows: Iterable[dict[str, Any]],
+) -> list[OrderState]:
+    """The orders' states from the rows of ``HELD_SELECT`` and ``SUBSTITUTIONS_SELECT``, each
+    sorted as ``load_states`` sorts them (by order, then by line key or substitution id)."""
+    held: dict[int, list[HeldLine]] = defaultdict(list)
+    for row in held_rows:
+        held[int(row["continuity_order_id"])].append(_held(row))
+    swaps: dict[int, list[Substitution]] = defaultdict(list)
+    for row in substitution_rows:
+        swaps[int(row["continuity_order_id"])].append(_substitution(row))
+    return [
+        OrderState(
+            facts,
+            OrderSchedule(
+                spec, facts.first_event, facts.anchor, facts.quantity, tuple(swaps[facts.id])
+            ),
+            tuple(held[facts.id]),
+        )
+        for facts, spec in orders
+    ]
+
+
 async def load_states(
     conn: BaseDBAsyncClient,
     orders: Sequence[tuple[OrderFacts, ProgramSpec]],
@@ -223,29 +259,11 @@ async def load_states(
     if not orders:
         return []
     ids = [facts.id for facts, _spec in orders]
-    held: dict[int, list[HeldLine]] = defaultdict(list)
-    for row in await fetch(conn, _HELD, orders=ids, as_of=as_of):
-        held[int(row["continuity_order_id"])].append(_held(row))
-    swaps: dict[int, list[Substitution]] = defaultdict(list)
-    for row in await fetch(conn, _SUBSTITUTIONS, orders=ids):
-        swaps[int(row["continuity_order_id"])].append(
-            Substitution(
-                int(row["from_product_id"]),
-                int(row["to_product_id"]),
-                str(row["sku"]),
-                int(row["price_minor"]) if row["price_minor"] is not None else None,
-            )
-        )
-    return [
-        OrderState(
-            facts,
-            OrderSchedule(
-                spec, facts.first_event, facts.anchor, facts.quantity, tuple(swaps[facts.id])
-            ),
-            tuple(held[facts.id]),
-        )
-        for facts, spec in orders
-    ]
+    return states_from_rows(
+        orders,
+        await fetch(conn, _HELD, orders=ids, as_of=as_of),
+        await fetch(conn, _SUBSTITUTIONS, orders=ids),
+    )
 
 
 def _values(row: LineRow) -> dict[str, Any]:

@@ -20,8 +20,9 @@ its amount less the refunds already recorded against it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -391,7 +392,8 @@ async def activate_waiting_refunds(
 #: The charges that gate shipping: a prepaid order ships nothing until its up-front charge,
 #: or its installments up to ``ship_after_installment`` (the first when the schedule says
 #: nothing), are taken. ``until``: when the next attempt is due.
-_GATE = """
+#: Per order, the charges that gate its shipping and are not taken (``gates_from_rows``).
+GATE_SELECT = """
 SELECT p.continuity_order_id AS order_id,
        MAX(CASE WHEN p.status = 'declined' THEN p.next_retry_on ELSE p.due_date END) AS until,
        SUM(CASE WHEN p.status = 'failed' THEN 1 ELSE 0 END) AS failed
@@ -415,7 +417,11 @@ async def awaiting_payment(
     failed for good: the order is on payment hold until it is paid)."""
     if not order_ids:
         return {}
-    rows = await fetch(conn, _GATE, orders=list(order_ids))
+    return gates_from_rows(await fetch(conn, GATE_SELECT, orders=list(order_ids)))
+
+
+def gates_from_rows(rows: Iterable[dict[str, Any]]) -> dict[int, date | None]:
+    """``awaiting_payment``'s answer from the rows of ``GATE_SELECT``."""
     return {
         int(row["order_id"]): (
             None if int(row["failed"] or 0) or row["until"] is None else as_date(row["until"])
