@@ -87,6 +87,13 @@ def sync_database_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def shared_url(sync_database_url: str) -> str:
+    """A database several processes open at once (servers, CLI runs, replicas killed and
+    restarted): the same fresh database, under the name those tests read best."""
+    return sync_database_url
+
+
+@pytest.fixture
 def settings(sync_database_url: str, rules_dir: Path) -> Settings:
     return make_settings(sync_database_url, rules_dir)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,20 +20,10 @@ from continuity.db import open_database
 from continuity.enums import Role
 from continuity.models import Payment, SalesOrder
 from tests.api.customers import PLACE
-from tests.dbutil import create_database, drop_database
 from tests.jobs.world import buyer
 from tests.test_serve_processes import Replica, _wait_for
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 async def _customer(url: str) -> tuple[str, dict[str, str]]:

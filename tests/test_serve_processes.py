@@ -20,7 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from continuity.db import open_database
 from continuity.enums import JobRunStatus
 from continuity.jobs import DAILY_CHAIN
 from continuity.models import JobRun
-from tests.dbutil import create_database, drop_database, on_postgres
+from tests.dbutil import on_postgres
 from tests.jobs.processes import BUYERS_DEFAULT, exactly_once, journal_lines, populate
 
 pytestmark = pytest.mark.db
@@ -43,15 +43,6 @@ TIMEZONE = "UTC"
 
 def _today() -> date:
     return datetime.now(ZoneInfo(TIMEZONE)).date()
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 def _free_port() -> int:

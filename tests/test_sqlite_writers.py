@@ -13,7 +13,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,15 +29,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 def test_every_sqlite_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:

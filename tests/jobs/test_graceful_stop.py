@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +15,11 @@ import pytest
 from continuity.db import open_database
 from continuity.enums import JobRunStatus, PaymentStatus
 from continuity.models import ChildOrder, JobRun, Payment
-from tests.dbutil import create_database, drop_database
 from tests.jobs.processes import DAY0, exactly_once, jobs_run, journal_lines, populate
 
 pytestmark = pytest.mark.db
 
 BUYERS = 8
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 def _wait_for(condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]

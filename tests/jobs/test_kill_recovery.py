@@ -11,27 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.dbutil import create_database, drop_database
 from tests.jobs.processes import DAY0, exactly_once, jobs_run, journal_lines, populate
 
 pytestmark = pytest.mark.db
 
 BUYERS = 8  # 24 orders: five batches of five
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 @pytest.mark.parametrize(

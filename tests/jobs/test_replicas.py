@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from continuity.db import open_database
 from continuity.enums import ContinuityLineStatus, PaymentPurpose
 from continuity.models import ChildOrder, ChildOrderLine, ContinuityLine, JobRun, Payment
 from continuity.payments.gateway import TestGateway
-from tests.dbutil import create_database, drop_database, on_postgres
+from tests.dbutil import on_postgres
 from tests.jobs.world import buyer, open_business, order
 
 pytestmark = [
@@ -31,15 +30,6 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 DAY0 = date(2027, 1, 10)
 ORDERS = 120
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 async def _populate(url: str, rules_dir: Path) -> None:

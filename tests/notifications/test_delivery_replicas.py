@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from continuity.enums import NotificationStatus
 from continuity.models import Notification
 from continuity.notifications.policy import NotificationPolicy, Subscriber, set_policy
 from continuity.payments.gateway import TestGateway
-from tests.dbutil import create_database, drop_database, on_postgres
+from tests.dbutil import on_postgres
 from tests.jobs.world import buyer, open_business, order
 from tests.notifications.receivers import webhook_receiver
 
@@ -33,15 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DAY0 = date(2027, 1, 10)
 ORDERS = 60
 SECRET = "whsec-0123456789abcdef"
-
-
-@pytest.fixture
-def shared_url(tmp_path: Path) -> Iterator[str]:
-    url = asyncio.run(create_database(tmp_path))
-    try:
-        yield url
-    finally:
-        asyncio.run(drop_database(url))
 
 
 async def _populate(url: str, rules_dir: Path, hook_url: str) -> None:
