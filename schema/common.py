@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 
+from continuity import models
 from continuity.errors import ContinuityError
 from continuity.money import from_minor
 from schema.enums import CurrencyCode, ErrorCode, GapUnit
@@ -114,3 +115,12 @@ def at_argument(error: ContinuityError, renames: Mapping[str, str]) -> Continuit
     if error.field is not None:
         error.field = tuple(renames.get(part, part) for part in error.field)
     return error
+
+
+#: The postal fields an address and a child order's ship-to show alike.
+POSTAL_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+def postal_fields(row: models.Address) -> dict[str, Any]:
+    """An address row's postal fields, by their GraphQL types' attribute names."""
+    return {field: getattr(row, field) for field in POSTAL_FIELDS}

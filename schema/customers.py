@@ -12,7 +12,15 @@ from continuity import customers as domain
 from continuity import keyset, models
 from continuity.errors import ContinuityError
 from resolvers import customers
-from schema.common import INPUT, USER_ERRORS, UserError, at_input, query_error, user_errors
+from schema.common import (
+    INPUT,
+    USER_ERRORS,
+    UserError,
+    at_input,
+    postal_fields,
+    query_error,
+    user_errors,
+)
 from schema.connections import Connection, QueryPager, RelationPager, connection
 from schema.context import Info
 from schema.idempotency import idempotent, key_field
@@ -46,18 +54,7 @@ class Address(Entity):
 
     @classmethod
     def from_row(cls, row: models.Address) -> Address:
-        return cls(
-            id=row.id,
-            label=row.label,
-            name=row.name,
-            line1=row.line1,
-            line2=row.line2,
-            city=row.city,
-            region=row.region,
-            postal_code=row.postal_code,
-            country=row.country,
-            is_default=row.is_default,
-        )
+        return cls(id=row.id, label=row.label, is_default=row.is_default, **postal_fields(row))
 
 
 @entity(models.PaymentMethod, owner="customer_id")

@@ -14,7 +14,16 @@ from continuity.errors import ContinuityError
 from continuity.fulfilment import Shipment
 from resolvers import fulfilment, orders
 from resolvers.fulfilment import ChildOrderFilter
-from schema.common import INPUT, USER_ERRORS, Money, UserError, at_input, query_error, user_errors
+from schema.common import (
+    INPUT,
+    USER_ERRORS,
+    Money,
+    UserError,
+    at_input,
+    postal_fields,
+    query_error,
+    user_errors,
+)
 from schema.connections import Connection, QueryPager, connection
 from schema.context import Info
 from schema.enums import ChildOrderPaymentState, ChildOrderStatus, PaymentKind, PaymentStatus
@@ -48,15 +57,7 @@ class ShipTo:
 
     @classmethod
     def from_row(cls, row: models.Address) -> ShipTo:
-        return cls(
-            name=row.name,
-            line1=row.line1,
-            line2=row.line2,
-            city=row.city,
-            region=row.region,
-            postal_code=row.postal_code,
-            country=row.country,
-        )
+        return cls(**postal_fields(row))
 
 
 @strawberry.type(
