@@ -31,14 +31,14 @@ class Money:
 
     @classmethod
     def of(cls, minor: int, currency: str) -> Money:
-        return _money(cls, minor, currency)
+        return _money(minor, currency)
 
 
 @functools.lru_cache(maxsize=4096)
-def _money(cls: type[Money], minor: int, currency: str) -> Money:
+def _money(minor: int, currency: str) -> Money:
     """Amounts repeat (a program's prices): a list page shows the same few hundred times,
     and nothing changes a ``Money`` once made."""
-    return cls(amount=from_minor(minor, currency), currency_code=CurrencyCode(currency))
+    return Money(amount=from_minor(minor, currency), currency_code=CurrencyCode(currency))
 
 
 def money_json(minor: int, currency: str) -> dict[str, str]:

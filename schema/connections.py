@@ -251,8 +251,8 @@ async def _prefetch_relation(
         frame = window(model.__name__, model, first.relation.ordering, args)
     except GraphQLError:
         return []  # the field's own resolver reports it, at its place in the answer
-    loader = info.context.loaders.page(first.relation)
-    pages = await loader.load_many([(pager.parent, frame) for pager in pagers])
+    found = await keyset.pages(first.relation, [pager.parent for pager in pagers], frame)
+    pages = [found[pager.parent] for pager in pagers]
     detail = None
     if first.prepare is not None:
         detail = await first.prepare(info, [row for page in pages for row in page.rows])
@@ -355,7 +355,10 @@ async def prefetch(info: Info, nodes: list[Any], selections: list[Selection]) ->
         args = _page_args(selected.arguments)
         resolve = cast(Callable[[Any], Any], field.base_resolver.wrapped_func)  # type: ignore[union-attr]
         pagers = [resolve(node) for node in nodes]
-        if not all(isinstance(pager, RelationPager) for pager in pagers):
+        if not all(
+            isinstance(pager, RelationPager) and pager.relation == pagers[0].relation
+            for pager in pagers
+        ):
             continue
         connections = await _prefetch_relation(info, paging, pagers, args)
         children = [child for connection in connections for child in connection.nodes]
