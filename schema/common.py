@@ -4,6 +4,7 @@ errors with ``extensions.code`` (queries)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -30,7 +31,14 @@ class Money:
 
     @classmethod
     def of(cls, minor: int, currency: str) -> Money:
-        return cls(amount=from_minor(minor, currency), currency_code=CurrencyCode(currency))
+        return _money(minor, currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _money(minor: int, currency: str) -> Money:
+    """Amounts repeat (a program's prices): a list page shows the same few hundred times,
+    and nothing changes a ``Money`` once made."""
+    return Money(amount=from_minor(minor, currency), currency_code=CurrencyCode(currency))
 
 
 def money_json(minor: int, currency: str) -> dict[str, str]:

@@ -86,6 +86,9 @@ class Loaders:
         self._nodes: dict[str, DataLoader[int, Any]] = {}
         self._pages: dict[keyset.Relation[Any], DataLoader[Any, keyset.Page[Any]]] = {}
         self._counts: dict[keyset.Relation[Any], DataLoader[int, int]] = {}
+        #: Child-list pages a level read ahead for all its nodes (``schema.connections.prefetch``),
+        #: by (the field's paging, parent id, page arguments).
+        self.connections: dict[tuple[Any, int, Any], Any] = {}
         self.latest_version_by_program: DataLoader[int, models.ProgramVersion | None] = DataLoader(
             load_fn=self._latest
         )

@@ -19,6 +19,7 @@ from schema.common import Money, present_amounts, query_error
 from schema.connections import Connection, QueryPager, RelationPager, connection
 from schema.context import Info
 from schema.customers import Address, Customer, PaymentMethod
+from schema.direct import UNKNOWN, direct
 from schema.enums import (
     BillingMode,
     CancelReason,
@@ -65,19 +66,17 @@ async def _currency(info: Info, order_id: int) -> str:
 _NOT_READ = object()
 
 
-async def _lines_with_skus(
-    info: Info, rows: list[models.ContinuityLine], currency: str
-) -> Callable[[models.ContinuityLine], ContinuityLine]:
-    """An order's lines page with its products' SKUs: one batched load for every order of the
-    level (the Product loader), so that ``sku`` and ``price`` resolve without an await."""
+async def _line_skus(
+    info: Info, rows: list[models.ContinuityLine]
+) -> Callable[[models.ContinuityLine], str | None]:
+    """The SKUs of the lines of every page of a level, in one batched load (the Product
+    loader), so that ``sku`` resolves without an await."""
     ids = sorted({row.product_id for row in rows if row.product_id is not None})
-    products = dict(zip(ids, await Product.load_many(info, ids), strict=True))
-
-    def node(row: models.ContinuityLine) -> ContinuityLine:
-        product = products.get(row.product_id) if row.product_id is not None else None
-        return ContinuityLine.from_row(row, currency, product.sku if product else None)
-
-    return node
+    skus = {
+        pk: product.sku if product else None
+        for pk, product in zip(ids, await Product.load_many(info, ids), strict=True)
+    }
+    return lambda row: skus.get(row.product_id) if row.product_id is not None else None
 
 
 @entity(models.ContinuityLine, owner="continuity_order__customer_id")
@@ -164,6 +163,22 @@ class ContinuityLine(Entity):
         self, info: Info
     ) -> Annotated[ContinuityOrder, strawberry.lazy("schema.orders")]:
         return await _order(info, self._row.continuity_order_id)
+
+
+@direct("ContinuityLine", "sku")
+def _known_sku(line: Any) -> Any:
+    """The SKU read with the line's page, without a resolver call (``schema/direct.py``)."""
+    if isinstance(line, ContinuityLine) and line._sku is not _NOT_READ:
+        return line._sku
+    return UNKNOWN
+
+
+@direct("ContinuityLine", "price")
+def _known_price(line: Any) -> Any:
+    """The price when the line's page knew its order's currency (``schema/direct.py``)."""
+    if isinstance(line, ContinuityLine) and line._currency is not None:
+        return Money.of(line._row.price_minor, line._currency)
+    return UNKNOWN
 
 
 def _present_ids(value: Any) -> Any:
@@ -379,8 +394,8 @@ class ContinuityOrder(Entity):
         return RelationPager(
             LINES,
             self.id,
-            lambda row: ContinuityLine.from_row(row, currency),
-            lambda info, rows: _lines_with_skus(info, rows, currency),
+            lambda row, sku: ContinuityLine.from_row(row, currency, sku),
+            _line_skus,
         )
 
     @connection(Connection[Payment], description="Its payments, oldest first.")

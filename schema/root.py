@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from schema import connections, direct
 from schema.access import AccessControl
 from schema.cost import QueryCost
 from schema.idempotency import IdempotentResponses
@@ -52,7 +53,7 @@ def build_schema(*, development: bool = False) -> strawberry.Schema:
     (which leak the schema) are off (``schema/validation.py``). Every operation passes the
     access check (``schema/access.py``) and unexpected errors are masked
     (``schema/masking.py``)."""
-    return LoggingSchema(
+    built = LoggingSchema(
         development=development,
         query=Query,
         mutation=Mutation,
@@ -60,6 +61,9 @@ def build_schema(*, development: bool = False) -> strawberry.Schema:
         extensions=_extensions(development),
         config=StrawberryConfig(disable_field_suggestions=not development),
     )
+    direct.install(built)
+    connections.install(built)
+    return built
 
 
 schema = build_schema()

@@ -9,6 +9,8 @@ Shutdown stops starting work and gives the batch in hand ``shutdown_grace_second
 
 from __future__ import annotations
 
+import gc
+
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -247,9 +249,16 @@ def create_app(
             background = Background(settings, JobEnv(gateway=gateway))
             background.start()
             app.state.background = background
+            # Start-up made every object the process keeps (schema, models, migrations'
+            # state, rules): take them out of the collector's view, so that a request's
+            # garbage collections walk the request's objects only (~10 % of a list page's
+            # CPU went to collections that re-walked them).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:
+                gc.unfreeze()
                 await background.stop(settings.service.shutdown_grace_seconds)
                 stop_observing()
                 set_policy(previous_policy)
