@@ -18,6 +18,8 @@ A writer that still finds the file locked after the timeout gets ``OperationalEr
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import sqlite3
 from typing import Any
 
@@ -82,8 +84,30 @@ class _TransactionContext(SqliteTransactionContext):
         return self.connection  # type: ignore[no-any-return]
 
 
+def _b64(text: str | None) -> str | None:
+    return None if text is None else base64.b64encode(text.encode()).decode()
+
+
+def _sha256(text: str | None) -> str | None:
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
+
+
+#: SQL functions SQLite lacks and PostgreSQL has (``encode(…, 'base64')``, ``sha256``), for
+#: statements that build outbox rows in the database (a global id in a payload, a hashed
+#: recipient in a key: ``continuity.notifications.outcomes``).
+FUNCTIONS = {"continuity_b64": _b64, "continuity_sha256": _sha256}
+
+
 class ContinuitySqliteClient(SqliteClient):
-    """Tortoise's SQLite client, with write transactions that begin ``IMMEDIATE``."""
+    """Tortoise's SQLite client, with write transactions that begin ``IMMEDIATE`` and the
+    SQL functions of ``FUNCTIONS``."""
+
+    async def create_connection(self, with_db: bool) -> None:
+        opened = self._connection is not None
+        await super().create_connection(with_db)
+        if self._connection is not None and not opened:
+            for name, function in FUNCTIONS.items():
+                await self._connection.create_function(name, 1, function, deterministic=True)
 
     def _in_transaction(self) -> SqliteTransactionContext:
         return _TransactionContext(_ImmediateTransaction(self), self._lock)

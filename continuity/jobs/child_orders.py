@@ -28,7 +28,7 @@ from continuity.enums import ContinuityLineStatus, ContinuityOrderStatus
 from continuity.faults import kill_point
 from continuity.jobs.batch import Outcome, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
-from continuity.jobs.locking import id_list, lock_skipping
+from continuity.jobs.locking import id_list, skip_locked
 from continuity.jobs.release import release_batch
 from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import (
@@ -118,6 +118,15 @@ async def _due_orders(horizon: date, filters: JobFilters, after: int, size: int)
     )
 
 
+#: The batch's orders still active, locked for the transaction (``lock_skipping``'s rows),
+#: written out: the ORM's query builder spent ~10 µs per id of the ``IN`` list (0.1 s a run
+#: of 10 k due orders), the text here is rendered once per batch size (``sql.render``).
+_LOCK = """
+SELECT o.id FROM continuity_order o
+WHERE o.id IN (:orders) AND o.status || '' = 'active'  -- not the status index: the ids
+ORDER BY o.id {lock}
+"""
+
 _CARDS = """
 SELECT o.id, pm.exp_month, pm.exp_year
 FROM continuity_order o JOIN payment_method pm ON pm.id = o.payment_method_id
@@ -171,9 +180,10 @@ async def _release(
     charge_now = params.authorize_child_orders
     full = False
     async with in_transaction() as conn:
-        locked = await lock_skipping(
-            conn, ContinuityOrder.filter(id__in=candidates, status=ContinuityOrderStatus.ACTIVE)
-        )
+        locked = [
+            int(row["id"])
+            for row in await fetch(conn, _LOCK.format(lock=skip_locked(conn)), orders=candidates)
+        ]
         if not locked:
             return Outcome()
         eligible = await _eligible(conn, locked, as_of, run)

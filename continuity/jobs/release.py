@@ -25,8 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from continuity.notifications.events import emit_many
-from continuity.notifications.outcomes import child_order_events
+from continuity.notifications.outcomes import emit_child_orders_created
 from continuity.payments.records import SHIPMENT_AUTH_KEY_SUFFIX, SHIPMENT_KEY_SUFFIX
 from continuity.sql import execute, fetch
 
@@ -175,7 +174,7 @@ async def release_batch(
         conn, _HISTORY, now=now, actor=actor, as_of_text=as_of.isoformat(), run=run_id, mark=mark
     )
     # the outbox, in the same transaction: child_order_created per new child order
-    await emit_many(await child_order_events(conn, job_run_id=run_id, after_id=mark), conn=conn)
+    await emit_child_orders_created(conn, job_run_id=run_id, after_id=mark, now=now)
     stats = await fetch(
         conn,
         """SELECT COUNT(*) AS n, SUM(CASE WHEN consolidated THEN 1 ELSE 0 END) AS merged

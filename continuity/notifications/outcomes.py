@@ -2,22 +2,28 @@
 
 The payments and child-order jobs write their outcomes set-based; these helpers turn the rows
 of one batch into ``Event``s that the caller writes with ``emit_many`` in the *same*
-transaction as the outcomes.
+transaction as the outcomes, or (``child_order_created``, thousands a batch) write the outbox
+rows themselves with one ``INSERT … SELECT`` in that transaction.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.enums import PaymentKind, PaymentStatus
-from continuity.globalids import global_id
 from continuity.models import Payment
-from continuity.notifications.events import Event, EventType, money
+from continuity.money import CURRENCY_MINOR_UNITS
+from continuity.notifications.events import MAX_KEY, Event, EventType, money
 from continuity.payments.gateway import AUTHENTICATION_REQUIRED
-from continuity.sql import fetch
+from continuity.sql import dialect, execute
+
+if TYPE_CHECKING:
+    from continuity.notifications.policy import NotificationPolicy
 
 
 def payment_event(payment: Payment) -> Event | None:
@@ -88,88 +94,210 @@ def hold_event(payment: Payment, *, released: bool) -> Event | None:
     )
 
 
-_CHILD_ORDER_LINES = """
-SELECT c.id AS child_id, c.number, c.continuity_order_id, c.status, c.consolidated,
-       c.created_for, c.planned_ship_date AS child_planned, c.total_minor, c.currency,
-       cl.id AS line_id, cl.quantity, cl.price_minor, p.sku, p.name, l.event_number,
-       l.repeat_index, l.planned_ship_date,
-       a.name AS ship_name, a.line1, a.line2, a.city, a.region, a.postal_code, a.country,
-       u.email, u.phone, pr.code AS program
-FROM child_order c
-JOIN child_order_line cl ON cl.child_order_id = c.id
-JOIN product p ON p.id = cl.product_id
-JOIN continuity_line l ON l.id = cl.continuity_line_id
-JOIN address a ON a.id = c.ship_to_id
-JOIN customer u ON u.id = c.customer_id
-JOIN continuity_order o ON o.id = c.continuity_order_id
-JOIN program pr ON pr.id = o.program_id
-WHERE c.job_run_id = :run AND c.id > :after
-ORDER BY c.id, cl.id
+#: The ``child_order_created`` payload (docs/NOTIFICATIONS.md) of child order ``c``, built by
+#: the database: a batch of the child-order job writes thousands, and building them in Python
+#: (rows, dicts, ``json.dumps``, a bound parameter per field) cost more than writing the child
+#: orders. SQLite's keys are written in sorted order, as ``json_text`` writes them, so the stored
+#: text reads back as the same dict in the same order; PostgreSQL's ``jsonb`` orders keys itself.
+#: ``{amount}``, ``{unit_price}``, ``{total}``: amounts (``money_sql``); ``{global_id}``: the
+#: child order's global id (``continuity.globalids.global_id``). SQLite passes a subquery's
+#: JSON on as text: ``json(…)`` makes it JSON again.
+_PAYLOAD = {
+    "sqlite": """json_object(
+    'child_order', c.number,
+    'child_order_id', {global_id},
+    'consolidated', CASE WHEN c.consolidated THEN json('true') ELSE json('false') END,
+    'contact', json_object('email', u.email, 'phone', u.phone),
+    'created_for', c.created_for,
+    'customer', json_object('account_number', oc.account_number, 'id', oc.id, 'name', oc.name),
+    'items', json((SELECT json_group_array(json(i.item)) FROM (
+        SELECT json_object('amount', {amount}, 'name', p.name, 'quantity', cl.quantity,
+                           'sku', p.sku, 'unit_price', {unit_price}) AS item
+        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id ORDER BY cl.id) i)),
+    'occurrences', json((SELECT json_group_array(json(x.pair)) FROM (
+        SELECT DISTINCT json_array(l.event_number, l.repeat_index) AS pair,
+               l.event_number, l.repeat_index
+        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id ORDER BY l.event_number, l.repeat_index) x)),
+    'order', o.number,
+    'order_id', o.id,
+    'planned_ship_date', COALESCE(c.planned_ship_date, c.created_for),
+    'planned_ship_dates', json((SELECT json_group_array(d.day) FROM (
+        SELECT DISTINCT l.planned_ship_date AS day
+        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id ORDER BY l.planned_ship_date) d)),
+    'program', pr.code,
+    'ship_to', json_object('city', a.city, 'country', a.country, 'line1', a.line1,
+                           'line2', a.line2, 'name', a.name, 'postal_code', a.postal_code,
+                           'region', a.region),
+    'status', c.status,
+    'total', {total})""",
+    "postgres": """jsonb_build_object(
+    'child_order', c.number,
+    'child_order_id', {global_id},
+    'consolidated', c.consolidated,
+    'contact', jsonb_build_object('email', u.email, 'phone', u.phone),
+    'created_for', c.created_for,
+    'customer', jsonb_build_object('account_number', oc.account_number, 'id', oc.id,
+                                   'name', oc.name),
+    'items', (SELECT jsonb_agg(jsonb_build_object(
+                  'amount', {amount}, 'name', p.name, 'quantity', cl.quantity, 'sku', p.sku,
+                  'unit_price', {unit_price}) ORDER BY cl.id)
+              FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+              JOIN continuity_line l ON l.id = cl.continuity_line_id
+              WHERE cl.child_order_id = c.id),
+    'occurrences', (SELECT jsonb_agg(jsonb_build_array(x.e, x.r) ORDER BY x.e, x.r) FROM (
+        SELECT DISTINCT l.event_number AS e, l.repeat_index AS r
+        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id) x),
+    'order', o.number,
+    'order_id', o.id,
+    'planned_ship_date', COALESCE(c.planned_ship_date, c.created_for),
+    'planned_ship_dates', (SELECT jsonb_agg(d.day ORDER BY d.day) FROM (
+        SELECT DISTINCT l.planned_ship_date AS day
+        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id) d),
+    'program', pr.code,
+    'ship_to', jsonb_build_object('city', a.city, 'country', a.country, 'line1', a.line1,
+                                  'line2', a.line2, 'name', a.name,
+                                  'postal_code', a.postal_code, 'region', a.region),
+    'status', c.status,
+    'total', {total})""",
+}
+
+#: The child orders a run created after ``:after`` that have items (as the Python payload was
+#: built from their lines: a child order without a line has no event), with what the payload
+#: and its recipients need. ``oc`` is the continuity order's customer (the payload's
+#: ``customer`` and the e-mail recipient, as ``emit_many`` reads them); ``u`` the child
+#: order's (its ``contact``).
+_CHILD_ORDERS_CREATED = """
+INSERT INTO notification (continuity_order_id, event_type, channel, recipient, payload,
+                          dedupe_key, status, attempts, created_at)
+WITH created AS (
+    SELECT o.id AS order_id, c.number, oc.email, {payload} AS payload
+    FROM child_order c
+    JOIN continuity_order o ON o.id = c.continuity_order_id
+    JOIN customer oc ON oc.id = o.customer_id
+    JOIN customer u ON u.id = c.customer_id
+    JOIN address a ON a.id = c.ship_to_id
+    JOIN program pr ON pr.id = o.program_id
+    WHERE c.job_run_id = :run AND c.id > :after
+      AND EXISTS (SELECT 1 FROM child_order_line cl JOIN product p ON p.id = cl.product_id
+                  JOIN continuity_line l ON l.id = cl.continuity_line_id
+                  WHERE cl.child_order_id = c.id)
+),
+targets AS ({targets}),
+addressed AS (
+    SELECT k.order_id, t.channel, COALESCE(t.name, k.email) AS recipient, k.payload,
+           CAST(:prefix AS TEXT) || CAST(k.order_id AS TEXT) || ':' || k.number || ':'
+           || t.channel || ':' AS head
+    FROM created k JOIN targets t
+      ON t.name IS NOT NULL OR (k.email IS NOT NULL AND k.email <> '')
+)
+SELECT order_id, CAST(:event AS TEXT), channel, recipient, payload,
+       CASE WHEN LENGTH(head || recipient) <= :max_key THEN head || recipient
+            ELSE SUBSTR(head || '#' || SUBSTR({sha256}, 1, 32), 1, :max_key) END,
+       'pending', 0, :now
+FROM addressed WHERE 1 = 1
+ON CONFLICT (dedupe_key) DO NOTHING
 """
 
-
-def _iso(value: Any) -> str:
-    return value if isinstance(value, str) else value.isoformat()
-
-
-def _child_order_payload(mine: list[dict[str, Any]]) -> dict[str, Any]:
-    """Everything a warehouse needs to pick, pack and ship the child order from the webhook
-    alone: its global id (what ``markChildOrderShipped`` takes), its items with their prices,
-    the ship-to address as copied onto it, the planned ship date, how to reach the customer."""
-    first = mine[0]
-    currency = first["currency"]
-    return {
-        "child_order": first["number"],
-        "child_order_id": global_id("ChildOrder", int(first["child_id"])),
-        "program": first["program"],
-        "status": first["status"],
-        "consolidated": bool(first["consolidated"]),
-        "created_for": _iso(first["created_for"]),
-        "planned_ship_date": _iso(first["child_planned"] or first["created_for"]),
-        "occurrences": [
-            list(o) for o in sorted({(r["event_number"], r["repeat_index"]) for r in mine})
-        ],
-        "planned_ship_dates": sorted({_iso(r["planned_ship_date"]) for r in mine}),
-        "items": [
-            {
-                "sku": r["sku"],
-                "name": r["name"],
-                "quantity": int(r["quantity"]),
-                "unit_price": money(int(r["price_minor"]), currency),
-                "amount": money(int(r["price_minor"]) * int(r["quantity"]), currency),
-            }
-            for r in mine
-        ],
-        "total": money(int(first["total_minor"]), currency),
-        "ship_to": {
-            "name": first["ship_name"],
-            "line1": first["line1"],
-            "line2": first["line2"],
-            "city": first["city"],
-            "region": first["region"],
-            "postal_code": first["postal_code"],
-            "country": first["country"],
-        },
-        "contact": {"email": first["email"], "phone": first["phone"]},
-    }
+#: The dialects' base64 (of UTF-8 text) and hex SHA-256: SQLite's are functions our client
+#: registers on every connection (``continuity.sqlite``).
+_FUNCTIONS = {
+    "sqlite": {"b64": "continuity_b64({})", "sha256": "continuity_sha256({})"},
+    "postgres": {
+        "b64": "encode(convert_to({}, 'UTF8'), 'base64')",
+        "sha256": "encode(sha256(convert_to({}, 'UTF8')), 'hex')",
+    },
+}
 
 
-async def child_order_events(
-    conn: BaseDBAsyncClient, *, job_run_id: int, after_id: int
-) -> list[Event]:
-    """``child_order_created`` for the child orders a run created after ``after_id`` (one
-    batch of the child-order job), with their items: one query, plain rows (a batch job
-    cannot afford an ORM object per row)."""
-    rows = await fetch(conn, _CHILD_ORDER_LINES, run=job_run_id, after=after_id)
-    by_child: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_child[int(row["child_id"])].append(row)
-    return [
-        Event(
-            order_id=int(mine[0]["continuity_order_id"]),
-            type=EventType.CHILD_ORDER_CREATED,
-            payload=_child_order_payload(mine),
-            discriminator=mine[0]["number"],
-        )
-        for mine in by_child.values()
+def money_sql(minor: str, currency: str, postgres: bool) -> str:
+    """An amount as ``money`` writes it (``{"amount": "19.00", "currency": "USD"}``: the
+    decimal string of ``continuity.money.from_minor``), in SQL; ``minor`` and ``currency`` are
+    SQL expressions. An unknown currency gives a null amount (currencies are checked when an
+    order is placed)."""
+    by_units: dict[int, list[str]] = defaultdict(list)
+    for code, units in sorted(CURRENCY_MINOR_UNITS.items()):
+        by_units[units].append(f"'{code}'")
+    cases = []
+    for units, codes in sorted(by_units.items()):
+        if units == 0:
+            text = f"CAST({minor} AS TEXT)"
+        else:
+            scale = 10**units
+            # the sign, the integer part, then the remainder padded to ``units`` digits (the
+            # leading 1 of ``scale + remainder`` dropped), as Decimal writes it
+            text = (
+                f"CASE WHEN {minor} < 0 THEN '-' ELSE '' END"
+                f" || CAST(ABS({minor}) / {scale} AS TEXT)"
+                f" || '.' || SUBSTR(CAST({scale} + ABS({minor}) % {scale} AS TEXT), 2)"
+            )
+        cases.append(f"WHEN {currency} IN ({', '.join(codes)}) THEN {text}")
+    amount = f"CASE {' '.join(cases)} END"
+    build = "jsonb_build_object" if postgres else "json_object"
+    return f"{build}('amount', {amount}, 'currency', {currency})"
+
+
+@lru_cache(maxsize=16)
+def _created_sql(postgres: bool, email: bool, webhooks: int) -> str:
+    """The statement for one dialect and one set of recipients (``email``: the customer's
+    address; ``webhooks``: how many subscribers, bound as ``:hook<i>``)."""
+    functions = _FUNCTIONS["postgres" if postgres else "sqlite"]
+    payload = _PAYLOAD["postgres" if postgres else "sqlite"].format(
+        global_id=functions["b64"].format("'ChildOrder:' || CAST(c.id AS TEXT)"),
+        amount=money_sql("cl.price_minor * cl.quantity", "c.currency", postgres),
+        unit_price=money_sql("cl.price_minor", "c.currency", postgres),
+        total=money_sql("c.total_minor", "c.currency", postgres),
+    )
+    targets = ["SELECT CAST('email' AS TEXT) AS channel, CAST(NULL AS TEXT) AS name"][: int(email)]
+    targets += [
+        f"SELECT CAST('webhook' AS TEXT) AS channel, CAST(:hook{i} AS TEXT) AS name"
+        for i in range(webhooks)
     ]
+    return _CHILD_ORDERS_CREATED.format(
+        payload=payload,
+        targets=" UNION ALL ".join(targets),
+        sha256=functions["sha256"].format("recipient"),
+    )
+
+
+async def emit_child_orders_created(
+    conn: BaseDBAsyncClient,
+    *,
+    job_run_id: int,
+    after_id: int,
+    now: datetime,
+    policy: NotificationPolicy | None = None,
+) -> int:
+    """The outbox rows of ``child_order_created`` for the child orders a run created after
+    ``after_id`` (one batch of the child-order job), in the caller's transaction, written by
+    one ``INSERT … SELECT``: the same rows ``emit_many`` would write (recipients from the
+    policy, keys from ``dedupe_key``, a key already taken skipped); returns the rows written."""
+    from continuity.notifications.policy import current_policy
+
+    policy = policy or current_policy()
+    event = EventType.CHILD_ORDER_CREATED
+    email = policy.emails(event)  # not an operator event: the customer's own address
+    hooks = [s.name for s in policy.subscribers if s.wants(event)]
+    if not email and not hooks:
+        return 0
+    sql = _created_sql(dialect(conn) == "postgres", email, len(hooks))
+    return await execute(
+        conn,
+        sql,
+        run=job_run_id,
+        after=after_id,
+        prefix=f"{event.value}:",
+        event=event.value,
+        max_key=MAX_KEY,
+        now=now,
+        **{f"hook{i}": name for i, name in enumerate(hooks)},
+    )
