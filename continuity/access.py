@@ -102,7 +102,7 @@ async def create_token(
     return IssuedToken(token=f"{PREFIX}{key}{secret}", row=row)
 
 
-_TOKEN_BY_KEY = 'SELECT * FROM api_token WHERE "key" = :key'
+_TOKEN_BY_KEY = 'SELECT * FROM "api_token" WHERE "key" = :key'
 
 
 async def authenticate(token: str, *, now: datetime | None = None) -> Caller | None:

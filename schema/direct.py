@@ -7,7 +7,7 @@ pays it per row: each node's global ``id`` (Relay's ``Node.id`` is a resolver), 
 time. The fields registered here take no arguments and their value is a function of the
 object alone when the object already knows it (read with its page); otherwise the field's
 Strawberry resolver runs as before, so every answer is the same either way
-(``tests/api/test_direct_fields_api.py``).
+(``tests/api/test_read_ahead_api.py``).
 """
 
 from __future__ import annotations
