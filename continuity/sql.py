@@ -94,8 +94,10 @@ def _compiled(
 
 
 async def fetch(conn: BaseDBAsyncClient, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of a query, each a new dict of its own (Tortoise's clients build them: no
+    second copy here)."""
     query, values = render(conn, sql, params)
-    return [dict(row) for row in await conn.execute_query_dict(query, values)]
+    return await conn.execute_query_dict(query, values)
 
 
 async def execute(conn: BaseDBAsyncClient, sql: str, **params: Any) -> int:
