@@ -112,12 +112,18 @@ def _row_dicts(rows: Sequence[Any]) -> list[dict[str, Any]]:
     """``[dict(row) for row in rows]`` for ``sqlite3.Row`` rows, the names read once."""
     if not rows:
         return []
-    names = rows[0].keys()
-    if len({name.lower() for name in names}) < len(names):
+    names = tuple(rows[0].keys())
+    if not _distinct(names):
         # a name twice (``Row`` matches names ignoring case): ``dict(row)`` gives each the
         # value of its first column
         return [dict(row) for row in rows]
     return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+@lru_cache(maxsize=512)
+def _distinct(names: tuple[str, ...]) -> bool:
+    """No two column names alike ignoring case (asked once per statement's columns)."""
+    return len({name.lower() for name in names}) == len(names)
 
 
 async def execute(conn: BaseDBAsyncClient, sql: str, **params: Any) -> int:
