@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench.backends import RawDB
+from bench.backends import RawDB, sqlite_path
 from bench.baseline import create_child_orders_sql
 
 
@@ -231,26 +231,43 @@ async def projection(url: str, count: int) -> None:
         )
 
 
+#: The read of both projection baselines: one order's lines with their SKUs.
+PROJECTION_READ = (
+    "SELECT l.event_number, l.repeat_index, l.item_seq, l.status, "
+    "l.planned_ship_date, l.quantity, l.price_minor, p.sku "
+    "FROM continuity_line l LEFT JOIN product p ON p.id = l.product_id "
+    "WHERE l.continuity_order_id = ? "
+    "ORDER BY l.event_number, l.repeat_index, l.item_seq"
+)
+_PROJECTION_IDS = "SELECT id FROM continuity_order ORDER BY id LIMIT ?"
+
+
 async def projection_baseline(url: str, count: int) -> None:
     """The reads a projection needs at least: each order's lines with their SKUs, raw."""
     async with RawDB(url) as db:
-        ids = [
-            row[0]
-            for row in await db.fetch("SELECT id FROM continuity_order ORDER BY id LIMIT ?", count)
-        ]
+        ids = [row[0] for row in await db.fetch(_PROJECTION_IDS, count)]
         started = time.perf_counter()
         rows = 0
         for order_id in ids:
-            rows += len(
-                await db.fetch(
-                    "SELECT l.event_number, l.repeat_index, l.item_seq, l.status, "
-                    "l.planned_ship_date, l.quantity, l.price_minor, p.sku "
-                    "FROM continuity_line l LEFT JOIN product p ON p.id = l.product_id "
-                    "WHERE l.continuity_order_id = ? "
-                    "ORDER BY l.event_number, l.repeat_index, l.item_seq",
-                    order_id,
-                )
-            )
+            rows += len(await db.fetch(PROJECTION_READ, order_id))
+        emit(seconds=time.perf_counter() - started, orders=len(ids), rows=rows)
+
+
+async def projection_driver_baseline(url: str, count: int) -> None:
+    """The same reads through the async driver the product uses on SQLite, ``aiosqlite``
+    (each statement a hop to its thread and back), with ``RawDB``'s settings; on PostgreSQL
+    ``projection_baseline`` already reads through the product's driver, ``asyncpg``."""
+    import aiosqlite
+
+    async with aiosqlite.connect(sqlite_path(url), isolation_level=None) as db:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        ids = [row[0] for row in await db.execute_fetchall(_PROJECTION_IDS, (count,))]
+        started = time.perf_counter()
+        rows = 0
+        for order_id in ids:
+            found = await db.execute_fetchall(PROJECTION_READ, (order_id,))
+            rows += len(found)  # type: ignore[arg-type]  # a list (typed Iterable)
         emit(seconds=time.perf_counter() - started, orders=len(ids), rows=rows)
 
 
@@ -304,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("compose").add_argument("files", type=Path, nargs="+")
     p = sub.add_parser("load")
     p.add_argument("spec", type=Path, help="a JSON file: url, body, headers, seconds, connections")
-    for name in ("projection", "projection-baseline"):
+    for name in ("projection", "projection-baseline", "projection-driver-baseline"):
         p = sub.add_parser(name)
         p.add_argument("url")
         p.add_argument("count", type=int)
@@ -335,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(projection(args.url, args.count))
     elif args.path == "projection-baseline":
         asyncio.run(projection_baseline(args.url, args.count))
+    elif args.path == "projection-driver-baseline":
+        asyncio.run(projection_driver_baseline(args.url, args.count))
 
 
 if __name__ == "__main__":

@@ -36,13 +36,20 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 
 def connection_config(database_url: str) -> str | dict[str, Any]:
-    """PostgreSQL: the URL as it is. SQLite: our client (``continuity/sqlite.py``: WAL, a busy
-    timeout, transactions that take the write lock at once), with the URL's own parameters
-    (``?busy_timeout=60000``) winning over its defaults."""
-    if backend_name(database_url) != "sqlite":
-        return database_url
+    """PostgreSQL through asyncpg: our client (``continuity/postgres.py``: pooled connections
+    go back without a reset query), with the URL's own parameters; another driver's URL as
+    it is. SQLite: our client (``continuity/sqlite.py``: WAL, a busy timeout, transactions
+    that take the write lock at once), with the URL's own parameters (``?busy_timeout=60000``)
+    winning over its defaults."""
     from tortoise.backends.base.config_generator import expand_db_url
 
+    if backend_name(database_url) != "sqlite":
+        expanded = expand_db_url(database_url)
+        if expanded["engine"] != "tortoise.backends.asyncpg":
+            return database_url
+        from continuity import postgres
+
+        return {"engine": postgres.__name__, "credentials": expanded["credentials"]}
     from continuity import sqlite
 
     credentials = expand_db_url(database_url)["credentials"]

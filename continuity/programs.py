@@ -36,9 +36,12 @@ SPEC_CACHE_SIZE = 256
 _CACHE_ATTRIBUTE = "_continuity_program_specs"
 
 
-def _cache() -> OrderedDict[int, ProgramSpec]:
-    """The spec cache of the database the models are bound to (one per open connection)."""
-    client: Any = ProgramVersion._meta.db
+def _cache(client: Any = None) -> OrderedDict[int, ProgramSpec]:
+    """The spec cache of the database the models are bound to (one per open connection);
+    ``client``: that connection when the caller already holds it (``ProgramVersion._meta.db``
+    is a context look-up, a few microseconds a call)."""
+    if client is None:
+        client = ProgramVersion._meta.db
     cache: OrderedDict[int, ProgramSpec] | None = getattr(client, _CACHE_ATTRIBUTE, None)
     if cache is None:
         cache = OrderedDict()
@@ -55,8 +58,8 @@ def _remember(version_id: int, spec: ProgramSpec) -> ProgramSpec:
     return spec
 
 
-def _recall(version_id: int) -> ProgramSpec | None:
-    cache = _cache()
+def _recall(version_id: int, client: BaseDBAsyncClient | None = None) -> ProgramSpec | None:
+    cache = _cache(client)
     spec = cache.get(version_id)
     if spec is not None:
         cache.move_to_end(version_id)
@@ -66,6 +69,13 @@ def _recall(version_id: int) -> ProgramSpec | None:
 async def cached_spec(version: ProgramVersion, code: str) -> ProgramSpec:
     """``program_spec`` of a version already read, parsed once per process."""
     return _recall(version.id) or _remember(version.id, await program_spec(version, code))
+
+
+def recalled_spec(version_id: int, client: BaseDBAsyncClient) -> ProgramSpec | None:
+    """The spec of a version already parsed, without a query (``None`` if it is not cached).
+    ``client`` must be the models' own connection (``get_connection("default")`` in the
+    caller's context), whose cache ``version_spec`` fills."""
+    return _recall(version_id, client)
 
 
 async def version_spec(version_id: int, conn: BaseDBAsyncClient | None = None) -> ProgramSpec:

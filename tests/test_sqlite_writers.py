@@ -39,10 +39,17 @@ def test_every_sqlite_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> 
     # the URL's own value wins
     given = tortoise_config(f"sqlite://{tmp_path}/a.sqlite3?busy_timeout=250")
     assert given["connections"]["default"]["credentials"]["busy_timeout"] == "250"
-    # PostgreSQL URLs pass through untouched
-    assert tortoise_config("postgres://u@h:5432/d")["connections"]["default"] == (
-        "postgres://u@h:5432/d"
-    )
+    # PostgreSQL through asyncpg: our pool (no reset query), with every part of the URL
+    postgres = tortoise_config("postgres://u:p@h:5433/d?minsize=2")["connections"]["default"]
+    assert postgres["engine"] == "continuity.postgres"
+    assert postgres["credentials"] == {
+        "host": "h",
+        "port": 5433,
+        "user": "u",
+        "password": "p",
+        "database": "d",
+        "minsize": "2",
+    }
 
 
 async def test_an_open_database_is_in_wal_mode_with_the_timeout(tmp_path: Path) -> None:

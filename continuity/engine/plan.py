@@ -99,10 +99,9 @@ class OrderSchedule:
         (endless for ``forever``)."""
         stream = occurrences(self.spec, self.first_event, self.anchor, quantity=self.quantity)
         if not self.substitutions:
-            yield from stream
-            return
-        for occurrence in stream:
-            yield replace(occurrence, items=substitute(occurrence.items, self.substitutions))
+            return stream  # the engine's own walk, without a generator around it
+        swaps = self.substitutions
+        return (replace(o, items=substitute(o.items, swaps)) for o in stream)
 
     def with_anchor(self, anchor: Anchor) -> OrderSchedule:
         return replace(self, anchor=anchor)
@@ -210,10 +209,9 @@ class Plan:
 def upcoming(schedule: OrderSchedule, held: Sequence[HeldLine]) -> Iterator[Occurrence]:
     """The occurrences still to ship, in order: not history, not a ``skip`` event, not
     skipped by the customer (endless for ``forever``; bounded like every walk)."""
-    history = history_keys(held, schedule.anchor)
-    skipped = frozenset(line.key for line in held if line.customer_skip)
+    passed = history_keys(held, schedule.anchor) | {line.key for line in held if line.customer_skip}
     for occurrence in islice(schedule.occurrences(), MAX_FINITE_OCCURRENCES):
-        if occurrence.key in history or occurrence.key in skipped or not occurrence.ships:
+        if not occurrence.ships or occurrence.key in passed:
             continue
         yield occurrence
 

@@ -98,7 +98,15 @@ def first_event_number(spec: ProgramSpec, start: date) -> int:
 
 def covered_events(spec: ProgramSpec, first_event: int) -> tuple[EventSpec, ...]:
     """The events an order starting at ``first_event`` covers: up to the first ``end`` event,
-    and at most the parent product's event count."""
+    and at most the parent product's event count (computed once per spec and first event)."""
+    key = ("covered", first_event)
+    events: tuple[EventSpec, ...] | None = spec.derived.get(key)
+    if events is None:
+        events = spec.derived[key] = _covered_events(spec, first_event)
+    return events
+
+
+def _covered_events(spec: ProgramSpec, first_event: int) -> tuple[EventSpec, ...]:
     numbers = [e.number for e in spec.events]
     events = spec.events[numbers.index(first_event) :]
     if spec.parent_event_count:
@@ -107,6 +115,40 @@ def covered_events(spec: ProgramSpec, first_event: int) -> tuple[EventSpec, ...]
         if event.action is EventAction.END:
             return events[: index + 1]
     return events
+
+
+def _event_positions(spec: ProgramSpec, first_event: int) -> dict[int, int]:
+    """Where each covered event is in ``covered_events`` (by event number)."""
+    key = ("positions", first_event)
+    positions: dict[int, int] | None = spec.derived.get(key)
+    if positions is None:
+        positions = {}
+        for index, event in enumerate(covered_events(spec, first_event)):
+            positions.setdefault(event.number, index)  # the first, as ``list.index``
+        spec.derived[key] = positions
+    return positions
+
+
+def _event_items(
+    spec: ProgramSpec, first_event: int, index: int, quantity: int
+) -> tuple[PlannedItem, ...]:
+    """The items one occurrence of the ``index``-th covered event ships for an order of
+    ``quantity`` (none for a ``skip`` event): the same for every occurrence, so built once
+    per spec and quantity (the items are frozen: occurrences share them)."""
+    key = ("items", first_event, index, quantity)
+    items: tuple[PlannedItem, ...] | None = spec.derived.get(key)
+    if items is None:
+        event = covered_events(spec, first_event)[index]
+        items = (
+            ()
+            if event.action is EventAction.SKIP
+            else tuple(
+                PlannedItem(i.product_id, i.sku, i.quantity * quantity, i.price_minor)
+                for i in event.items
+            )
+        )
+        spec.derived[key] = items
+    return items
 
 
 def is_finite(spec: ProgramSpec, first_event: int) -> bool:
@@ -121,25 +163,20 @@ def occurrences(
     ``quantity`` (the parent line's quantity) multiplies every item quantity.
     """
     events = covered_events(spec, first_event)
-    numbers = [e.number for e in events]
-    start_index = numbers.index(anchor.event_number)
+    start_index = _event_positions(spec, first_event).get(anchor.event_number)
+    if start_index is None:  # not a covered event: the error ``list.index`` gives
+        start_index = [e.number for e in events].index(anchor.event_number)
     walker = DateWalker(anchor.ship_date, anchor.run_start)
     first = True
-    for event in events[start_index:]:
+    for index in range(start_index, len(events)):
+        event = events[index]
         repeat_index = anchor.repeat_index if event.number == anchor.event_number else 0
+        items = _event_items(spec, first_event, index, quantity)
         while event.shipments is None or repeat_index < event.shipments:
             when = walker.current if first else walker.step(event.gap)
             if event.not_before is not None:
                 when = walker.hold_until(event.not_before)
             first = False
-            items = (
-                ()
-                if event.action is EventAction.SKIP
-                else tuple(
-                    PlannedItem(i.product_id, i.sku, i.quantity * quantity, i.price_minor)
-                    for i in event.items
-                )
-            )
             yield Occurrence(
                 event.number, repeat_index, event.action, when, items, walker.run_start
             )

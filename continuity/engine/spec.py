@@ -6,8 +6,9 @@ touches the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from continuity.engine.calendar import CalendarEvent, GapSpec
 from continuity.enums import EventAction, OrderStart
@@ -52,6 +53,13 @@ class ProgramSpec:
     parent_event_count: int = 0
     consolidate_past_orders: bool = False
     bill_up_front: bool = False
+    #: What the schedule derives from the version alone, computed once per spec instead of
+    #: on every walk (``continuity.engine.schedule``: the events an order covers, an event's
+    #: items at a quantity). A version is immutable, so nothing here goes stale; not an
+    #: argument (``replace`` starts a new one) and not part of equality.
+    derived: dict[Any, Any] = field(
+        default_factory=dict, init=False, compare=False, hash=False, repr=False
+    )
 
     def event(self, number: int) -> EventSpec:
         for event in self.events:

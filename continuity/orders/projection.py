@@ -32,6 +32,7 @@ from continuity.engine.schedule import (
     is_finite,
     start_date,
 )
+from continuity.engine.spec import ProgramSpec
 from continuity.enums import BillingMode, ContinuityOrderStatus
 from continuity.errors import InvalidInput, NotFound
 from continuity.models import ContinuityOrder, Program, ProgramVersion
@@ -40,11 +41,17 @@ from continuity.orders.replan import (
     SUBSTITUTIONS_SELECT,
     OrderFacts,
     OrderState,
-    SpecCache,
     states_from_rows,
 )
 from continuity.payments.records import GATE_SELECT, gates_from_rows
-from continuity.programs import cached_spec, live_version, offered_schedule, schedule_spec
+from continuity.programs import (
+    cached_spec,
+    live_version,
+    offered_schedule,
+    recalled_spec,
+    schedule_spec,
+    version_spec,
+)
 from continuity.sql import fetch
 
 MAX_PROJECTED = 100
@@ -133,11 +140,15 @@ async def upcoming_shipments_of(
     if not live:
         return projected
     conn = get_connection("default")
-    cache = SpecCache()
-    facts = [
-        (OrderFacts.of(order), await cache.get(order.program_version_id, order.program_id, conn))
-        for order in live
-    ]
+    specs: dict[int, ProgramSpec] = {}
+    facts: list[tuple[OrderFacts, ProgramSpec]] = []
+    for order in live:
+        version_id = order.program_version_id
+        spec = specs.get(version_id) or recalled_spec(version_id, conn)
+        if spec is None:
+            spec = await version_spec(version_id, conn)
+        specs[version_id] = spec
+        facts.append((OrderFacts.of(order), spec))
     parts: tuple[list[dict[str, Any]], ...] = ([], [], [])
     for row in await fetch(conn, _STATE, orders=[order.id for order in live], as_of=None):
         parts[int(row["part"])].append(row)

@@ -195,19 +195,26 @@ class Replanned:
         return [key for key in self.plan.keys if key not in held]
 
 
+#: The enums of a line's text columns by value: a dict look-up, not an ``Enum(value)`` call
+#: (about a microsecond each, two a line); an unknown value still fails as the enum fails.
+_ACTIONS = {action.value: action for action in EventAction}
+_STATUSES = {status.value: status for status in ContinuityLineStatus}
+
+
 def _held(row: dict[str, Any]) -> HeldLine:
+    action, status, product_id = row["action"], row["status"], row["product_id"]
     return HeldLine(
         int(row["id"]),
         LineRow(
             int(row["event_number"]),
             int(row["repeat_index"]),
             int(row["item_seq"]),
-            EventAction(row["action"]),
-            int(row["product_id"]) if row["product_id"] is not None else None,
+            _ACTIONS.get(action) or EventAction(action),
+            int(product_id) if product_id is not None else None,
             int(row["quantity"]),
             int(row["price_minor"]),
             as_date(row["planned_ship_date"]),
-            ContinuityLineStatus(row["status"]),
+            _STATUSES.get(status) or ContinuityLineStatus(status),
         ),
         bool(row["in_flight"]),
     )
