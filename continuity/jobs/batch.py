@@ -29,6 +29,7 @@ one batch. The loop does the rest, once for every job:
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import monotonic
@@ -78,6 +79,31 @@ def next_size(
 Select = Callable[[int, int], Awaitable[list[int]]]
 #: Work on a batch of ids with ``room`` left under the cap (``None``: no cap).
 Step = Callable[[list[int], int | None], Awaitable[Outcome | None]]
+
+#: ``read_ahead``'s default: how many batches' ids one selection reads.
+READ_AHEAD_BATCHES = 10
+
+
+def read_ahead(select: Select, batches: int = READ_AHEAD_BATCHES) -> Select:
+    """``select`` asked for ``batches`` batches' ids at a time, the batches served from them.
+
+    For a selection whose cost does not shrink with its limit: SQLite answers the child-order
+    job's from the lines' (status, planned ship date) index, reading and sorting every due
+    line on each call, most of a run's selecting. An item that becomes selectable during the
+    run between ids already read waits for the next run, as one behind ``after`` always did;
+    an id read ahead that no longer qualifies is dropped by the step, which re-checks its
+    items in its transaction (the module docstring).
+    """
+    buffered: list[int] = []
+
+    async def select_ahead(after: int, size: int) -> list[int]:
+        nonlocal buffered
+        buffered = buffered[bisect.bisect_right(buffered, after) :]
+        if len(buffered) < size:
+            buffered += await select(buffered[-1] if buffered else after, size * batches)
+        return buffered[:size]
+
+    return select_ahead
 
 
 async def run_batches(

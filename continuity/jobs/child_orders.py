@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 from continuity.customers import card_expired
 from continuity.enums import ContinuityLineStatus, ContinuityOrderStatus
 from continuity.faults import kill_point
-from continuity.jobs.batch import Outcome, run_batches
+from continuity.jobs.batch import Outcome, read_ahead, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list, skip_locked
 from continuity.jobs.release import release_batch
@@ -70,6 +70,7 @@ async def create_child_orders(
                 if resumed.status is ContinuityOrderStatus.ACTIVE:
                     run.count("resumed")
 
+        @read_ahead
         async def due_orders(after: int, size: int) -> list[int]:
             return await _due_orders(horizon, filters, after, size)
 

@@ -24,7 +24,7 @@ PAGE = (
 @pytest.fixture
 def orders(client: TestClient) -> list[str]:
     """Three continuity orders of two customers (two programs)."""
-    placed = []
+    placed: list[str] = []
     for account, skus in (("C-100", ("BOOKCLUB", "VITREFILL")), ("C-200", ("BOOKCLUB",))):
         ids = make_customer(client, account)
         for sku in skus:

@@ -130,3 +130,37 @@ def test_next_size_in_proportion_and_back() -> None:
     assert next_size(1000, 2000, 300, BATCH_SECONDS / 4) == 1000  # a short last batch
     assert next_size(60, 2000, 60, BATCH_SECONDS * 100) == MIN_BATCH
     assert next_size(500, 2000, 500, 100.0, limit=None) == 2000  # PostgreSQL: no bound
+
+
+async def test_read_ahead_selects_once_for_many_batches_and_the_same_items(
+    db: TortoiseContext,
+) -> None:
+    work = Work(25)
+    asked: list[tuple[int, int]] = []
+
+    async def select(after: int, size: int) -> list[int]:
+        asked.append((after, size))
+        return await work.select(after, size)
+
+    async with recorded_run("test", date(2027, 1, 31), {}, "test") as run:
+        await run_batches(run, select=batch.read_ahead(select, 3), step=work.step, size=4)
+    assert work.calls == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16],
+                          [17, 18, 19, 20], [21, 22, 23, 24], [25]]  # fmt: skip
+    assert work.done == list(range(1, 26))
+    # three batches' ids a time (12), then from the last id read; the tail asks again
+    assert asked[:3] == [(0, 12), (12, 12), (24, 12)]
+    assert run.run.status is JobRunStatus.SUCCEEDED
+
+
+async def test_read_ahead_leaves_an_item_that_appears_behind_it_to_the_next_run(
+    db: TortoiseContext,
+) -> None:
+    work = Work(10)
+    work.todo.remove(5)
+    select = batch.read_ahead(work.select, 10)
+    assert await select(0, 2) == [1, 2]
+    work.todo.insert(4, 5)  # due during the run, between ids already read
+    assert await select(2, 2) == [3, 4]
+    assert await select(4, 2) == [6, 7]
+    next_run = batch.read_ahead(work.select, 10)
+    assert await next_run(0, 20) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
