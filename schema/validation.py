@@ -13,8 +13,9 @@ work so that no rule meets what it cannot handle:
 3. only for a document that passed them, our limits (depth, aliases: ``QueryDepthLimiter``
    looks fragments up by name and raised ``KeyError('Nope')`` on an unknown one).
 
-The specification's pass is cached by document (the parser cache hands back the same document
-for the same text), like Strawberry's ``ValidationCache``.
+Both passes are cached by document (the parser cache hands back the same document for the same
+text), like Strawberry's ``ValidationCache``; ours also by its rules, which are the same classes
+every request (``schema/root.py``, ``LIMIT_RULES``).
 """
 
 from __future__ import annotations
@@ -88,21 +89,33 @@ def _specified_errors(
     return ()
 
 
+@lru_cache(maxsize=256)
+def _rule_errors(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> tuple[GraphQLError, ...]:
+    return tuple(
+        _coded(
+            list(validate(schema, document, rules, hide_suggestions=hide_suggestions)),
+            hide_suggestions,
+        )
+    )
+
+
 def validate_document(
     schema: GraphQLSchema,
     document: DocumentNode,
     rules: tuple[type[ASTValidationRule], ...],
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    """The document's errors under the specification's rules (cached by document), then under
-    ``rules`` (ours: Strawberry's limiters make new rule classes per request, so a cache keyed
-    by them would never hit)."""
+    """The document's errors under the specification's rules, then under ``rules`` (ours),
+    each pass cached by document (and rules): the rules only read the document."""
     errors = list(_specified_errors(schema, document, hide_suggestions))
     if errors or not rules:
         return errors
-    return _coded(
-        list(validate(schema, document, rules, hide_suggestions=hide_suggestions)), hide_suggestions
-    )
+    return list(_rule_errors(schema, document, rules, hide_suggestions))
 
 
 class Validation(SchemaExtension):
