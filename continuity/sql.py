@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
+from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar, cast
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import DatetimeField, Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -166,3 +170,92 @@ def model_from_row(model: type[M], row: Mapping[str, Any], alias: str) -> M | No
             for column in model._meta.fields_db_projection.values()
         }
     )
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str  # the field's name (``customer_id`` for a foreign key)
+    column: str
+    field: Field[Any]
+    auto_now: bool  # set to now on every insert
+    auto_now_add: bool  # set to now unless given
+
+
+@dataclass(frozen=True)
+class _Insert:
+    sql: str
+    columns: tuple[_Column, ...]
+    pk_column: str
+
+
+@cache
+def _insert_of(model: type[Model]) -> _Insert:
+    meta = model._meta
+    pk = meta.pk
+    columns = []
+    for name, column in meta.fields_db_projection.items():
+        field = meta.fields_map[name]
+        if field.pk and field.generated:
+            continue
+        stamp = field if isinstance(field, DatetimeField) else None
+        columns.append(
+            _Column(
+                name,
+                column,
+                field,
+                bool(stamp and stamp.auto_now),
+                bool(stamp and stamp.auto_now_add),
+            )
+        )
+    pk_column = pk.source_field or pk.model_field_name
+    names = ", ".join(f'"{c.column}"' for c in columns)
+    values = ", ".join(f":{c.name}" for c in columns)
+    sql = f'INSERT INTO "{meta.db_table}" ({names}) VALUES ({values}) RETURNING "{pk_column}"'
+    return _Insert(sql, tuple(columns), pk_column)
+
+
+async def insert(model: type[M], conn: BaseDBAsyncClient | None = None, **values: Any) -> M:
+    """``model.create(using_db=conn, **values)`` as one ``INSERT … RETURNING id``.
+
+    Tortoise's ``create`` builds an instance, then its insert query and values through the
+    executor: ~0.1 ms of CPU a row, a third of a placement's. This fills in defaults and
+    ``auto_now``/``auto_now_add`` datetimes as ``Model.__init__`` and ``save`` do, converts
+    and validates every value with the field's own ``to_db_value`` (enums, JSON, lengths),
+    and rebuilds the object from the written values and the returned key as Tortoise builds
+    the objects of its queries (``_init_from_db``): a saved model whose ``save()`` updates.
+    ``values`` are fields by name (a foreign key by its ``…_id`` field).
+    """
+    plan = _insert_of(model)
+    unknown = values.keys() - {c.name for c in plan.columns}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field(s) {sorted(unknown)}")
+    now: datetime | None = None
+    python: dict[str, Any] = {}  # by column, as _init_from_db takes them
+    params: dict[str, Any] = {}  # by field name, as the statement names them
+    for c in plan.columns:
+        field = c.field
+        if c.auto_now or (c.auto_now_add and values.get(c.name) is None):
+            now = now or timezone.localtime()
+            value: Any = field.to_python_value(now)
+        elif c.name in values:
+            value = values[c.name]
+            if value is None and not field.null:
+                raise ValueError(f"{c.name} is non nullable field, but null was passed")
+            value = field.to_python_value(value)
+        elif callable(field.default):
+            value = field.default()
+        elif field.default is not None:
+            value = (
+                field.default
+                if isinstance(field.default, (int, float, str, bool, bytes))
+                else deepcopy(field.default)
+            )
+        elif field.has_db_default():
+            value = field.get_db_default_value()
+        else:
+            value = None
+        python[c.column] = value
+        params[c.name] = field.to_db_value(value, model)
+    rows = await fetch(conn or model._choose_db(True), plan.sql, **params)
+    python[plan.pk_column] = rows[0][plan.pk_column]
+    return model._init_from_db(**python)
