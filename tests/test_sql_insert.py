@@ -33,7 +33,8 @@ async def test_the_row_and_object_are_those_of_create(db: object) -> None:
     created = await JobRun.create(**VALUES, filters={"program": "b"})
     inserted = await insert(JobRun, None, **VALUES, filters={"program": "b"})
     assert inserted.id == created.id + 1
-    assert inserted._saved_in_db and not inserted._partial
+    assert inserted._saved_in_db
+    assert not inserted._partial
     ours, theirs = _fields(inserted), _fields(created)
     assert ours.pop("started_at") >= theirs.pop("started_at")
     assert ours.pop("id") == theirs.pop("id") + 1
@@ -65,7 +66,8 @@ async def test_a_later_save_updates_the_row(db: object) -> None:
 async def test_auto_now_fields_are_set_and_the_transaction_is_used(db: object) -> None:
     async with in_transaction() as conn:
         customer = await insert(Customer, conn, account_number="A-1", name="Ann")
-    assert customer.created_at is not None and customer.updated_at == customer.created_at
+    assert customer.created_at is not None
+    assert customer.updated_at == customer.created_at
     assert (await Customer.get(id=customer.id)).created_at == customer.created_at
 
 
