@@ -63,7 +63,10 @@ def render(conn: BaseDBAsyncClient, sql: str, params: Mapping[str, Any]) -> tupl
     values: list[Any] = []
     for name in order:
         value = params[name]
-        if isinstance(value, (list, tuple)):
+        kind = type(value)
+        if kind in _PLAIN:  # most values: no call
+            values.append(value)
+        elif isinstance(value, (list, tuple)):
             values.extend(_value(item, postgres) for item in value)
         else:
             values.append(_value(value, postgres))
@@ -71,9 +74,12 @@ def render(conn: BaseDBAsyncClient, sql: str, params: Mapping[str, Any]) -> tupl
 
 
 def _shape(params: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
+    # a list, not a generator: a generator resumes once per parameter (~25 for an insert)
     return tuple(
-        (name, len(value) if isinstance(value, (list, tuple)) else -1)
-        for name, value in params.items()
+        [
+            (name, len(value) if isinstance(value, (list, tuple)) else -1)
+            for name, value in params.items()
+        ]
     )
 
 
@@ -134,9 +140,17 @@ async def execute_many(
         return
     postgres = dialect(conn) == "postgres"
     query, names = _compiled(sql, postgres, _shape(rows[0]))
-    await conn.execute_many(
-        query, [[_value(row[name], postgres) for name in names] for row in rows]
-    )
+    if postgres:  # asyncpg takes every value as it is
+        values = [[row[name] for name in names] for row in rows]
+    else:
+        values = [
+            [
+                value if type(value) in _PLAIN else _value(value, postgres)
+                for value in [row[name] for name in names]
+            ]
+            for row in rows
+        ]
+    await conn.execute_many(query, values)
 
 
 async def id_list(query: QuerySet[Any], field: str = "id") -> list[int]:
