@@ -21,11 +21,10 @@ with ``id`` when its leading columns are not).
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 from tortoise import fields
@@ -34,7 +33,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from continuity.sql import fetch
+from continuity.sql import fetch, parse_temporal
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
@@ -140,48 +139,13 @@ async def page(query: QuerySet[M], ordering: Ordering, window: Window) -> Page[M
     return Page(rows=rows, has_previous=has_previous, has_next=has_next)
 
 
-def _temporal_columns(model: type[Model]) -> tuple[tuple[str, str], ...]:
-    """(column, "date" | "datetime") of a model's date and timestamp fields."""
-    found = []
-    for name, field in model._meta.fields_map.items():
-        if isinstance(field, fields.DatetimeField):
-            found.append((field.source_field or name, "datetime"))
-        elif isinstance(field, fields.DateField):
-            found.append((field.source_field or name, "date"))
-    return tuple(found)
-
-
-_TEMPORAL: dict[type[Model], tuple[tuple[str, str], ...]] = {}
-
-
-def _parse_temporal(model: type[Model], row: dict[str, Any]) -> None:
-    """SQLite returns dates and timestamps as ISO text, which Tortoise parses with
-    ``iso8601`` (~20 µs a value, most of building a page's objects); the standard library's
-    ``fromisoformat`` reads the same text in a fraction of it. Unusual text is left to
-    Tortoise."""
-    columns = _TEMPORAL.get(model)
-    if columns is None:
-        columns = _TEMPORAL[model] = _temporal_columns(model)
-    for column, kind in columns:
-        value = row.get(column)
-        if not isinstance(value, str):
-            continue
-        with contextlib.suppress(ValueError):
-            if kind == "date":
-                row[column] = date.fromisoformat(value)
-            else:
-                parsed = datetime.fromisoformat(value)
-                if parsed.tzinfo is not None:  # a naive one: Tortoise's rule for it
-                    row[column] = parsed
-
-
 def _model(model: type[M], row: dict[str, Any]) -> M:
-    _parse_temporal(model, row)
+    parse_temporal(model, row)
     return model._init_from_db(**row)
 
 
 async def _select(query: QuerySet[M]) -> list[M]:
-    """The query's models, built from its rows as a child list's are (``_parse_temporal``):
+    """The query's models, built from its rows as a child list's are (``sql.parse_temporal``):
     Tortoise's executor parses SQLite's dates with ``iso8601``, most of a root page's cost."""
     query.sql()  # makes the statement (``query.query``) without running it
     sql, values = query.query.get_parameterized_sql()

@@ -59,7 +59,11 @@ def is_locked(exc: BaseException) -> bool:
 class _ImmediateTransaction(SqliteTransactionWrapper):
     async def begin(self) -> None:
         try:
-            await self._connection.commit()
+            # Tortoise's wrapper commits first, for a transaction the connection might still
+            # hold; with none open (the usual case: autocommit, transactions under one lock)
+            # that commit is a no-op, and a round trip through aiosqlite's thread saved.
+            if self._connection.in_transaction:
+                await self._connection.commit()
             await self._connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise OperationalError(exc) from exc

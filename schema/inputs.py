@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from continuity.errors import InvalidInput
 from continuity.limits import check_date, check_items, check_text
 
 
+@cache
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
@@ -21,9 +23,9 @@ def _camel(name: str) -> str:
 def check_input(value: Any, field: Sequence[str]) -> None:
     """Walk a strawberry input (dataclass), list or scalar; raise ``InvalidInput`` with the
     GraphQL path of the first value out of bounds."""
-    path = list(field)
     if value is None or isinstance(value, bool | int | float):
         return
+    path = list(field)
     if isinstance(value, str):
         check_text(value, path)
     elif isinstance(value, date) and not isinstance(value, datetime):
@@ -34,7 +36,9 @@ def check_input(value: Any, field: Sequence[str]) -> None:
             check_input(item, [*path, str(index)])
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         for item in dataclasses.fields(value):
-            check_input(getattr(value, item.name), [*path, _camel(item.name)])
+            child = getattr(value, item.name)
+            if child is not None:  # most optional fields are left out: no path for them
+                check_input(child, [*path, _camel(item.name)])
 
 
 def check_arguments(**arguments: Any) -> None:

@@ -13,8 +13,11 @@ work so that no rule meets what it cannot handle:
 3. only for a document that passed them, our limits (depth, aliases: ``QueryDepthLimiter``
    looks fragments up by name and raised ``KeyError('Nope')`` on an unknown one).
 
-The specification's pass is cached by document (the parser cache hands back the same document
-for the same text), like Strawberry's ``ValidationCache``.
+Both passes are cached by document (the parser cache hands back the same document for the same
+text), like Strawberry's ``ValidationCache``; ours also by its rules, which are the same classes
+every request (``schema/root.py``, ``LIMIT_RULES``). The caches know a document by identity
+(``_Same``): graphql-core's nodes are frozen dataclasses whose hash walks the whole tree, every
+node and location, twice a request (a placement's document: ~7 µs each time).
 """
 
 from __future__ import annotations
@@ -77,15 +80,48 @@ def _coded(errors: list[GraphQLError], hide_suggestions: bool) -> list[GraphQLEr
     return errors
 
 
+class _Same:
+    """A document as a cache key by identity. The cache holds the key, so the document lives
+    and its ``id`` is not reused while the entry does. Two equal documents parsed apart are
+    two entries with the same errors."""
+
+    __slots__ = ("document",)
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+
+    def __hash__(self) -> int:
+        return id(self.document)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.document is self.document
+
+
 @lru_cache(maxsize=256)
 def _specified_errors(
-    schema: GraphQLSchema, document: DocumentNode, hide_suggestions: bool
+    schema: GraphQLSchema, same: _Same, hide_suggestions: bool
 ) -> tuple[GraphQLError, ...]:
+    document = same.document
     for passes in ((BoundedLiteralsRule,), STANDARD_RULES):
         errors = validate(schema, document, passes, hide_suggestions=hide_suggestions)
         if errors:
             return tuple(_coded(list(errors), hide_suggestions))
     return ()
+
+
+@lru_cache(maxsize=256)
+def _rule_errors(
+    schema: GraphQLSchema,
+    same: _Same,
+    rules: tuple[type[ASTValidationRule], ...],
+    hide_suggestions: bool,
+) -> tuple[GraphQLError, ...]:
+    return tuple(
+        _coded(
+            list(validate(schema, same.document, rules, hide_suggestions=hide_suggestions)),
+            hide_suggestions,
+        )
+    )
 
 
 def validate_document(
@@ -94,15 +130,13 @@ def validate_document(
     rules: tuple[type[ASTValidationRule], ...],
     hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    """The document's errors under the specification's rules (cached by document), then under
-    ``rules`` (ours: Strawberry's limiters make new rule classes per request, so a cache keyed
-    by them would never hit)."""
-    errors = list(_specified_errors(schema, document, hide_suggestions))
+    """The document's errors under the specification's rules, then under ``rules`` (ours),
+    each pass cached by document (and rules): the rules only read the document."""
+    same = _Same(document)
+    errors = list(_specified_errors(schema, same, hide_suggestions))
     if errors or not rules:
         return errors
-    return _coded(
-        list(validate(schema, document, rules, hide_suggestions=hide_suggestions)), hide_suggestions
-    )
+    return list(_rule_errors(schema, same, rules, hide_suggestions))
 
 
 class Validation(SchemaExtension):

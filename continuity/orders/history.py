@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.models import OrderHistoryEntry
+from continuity.sql import insert
 
 
 async def record(
@@ -19,13 +20,14 @@ async def record(
     details: dict[str, Any] | None = None,
     using_db: BaseDBAsyncClient | None = None,
 ) -> OrderHistoryEntry:
-    return await OrderHistoryEntry.create(
+    return await insert(
+        OrderHistoryEntry,
+        using_db,
         continuity_order_id=order_id,
         action=action,
         actor=actor,
         reason=reason,
         details=details or {},
-        using_db=using_db,
     )
 
 

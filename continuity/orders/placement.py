@@ -55,7 +55,7 @@ from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.records import order_lines_charge, prepaid_charges
 from continuity.programs import cached_spec, live_version, offered_schedule
-from continuity.sql import fetch, model_columns, model_from_row
+from continuity.sql import fetch, insert, model_columns, model_from_row
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -330,7 +330,9 @@ async def place_sales_order(
     )
     currency = (ordinary[0][1] if ordinary else parents[0].product).currency
     async with in_transaction() as conn:
-        sales_order = await SalesOrder.create(
+        sales_order = await insert(
+            SalesOrder,
+            conn,
             number=new_number("SO", order_date),
             customer_id=customer.id,
             ship_to_id=address.id,
@@ -338,14 +340,15 @@ async def place_sales_order(
             currency=currency,
             order_date=order_date,
             placed_by=actor,
-            using_db=conn,
         )
         payments: list[Payment] = []
         total = 0
         for index, product in ordinary:
             quantity = order.lines[index].quantity
             total += quantity * product.price_minor
-            await SalesOrderLine.create(
+            await insert(
+                SalesOrderLine,
+                conn,
                 sales_order_id=sales_order.id,
                 line_number=index + 1,
                 kind=SalesLineKind.REGULAR,
@@ -353,7 +356,6 @@ async def place_sales_order(
                 quantity=quantity,
                 unit_price_minor=product.price_minor,
                 amount_minor=quantity * product.price_minor,
-                using_db=conn,
             )
         if total:
             sales_order.total_minor = total
@@ -402,7 +404,9 @@ async def _create_continuity_order(
 ) -> tuple[ContinuityOrder, list[Payment]]:
     spec, line, planned = parent.spec, parent.line, parent.planned
     assert planned is not None  # validate_order planned every parent line
-    sales_line = await SalesOrderLine.create(
+    sales_line = await insert(
+        SalesOrderLine,
+        conn,
         sales_order_id=sales_order.id,
         line_number=parent.index + 1,
         kind=SalesLineKind.CONTINUITY_PARENT,
@@ -410,13 +414,14 @@ async def _create_continuity_order(
         quantity=line.quantity,
         unit_price_minor=parent.product.price_minor,
         amount_minor=0,
-        using_db=conn,
     )
     if not spec.bill_up_front:
         mode = BillingMode.PER_SHIPMENT
     else:
         mode = BillingMode.INSTALLMENTS if parent.schedule else BillingMode.UP_FRONT
-    order = await ContinuityOrder.create(
+    order = await insert(
+        ContinuityOrder,
+        conn,
         number=new_number("CO", order_date),
         sales_order_id=sales_order.id,
         sales_line_id=sales_line.id,
@@ -436,7 +441,6 @@ async def _create_continuity_order(
         total_minor=parent.total_minor,
         ship_to_id=address.id,
         payment_method_id=method.id,
-        using_db=conn,
     )
     rows = planned.rows
     await write_lines(conn, [(order.id, LineChanges(insert=rows))], order.created_at)
