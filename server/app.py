@@ -10,7 +10,6 @@ Shutdown stops starting work and gives the batch in hand ``shutdown_grace_second
 from __future__ import annotations
 
 import gc
-
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
