@@ -23,11 +23,11 @@ from typing import Any
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
-from continuity.jobs.batch import run_batches
+from continuity.jobs.batch import in_windows, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import skip_locked
 from continuity.jobs.runs import RunRecorder, recorded_run
-from continuity.models import JobRun
+from continuity.models import ContinuityOrder, JobRun
 from continuity.orders.replan import ORDER_COLUMNS, OrderFacts, SpecCache, load_states, write_plans
 from continuity.orders.status import OPEN_VALUES
 from continuity.parameters import load_call_center_parameters
@@ -41,7 +41,8 @@ ACTOR = f"job:{JOB_NAME}"
 #: sorting them, for every batch (98 of the 120 s of the job on a second day at 1 M orders).
 _CANDIDATES = """
 SELECT o.id FROM continuity_order o
-WHERE o.id > :after AND o.schedule_complete = :no AND o.status || '' IN (:open) {filters}
+WHERE o.id > :after AND o.id <= :upto
+  AND o.schedule_complete = :no AND o.status || '' IN (:open) {filters}
   AND (SELECT COUNT(DISTINCT l.repeat_index) FROM continuity_line l
        WHERE l.continuity_order_id = o.id
          AND (l.status = 'pending'
@@ -81,8 +82,11 @@ async def extend_lines(
     specs = SpecCache()
     async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
 
-        async def candidates(after: int, size: int) -> list[int]:
-            return await _candidates(filters, after, size, threshold, as_of)
+        async def in_range(after: int, upto: int, size: int) -> list[int]:
+            return await _candidates(filters, after, upto, size, threshold, as_of)
+
+        last = await ContinuityOrder.all().order_by("-id").first()
+        candidates = in_windows(in_range, last.id if last is not None else 0)
 
         async def extend(ids: list[int], _room: int | None) -> None:
             await _extend_batch(ids, as_of, threshold, specs, run)
@@ -92,7 +96,7 @@ async def extend_lines(
 
 
 async def _candidates(
-    filters: JobFilters, after: int, size: int, threshold: int, as_of: date
+    filters: JobFilters, after: int, upto: int, size: int, threshold: int, as_of: date
 ) -> list[int]:
     clauses, extra = "", dict[str, Any]()
     if filters.order is not None:
@@ -106,6 +110,7 @@ async def _candidates(
         conn,
         _CANDIDATES.replace("{filters}", clauses),
         after=after,
+        upto=upto,
         no=False,
         open=OPEN_VALUES,
         threshold=threshold,

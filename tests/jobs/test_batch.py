@@ -164,3 +164,24 @@ async def test_read_ahead_leaves_an_item_that_appears_behind_it_to_the_next_run(
     assert await select(4, 2) == [6, 7]
     next_run = batch.read_ahead(work.select, 10)
     assert await next_run(0, 20) == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+
+
+async def test_in_windows_looks_at_span_ids_a_statement_and_skips_nothing(
+    db: TortoiseContext,
+) -> None:
+    wanted = [3, 4, 5, 41, 95, 96, 97, 98]  # gaps longer than a window between them
+    looked: list[tuple[int, int]] = []
+
+    async def in_range(after: int, upto: int, size: int) -> list[int]:
+        looked.append((after, upto))
+        return [i for i in wanted if after < i <= upto][:size]
+
+    select = batch.in_windows(in_range, end=100, span=10)
+    work = Work(100)
+    work.todo = wanted
+    async with recorded_run("test", date(2027, 1, 31), {}, "test") as run:
+        await run_batches(run, select=select, step=work.step, size=2)
+    assert work.done == wanted
+    assert all(upto - after <= 10 for after, upto in looked)
+    assert looked[-1][1] == 100  # the last window reaches the end, and no further
+    assert work.calls == [[3, 4], [5], [41], [95, 96], [97, 98]]
