@@ -23,7 +23,7 @@ from typing import Any
 from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
-from continuity.jobs.batch import in_windows, run_batches
+from continuity.jobs.batch import Select, in_windows, run_batches, target_seconds
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import skip_locked
 from continuity.jobs.runs import RunRecorder, recorded_run
@@ -41,7 +41,7 @@ ACTOR = f"job:{JOB_NAME}"
 #: sorting them, for every batch (98 of the 120 s of the job on a second day at 1 M orders).
 _CANDIDATES = """
 SELECT o.id FROM continuity_order o
-WHERE o.id > :after AND o.id <= :upto
+WHERE o.id > :after {upto}
   AND o.schedule_complete = :no AND o.status || '' IN (:open) {filters}
   AND (SELECT COUNT(DISTINCT l.repeat_index) FROM continuity_line l
        WHERE l.continuity_order_id = o.id
@@ -82,11 +82,19 @@ async def extend_lines(
     specs = SpecCache()
     async with recorded_run(JOB_NAME, as_of, filters.as_dict(), triggered_by) as run:
 
-        async def in_range(after: int, upto: int, size: int) -> list[int]:
+        async def in_range(after: int, upto: int | None, size: int) -> list[int]:
             return await _candidates(filters, after, upto, size, threshold, as_of)
 
-        last = await ContinuityOrder.all().order_by("-id").first()
-        candidates = in_windows(in_range, last.id if last is not None else 0)
+        async def unbounded(after: int, size: int) -> list[int]:
+            return await in_range(after, None, size)
+
+        candidates: Select = unbounded
+        if target_seconds() is not None:
+            # SQLite: one statement over the whole table held the API's one connection;
+            # PostgreSQL serves the API on other pooled connections, and a bound on the ids
+            # made its planner read the whole table per statement (70 s on a second day)
+            last = await ContinuityOrder.all().order_by("-id").first()
+            candidates = in_windows(in_range, last.id if last is not None else 0)
 
         async def extend(ids: list[int], _room: int | None) -> None:
             await _extend_batch(ids, as_of, threshold, specs, run)
@@ -96,9 +104,11 @@ async def extend_lines(
 
 
 async def _candidates(
-    filters: JobFilters, after: int, upto: int, size: int, threshold: int, as_of: date
+    filters: JobFilters, after: int, upto: int | None, size: int, threshold: int, as_of: date
 ) -> list[int]:
     clauses, extra = "", dict[str, Any]()
+    if upto is not None:
+        extra["upto"] = upto
     if filters.order is not None:
         clauses += " AND o.id = :order"
         extra["order"] = filters.order
@@ -108,9 +118,10 @@ async def _candidates(
     conn = get_connection("default")
     rows = await fetch(
         conn,
-        _CANDIDATES.replace("{filters}", clauses),
+        _CANDIDATES.replace("{filters}", clauses).replace(
+            "{upto}", "" if upto is None else "AND o.id <= :upto"
+        ),
         after=after,
-        upto=upto,
         no=False,
         open=OPEN_VALUES,
         threshold=threshold,
