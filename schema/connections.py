@@ -436,8 +436,11 @@ class Paging(FieldExtension):
         if inspect.isawaitable(pager):
             pager = await pager
         connection = await cast(Pager, pager).connection(info, args)
-        asked = [selection for field in info.selected_fields for selection in field.selections]
-        await prefetch(info, connection.nodes, _node_selections(asked))
+        nodes = connection.nodes
+        # the selection is converted only for nodes that have child lists to read ahead
+        if nodes and _child_lists(info.schema.config.name_converter, type(nodes[0])):
+            asked = [selection for field in info.selected_fields for selection in field.selections]
+            await prefetch(info, nodes, _node_selections(asked))
         return connection
 
 
