@@ -20,6 +20,7 @@ from tortoise.connection import get_connection
 from continuity.enums import Role
 from continuity.errors import InvalidInput, NotFound
 from continuity.models import ApiToken, Customer
+from continuity.rows import model_of
 from continuity.sql import fetch
 
 PREFIX = "ct_"
@@ -113,7 +114,7 @@ async def authenticate(token: str, *, now: datetime | None = None) -> Caller | N
     key, secret = parts
     # Every request asks: one compiled statement, not an ORM query built each time.
     found = await fetch(get_connection("default"), _TOKEN_BY_KEY, key=key)
-    row = ApiToken._init_from_db(**found[0]) if found else None
+    row = model_of(ApiToken, found[0]) if found else None
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
     now = now or datetime.now(UTC)
@@ -140,7 +141,7 @@ async def revoke_token(key: str, *, now: datetime | None = None) -> ApiToken:
     """Revoke a token by its public key; revoking twice keeps the first time."""
     # Every request asks: one compiled statement, not an ORM query built each time.
     found = await fetch(get_connection("default"), _TOKEN_BY_KEY, key=key)
-    row = ApiToken._init_from_db(**found[0]) if found else None
+    row = model_of(ApiToken, found[0]) if found else None
     if row is None:
         raise NotFound(f"no token {key!r}", field=["token"])
     if row.revoked_at is None:

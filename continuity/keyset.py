@@ -33,7 +33,8 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from continuity.sql import fetch, parse_temporal
+from continuity.rows import models_of
+from continuity.sql import fetch
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
@@ -139,18 +140,13 @@ async def page(query: QuerySet[M], ordering: Ordering, window: Window) -> Page[M
     return Page(rows=rows, has_previous=has_previous, has_next=has_next)
 
 
-def _model(model: type[M], row: dict[str, Any]) -> M:
-    parse_temporal(model, row)
-    return model._init_from_db(**row)
-
-
 async def _select(query: QuerySet[M]) -> list[M]:
-    """The query's models, built from its rows as a child list's are (``sql.parse_temporal``):
+    """The query's models, built from its rows as a child list's are (``rows.models_of``):
     Tortoise's executor parses SQLite's dates with ``iso8601``, most of a root page's cost."""
     query.sql()  # makes the statement (``query.query``) without running it
     sql, values = query.query.get_parameterized_sql()
     _, rows = await get_connection("default").execute_query(sql, values)
-    return [_model(query.model, dict(row)) for row in rows]
+    return models_of(query.model, rows)
 
 
 @dataclass(frozen=True)
@@ -218,9 +214,8 @@ async def pages(
         **params,
     )
     grouped: dict[int, list[M]] = defaultdict(list)
-    for row in rows:
-        row.pop("keyset_rank")
-        grouped[int(row[relation.parent])].append(_model(relation.model, row))
+    for row, child in zip(rows, models_of(relation.model, rows), strict=True):
+        grouped[int(row[relation.parent])].append(child)
     for parent, children in grouped.items():
         overflow = len(children) > window.size
         children = children[: window.size]

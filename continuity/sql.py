@@ -20,9 +20,11 @@ from typing import Any, TypeVar, cast
 
 from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.fields import DateField, DatetimeField, Field
+from tortoise.fields import DatetimeField, Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+
+from continuity.rows import model_of
 
 M = TypeVar("M", bound=Model)
 
@@ -210,65 +212,18 @@ def model_columns(model: type[Model], alias: str) -> str:
 
 def model_from_row(model: type[M], row: Mapping[str, Any], alias: str) -> M | None:
     """The ``model`` object of ``alias``'s columns in ``row`` (``None`` when a left join found
-    none), built as Tortoise builds the objects of its own queries (``_init_from_db``), its
-    dates and timestamps read by ``parse_temporal``."""
+    none), built as Tortoise builds the objects of its own queries (``rows.model_of``)."""
     if row[f"{alias}__id"] is None:
         return None
-    keys, temporal = _aliased(model, alias)
-    values = {column: row[key] for key, column in keys}
-    parse_temporal(model, values, temporal)
-    return model._init_from_db(**values)
+    return model_of(model, {column: row[key] for key, column in _aliased(model, alias)})
 
 
 @cache
-def _aliased(
-    model: type[Model], alias: str
-) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
-    """(row key, column) of ``model``'s columns read as ``alias``, and its temporal columns."""
-    keys = tuple(
+def _aliased(model: type[Model], alias: str) -> tuple[tuple[str, str], ...]:
+    """(row key, column) of ``model``'s columns read as ``alias``."""
+    return tuple(
         (f"{alias}__{column}", column) for column in model._meta.fields_db_projection.values()
     )
-    return keys, temporal_columns(model)
-
-
-@cache
-def temporal_columns(model: type[Model]) -> tuple[tuple[str, str], ...]:
-    """(column, "date" | "datetime") of a model's date and timestamp fields."""
-    found = []
-    for name, field in model._meta.fields_map.items():
-        if isinstance(field, DatetimeField):
-            found.append((field.source_field or name, "datetime"))
-        elif isinstance(field, DateField):
-            found.append((field.source_field or name, "date"))
-    return tuple(found)
-
-
-def parse_temporal(
-    model: type[Model],
-    row: dict[str, Any],
-    columns: tuple[tuple[str, str], ...] | None = None,
-) -> None:
-    """Parse ``row``'s date and timestamp text (by column) in place, before ``_init_from_db``.
-
-    SQLite returns dates and timestamps as ISO text, which Tortoise parses with ``iso8601``
-    (~20 µs a value, most of building a page's objects); the standard library's
-    ``fromisoformat`` reads the same text in a fraction of it. Unusual text, and naive
-    timestamps (Tortoise's own rule decides their zone), are left to Tortoise; values a driver
-    already parsed (asyncpg) are left as they are.
-    """
-    for column, kind in temporal_columns(model) if columns is None else columns:
-        value = row.get(column)
-        if type(value) is not str:
-            continue
-        try:
-            if kind == "date":
-                row[column] = date.fromisoformat(value)
-            else:
-                parsed = datetime.fromisoformat(value)
-                if parsed.tzinfo is not None:  # a naive one: Tortoise's rule for it
-                    row[column] = parsed
-        except ValueError:
-            pass
 
 
 @dataclass(frozen=True)

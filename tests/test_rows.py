@@ -1,0 +1,94 @@
+"""``continuity.rows``: rows read with hand-written SQL become the objects Tortoise's own
+queries build, attribute for attribute, for every model, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise import Tortoise
+from tortoise.models import Model
+
+from continuity.models import ContinuityLine, ContinuityOrder, JobRun
+from continuity.payments.gateway import TestGateway
+from continuity.rows import model_of, models_of
+from continuity.sql import fetch
+from tests.jobs.world import buyer, open_business, order, run_days
+
+pytestmark = pytest.mark.db
+
+DAY0 = date(2027, 1, 10)
+
+
+def _models() -> list[type[Model]]:
+    return [model for app in Tortoise.apps.values() for model in app.values()]
+
+
+def _state(obj: Model) -> dict[str, tuple[type, Any, Any]]:
+    """Every attribute, with its type and (for timestamps) its zone: equal values of another
+    type (text for a date, a naive timestamp) must show as a difference."""
+    return {
+        name: (type(value), value, getattr(value, "utcoffset", lambda: None)())
+        for name, value in vars(obj).items()
+    }
+
+
+async def _rows(model: type[Model]) -> list[dict[str, Any]]:
+    return await fetch(
+        Tortoise.get_connection("default"),
+        f'SELECT * FROM "{model._meta.db_table}" ORDER BY "{model._meta.db_pk_column}"',
+    )
+
+
+async def test_every_model_is_built_as_tortoise_builds_it(db: object, rules_dir: Path) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    for sku in ["BOOKCLUB", "VITREFILL", "COFFEECLUB", "GIFTBOX6"]:
+        await order(ada, sku, DAY0, rules, gateway)
+    await order(ada, "WINECLUB12", DAY0, rules, gateway, payment_schedule="three-monthly")
+    await run_days(DAY0, 3, gateway)
+    compared: dict[str, int] = {}
+    for model in _models():
+        ours = models_of(model, await _rows(model))
+        theirs = await model.all().order_by(model._meta.pk_attr)
+        assert [_state(o) for o in ours] == [_state(t) for t in theirs], model.__name__
+        compared[model.__name__] = len(ours)
+    for name in ["ContinuityOrder", "ContinuityLine", "ChildOrder", "Payment", "JobRun"]:
+        assert compared[name] > 0, name  # the business above wrote them
+
+
+async def test_a_built_object_saves_and_compares_as_tortoises_does(db: object) -> None:
+    run = await JobRun.create(job="extend", as_of=DAY0, triggered_by="cli")
+    [row] = await _rows(JobRun)
+    built = model_of(JobRun, row)
+    assert built == run
+    assert built._saved_in_db
+    assert not built._partial
+    assert isinstance(built.started_at, datetime)
+    assert built.started_at.utcoffset() == timedelta(0)
+    built.triggered_by = "api"
+    await built.save()
+    assert (await JobRun.get(id=run.id)).triggered_by == "api"
+
+
+async def test_a_row_of_some_columns_is_tortoises_partial_model(
+    db: object, rules_dir: Path
+) -> None:
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    await order(ada, "VITREFILL", DAY0, rules, gateway)
+    [row] = await fetch(
+        Tortoise.get_connection("default"), "SELECT id, number, start_date FROM continuity_order"
+    )
+    built = model_of(ContinuityOrder, row)
+    assert built._partial
+    assert isinstance(built.start_date, date)
+    assert built.start_date == DAY0
+    lines = await fetch(Tortoise.get_connection("default"), "SELECT * FROM continuity_line")
+    assert [line.planned_ship_date for line in models_of(ContinuityLine, lines)] == [
+        line.planned_ship_date for line in await ContinuityLine.all().order_by("id")
+    ]
