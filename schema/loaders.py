@@ -134,6 +134,23 @@ class Loaders:
             lambda r: r.sales_order_id,
         )
 
+    def release(self) -> None:
+        """Drop everything this request read, once its answer is sent.
+
+        A request's objects hang off reference cycles (the context and its loaders, the
+        loaders and their load functions, graphql-core's execution context) that only the
+        garbage collector frees: a page of 50 orders kept ~1,300 objects alive after its
+        answer, and collecting them cost the order list about a twentieth of its CPU.
+        Emptied, the cycles hold a few small objects and the rows are freed at once."""
+        self.connections.clear()
+        for value in vars(self).values():
+            loaders = value.values() if isinstance(value, dict) else (value,)
+            for loader in loaders:
+                if isinstance(loader, DataLoader):
+                    loader.clear_all()
+        for cache in (self._nodes, self._pages, self._counts, self._rows):
+            cache.clear()
+
     @staticmethod
     async def _latest(ids: list[int]) -> Sequence[models.ProgramVersion | None]:
         latest = {row.program_id: row for row in await _latest_versions(ids)}

@@ -83,11 +83,21 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         self.persisted = PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Strawberry answers its refusals as plain text; ours are JSON errors with a code."""
+        """Strawberry answers its refusals as plain text; ours are JSON errors with a code.
+        Once the answer is sent, the request's loaders let go of what they read
+        (``Loaders.release``)."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
+        try:
+            await self._answer(request, scope, receive, send)
+        finally:
+            context = scope.pop(_CONTEXT, None)
+            if context is not None:
+                context.loaders.release()
+
+    async def _answer(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             response = await self.run(request)
         except RequestRefused as refused:
@@ -147,6 +157,8 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         )
         if state.get("request_id"):
             context.request_id = state["request_id"]
+        if isinstance(request, Request):
+            request.scope[_CONTEXT] = context  # released once the answer is sent (__call__)
         return context
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -166,6 +178,8 @@ class ContinuityGraphQL(GraphQL[Context, None]):
 GET_CACHE_CONTROL = "private, max-age=60"
 #: ``extensions.code`` of the HTTP refusals Strawberry raises (anything else: BAD_REQUEST).
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+#: The scope key of an HTTP request's GraphQL context.
+_CONTEXT = "continuity.context"
 
 
 def _refusal(scope: Scope, message: str, code: str, status: int) -> Response:

@@ -5,11 +5,14 @@ arguments, two levels deep)."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from continuity import models
+from schema.orders import ContinuityLine
 from tests.api.customers import make_customer, place
 
 pytestmark = pytest.mark.db
@@ -140,3 +143,22 @@ def test_a_line_alone_answers_its_id_sku_and_price_as_in_its_orders_page(
     for line in listed:
         query = f"query ($id: ID!) {{ node(id: $id) {{ ... on ContinuityLine {{ {LINE} }} }} }}"
         assert _post(client, query, id=line["id"])["data"]["node"] == line
+
+
+def test_a_page_leaves_nothing_for_the_garbage_collector(
+    client: TestClient, orders: list[str]
+) -> None:
+    """Once the answer is sent, its rows and objects are freed at once (``Loaders.release``),
+    not left in reference cycles for the collector to find."""
+    query = "{ continuityOrders(first: 10) { nodes { id lines(first: 20) { nodes { id sku } } } } }"
+    gc.collect()
+    gc.disable()
+    try:
+        body = _post(client, query)
+        alive = [
+            o for o in gc.get_objects() if isinstance(o, ContinuityLine | models.ContinuityLine)
+        ]
+    finally:
+        gc.enable()
+    assert len(body["data"]["continuityOrders"]["nodes"]) == 3
+    assert alive == []
