@@ -168,12 +168,6 @@ def build(
 class Pager(Protocol):
     async def connection(self, info: Info, args: PageArgs) -> Connection[Any]: ...
 
-    def prefetched(
-        self, loaders: Loaders, paging: Paging, args: PageArgs
-    ) -> Connection[Any] | None:
-        """The page when its level read it already (``prefetch``), else None."""
-        ...
-
 
 @dataclass
 class QueryPager(Generic[M, N]):
@@ -190,11 +184,6 @@ class QueryPager(Generic[M, N]):
             self.query, self.ordering, window(kind, model, self.ordering, args)
         )
         return build(kind, self.ordering, page, self.node, self.query.count)
-
-    def prefetched(
-        self, loaders: Loaders, paging: Paging, args: PageArgs
-    ) -> Connection[Any] | None:
-        return None
 
 
 @dataclass
@@ -234,14 +223,23 @@ class RelationPager(Generic[M, N]):
         detail = None if self.prepare is None else await self.prepare(info, page.rows)
         return self._build(info, page, detail)
 
-    def prefetched(
-        self, loaders: Loaders, paging: Paging, args: PageArgs
-    ) -> Connection[Any] | None:
-        return loaders.connections.get((paging, self.parent, args))
+
+def prefetched(
+    loaders: Loaders, paging: Paging, source: Any, args: PageArgs
+) -> Connection[Any] | None:
+    """The page of ``source``'s list that its level read ahead (``prefetch``), else None.
+    Kept by the node itself, so its field answers without calling its resolver again; the
+    entry holds the node, so no other object can take its ``id`` during the request."""
+    kept = loaders.connections.get((paging, id(source), args))
+    return kept[1] if kept is not None and kept[0] is source else None
 
 
 async def _prefetch_relation(
-    info: Info, paging: Paging, pagers: list[RelationPager[Any, Any]], args: PageArgs
+    info: Info,
+    paging: Paging,
+    nodes: list[Any],
+    pagers: list[RelationPager[Any, Any]],
+    args: PageArgs,
 ) -> list[Connection[Any]]:
     """The pages of one child list for every parent of a level: one statement for the pages,
     one batched ``prepare``; each page is kept for its field's resolver."""
@@ -258,8 +256,9 @@ async def _prefetch_relation(
         detail = await first.prepare(info, [row for page in pages for row in page.rows])
     kept = info.context.loaders.connections
     built = []
-    for pager, page in zip(pagers, pages, strict=True):
-        connection = kept[(paging, pager.parent, args)] = pager._build(info, page, detail)
+    for node, pager, page in zip(nodes, pagers, pages, strict=True):
+        connection = pager._build(info, page, detail)
+        kept[(paging, id(node), args)] = (node, connection)
         built.append(connection)
     return built
 
@@ -360,7 +359,7 @@ async def prefetch(info: Info, nodes: list[Any], selections: list[Selection]) ->
             for pager in pagers
         ):
             continue
-        connections = await _prefetch_relation(info, paging, pagers, args)
+        connections = await _prefetch_relation(info, paging, nodes, pagers, args)
         children = [child for connection in connections for child in connection.nodes]
         await prefetch(info, children, _node_selections(selected.selections))
 
@@ -411,11 +410,12 @@ class Paging(FieldExtension):
         **kwargs: Any,
     ) -> Any:
         args = PageArgs(first=first, after=after, last=last, before=before)
-        pager = next_(source, info, **kwargs)
-        if inspect.isawaitable(pager):
-            return self._page(pager, cast(Info, info), args)
-        ready = cast(Pager, pager).prefetched(info.context.loaders, self, args)
-        return ready if ready is not None else self._page(pager, cast(Info, info), args)
+        ready = prefetched(info.context.loaders, self, source, args)
+        return (
+            ready
+            if ready is not None
+            else self._page(next_(source, info, **kwargs), cast(Info, info), args)
+        )
 
     async def resolve_async(
         self,
@@ -471,23 +471,17 @@ def install(schema: strawberry.Schema) -> None:
         origin = getattr(schema.get_type_by_name(name), "origin", None)
         if not isinstance(graphql_type, GraphQLObjectType) or not isinstance(origin, type):
             continue
-        for field_name, (field, paging) in _child_lists(converter, origin).items():
+        for field_name, (_field, paging) in _child_lists(converter, origin).items():
             graphql_field = graphql_type.fields[field_name]
-            graphql_field.resolve = _read_ahead(
-                cast(Callable[[Any], Any], field.base_resolver.wrapped_func),  # type: ignore[union-attr]
-                paging,
-                graphql_field.resolve,
-            )
+            graphql_field.resolve = _read_ahead(paging, graphql_field.resolve)
 
 
-def _read_ahead(resolver: Callable[[Any], Any], paging: Paging, slow: Any) -> Any:
+def _read_ahead(paging: Paging, slow: Any) -> Any:
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **kwargs: Any) -> Any:
-        if set(kwargs) <= _PAGE_ARGUMENTS:
-            pager = resolver(source)
-            if isinstance(pager, RelationPager):
-                ready = pager.prefetched(info.context.loaders, paging, PageArgs(**kwargs))
-                if ready is not None:
-                    return ready
+        if kwargs.keys() <= _PAGE_ARGUMENTS:
+            ready = prefetched(info.context.loaders, paging, source, PageArgs(**kwargs))
+            if ready is not None:
+                return ready
         return slow(source, info, **kwargs)
 
     return resolve

@@ -86,9 +86,9 @@ class Loaders:
         self._nodes: dict[str, DataLoader[int, Any]] = {}
         self._pages: dict[keyset.Relation[Any], DataLoader[Any, keyset.Page[Any]]] = {}
         self._counts: dict[keyset.Relation[Any], DataLoader[int, int]] = {}
-        #: Child-list pages a level read ahead for all its nodes (``schema.connections.prefetch``),
-        #: by (the field's paging, parent id, page arguments).
-        self.connections: dict[tuple[Any, int, Any], Any] = {}
+        #: Child-list pages a level read ahead for all its nodes (``schema.connections.prefetch``):
+        #: (node, page) by (the field's paging, the node's ``id()``, page arguments).
+        self.connections: dict[tuple[Any, int, Any], tuple[Any, Any]] = {}
         self.latest_version_by_program: DataLoader[int, models.ProgramVersion | None] = DataLoader(
             load_fn=self._latest
         )
@@ -141,15 +141,9 @@ class Loaders:
         loaders and their load functions, graphql-core's execution context) that only the
         garbage collector frees: a page of 50 orders kept ~1,300 objects alive after its
         answer, and collecting them cost the order list about a twentieth of its CPU.
-        Emptied, the cycles hold a few small objects and the rows are freed at once."""
-        self.connections.clear()
-        for value in vars(self).values():
-            loaders = value.values() if isinstance(value, dict) else (value,)
-            for loader in loaders:
-                if isinstance(loader, DataLoader):
-                    loader.clear_all()
-        for cache in (self._nodes, self._pages, self._counts, self._rows):
-            cache.clear()
+        Emptied, the cycles hold a few small objects and the rows are freed at once. The
+        loaders cannot be used afterwards."""
+        vars(self).clear()
 
     @staticmethod
     async def _latest(ids: list[int]) -> Sequence[models.ProgramVersion | None]:
