@@ -81,8 +81,15 @@ def _datetime(field: DatetimeField[Any], value: Any, zone: _Zone) -> Any:
 
 
 def _enum(enum_type: type[Enum]) -> Callable[[Any], Any]:
+    """``enum_type(value)`` through the enum's own value map first: the call costs ~1 µs,
+    the look-up a tenth of it (two enums a row on every list page)."""
+    members = enum_type._value2member_map_
+
     def convert(value: Any) -> Any:
-        return None if value is None else enum_type(value)
+        if value is None:
+            return None
+        member = members.get(value)
+        return member if member is not None else enum_type(value)
 
     return convert
 
