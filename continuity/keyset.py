@@ -34,7 +34,7 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from continuity.rows import models_of
-from continuity.sql import fetch
+from continuity.sql import dialect, fetch
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
@@ -178,6 +178,10 @@ def _sql_beyond(
     return "(" + " OR ".join(terms) + ")", params
 
 
+def _rank(row: dict[str, Any]) -> int:
+    return int(row["keyset_rank"])
+
+
 async def pages(
     relation: Relation[M], parents: Iterable[int], window: Window
 ) -> dict[int, Page[M]]:
@@ -206,13 +210,22 @@ async def pages(
         bounds.append((f"NOT {text}", "has_next"))
     direction = "DESC" if ordering.descending != window.from_end else "ASC"
     order = ", ".join(f"t.{column} {direction}" for column in ordering.columns)
-    rows = await fetch(
-        conn,
-        f"SELECT * FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.{relation.parent} "
-        f"ORDER BY {order}) AS keyset_rank FROM {relation.table} t WHERE {' AND '.join(where)}"
-        ") ranked WHERE keyset_rank <= :size ORDER BY keyset_rank",
-        **params,
+    window_sql = (
+        f"ROW_NUMBER() OVER (PARTITION BY t.{relation.parent} ORDER BY {order}) AS keyset_rank "
+        f"FROM {relation.table} t WHERE {' AND '.join(where)}"
     )
+    if dialect(conn) == "sqlite":
+        # SQLite carries every column of the rows it ranks through its sorts (a third of the
+        # statement for 50 orders' lines): it ranks ids, and reads the page's rows by id.
+        # PostgreSQL's plan for that join costs more than the sort it saves.
+        sql = (
+            f"SELECT t.*, ranked.keyset_rank FROM (SELECT t.id, {window_sql}) ranked "
+            f"JOIN {relation.table} t ON t.id = ranked.id WHERE ranked.keyset_rank <= :size"
+        )
+    else:
+        sql = f"SELECT * FROM (SELECT t.*, {window_sql}) ranked WHERE keyset_rank <= :size"
+    rows = await fetch(conn, sql, **params)
+    rows.sort(key=_rank)  # each page in rank order
     grouped: dict[int, list[M]] = defaultdict(list)
     for row, child in zip(rows, models_of(relation.model, rows), strict=True):
         grouped[int(row[relation.parent])].append(child)
