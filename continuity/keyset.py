@@ -33,7 +33,7 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from continuity.rows import models_of
+from continuity.rows import models_of, select
 from continuity.sql import dialect, fetch
 
 M = TypeVar("M", bound=Model)
@@ -124,7 +124,7 @@ async def page(query: QuerySet[M], ordering: Ordering, window: Window) -> Page[M
         bounded = bounded.filter(_beyond(ordering, window.after, forward=True))
     if window.before is not None:
         bounded = bounded.filter(_beyond(ordering, window.before, forward=False))
-    rows = await _select(
+    rows = await select(
         bounded.order_by(*ordering.order_by(reverse=window.from_end)).limit(window.size + 1)
     )
     overflow = len(rows) > window.size
@@ -138,15 +138,6 @@ async def page(query: QuerySet[M], ordering: Ordering, window: Window) -> Page[M
     if not has_next and window.before is not None:
         has_next = await query.filter(~_beyond(ordering, window.before, forward=False)).exists()
     return Page(rows=rows, has_previous=has_previous, has_next=has_next)
-
-
-async def _select(query: QuerySet[M]) -> list[M]:
-    """The query's models, built from its rows as a child list's are (``rows.models_of``):
-    Tortoise's executor parses SQLite's dates with ``iso8601``, most of a root page's cost."""
-    query.sql()  # makes the statement (``query.query``) without running it
-    sql, values = query.query.get_parameterized_sql()
-    _, rows = await get_connection("default").execute_query(sql, values)
-    return models_of(query.model, rows)
 
 
 @dataclass(frozen=True)

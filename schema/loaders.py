@@ -26,6 +26,7 @@ from tortoise.models import Model
 from continuity import keyset, models
 from continuity.access import Caller
 from continuity.orders import timeline
+from continuity.rows import select
 from resolvers.scope import customer_scope
 from schema.access import Grant, node_grant
 
@@ -173,7 +174,7 @@ class Loaders:
                 if owner is None:
                     return [None] * len(ids)
                 query = query.filter(**{owner: scope})
-            rows: dict[int, M] = {int(row.pk): row for row in await query}
+            rows: dict[int, M] = {int(row.pk): row for row in await select(query)}
             return [rows.get(i) for i in ids]
 
         return load
@@ -186,7 +187,7 @@ class Loaders:
         if loader is None:
 
             async def load(ids: list[int]) -> Sequence[M | None]:
-                rows = {int(row.pk): row for row in await model.filter(id__in=ids)}
+                rows = {int(row.pk): row for row in await select(model.filter(id__in=ids))}
                 return [rows.get(i) for i in ids]
 
             loader = self._rows[model] = DataLoader(load_fn=load)

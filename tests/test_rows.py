@@ -13,7 +13,7 @@ from tortoise.models import Model
 
 from continuity.models import ContinuityLine, ContinuityOrder, JobRun
 from continuity.payments.gateway import TestGateway
-from continuity.rows import model_of, models_of
+from continuity.rows import model_of, models_of, select
 from continuity.sql import fetch
 from tests.jobs.world import buyer, open_business, order, run_days
 
@@ -55,7 +55,12 @@ async def test_every_model_is_built_as_tortoise_builds_it(db: object, rules_dir:
         ours = models_of(model, await _rows(model))
         theirs = await model.all().order_by(model._meta.pk_attr)
         assert [_state(o) for o in ours] == [_state(t) for t in theirs], model.__name__
+        selected = await select(model.all().order_by(model._meta.pk_attr))
+        assert [_state(o) for o in selected] == [_state(t) for t in theirs], model.__name__
         compared[model.__name__] = len(ours)
+    # a filter through a relation (how the node loaders scope a customer's objects)
+    scoped = ContinuityLine.filter(continuity_order__customer_id=ada.customer_id).order_by("id")
+    assert [_state(o) for o in await select(scoped)] == [_state(t) for t in await scoped]
     for name in ["ContinuityOrder", "ContinuityLine", "ChildOrder", "Payment", "JobRun"]:
         assert compared[name] > 0, name  # the business above wrote them
 
