@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -191,3 +192,39 @@ async def test_the_same_attempt_never_charges_twice(db: TortoiseContext, rules_d
             due_date=TODAY,
             idempotency_key=payment.idempotency_key,
         )
+
+
+async def test_orders_alike_share_their_plan_and_write_the_same_lines(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    buyer = await setup(rules_dir)
+    placed = [
+        await place_sales_order(
+            _order(buyer, OrderLineInput("BOOKCLUB", quantity=quantity)),
+            order_date=TODAY,
+            actor="web",
+            rules=rules,
+            gateway=TestGateway(),
+        )
+        for quantity, rules in (
+            (2, RULES),
+            (2, RULES),
+            (3, RULES),
+            (2, replace(RULES, repeat_threshold=1)),
+        )
+    ]
+    orders = [p.continuity_orders[0] for p in placed]
+
+    async def lines(order: ContinuityOrder) -> list[tuple[object, ...]]:
+        return [
+            (line.event_number, line.repeat_index, line.planned_ship_date, line.quantity)
+            for line in await ContinuityLine.filter(continuity_order_id=order.id).order_by("id")
+        ]
+
+    first, same, more, fewer = [await lines(order) for order in orders]
+    assert first == same
+    assert [row[:3] for row in more] == [row[:3] for row in first]
+    assert {row[3] for row in more} - {0} == {3}  # a skipped occurrence's line ships 0
+    assert {row[3] for row in first} - {0} == {2}
+    assert len(fewer) <= len(first)
+    assert orders[0].schedule_complete == orders[1].schedule_complete
