@@ -15,6 +15,7 @@ from schema.common import INPUT, USER_ERRORS, UserError, at_input, user_errors
 from schema.context import Info
 from schema.idempotency import idempotent, key_field
 from schema.ids import decode_id
+from schema.input_build import quick_input
 from schema.inputs import check_input
 from schema.orders import ContinuityOrder, SalesOrder
 
@@ -22,6 +23,7 @@ from schema.orders import ContinuityOrder, SalesOrder
 RENAMES = {"paymentSchedule": "paymentScheduleId"}
 
 
+@quick_input
 @strawberry.input(description="One line of a sales order.")
 class OrderLineInput:
     sku: str = strawberry.field(description="An item, or a parent product (a program).")
@@ -37,6 +39,7 @@ class OrderLineInput:
     )
 
 
+@quick_input
 @strawberry.input(description="A sales order: who, where to, which card, and its lines.")
 class PlaceSalesOrderInput:
     customer_id: strawberry.ID = strawberry.field(description="The customer's global id.")
