@@ -178,6 +178,10 @@ class ContinuityGraphQL(GraphQL[Context, None]):
 GET_CACHE_CONTROL = "private, max-age=60"
 #: ``extensions.code`` of the HTTP refusals Strawberry raises (anything else: BAD_REQUEST).
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+#: Container objects allocated (net) before the collector walks the young generation; the
+#: default is 700. Cyclic garbage waits a little longer; a request's own objects are freed
+#: by reference counting before the collector would see them.
+GC_YOUNG_THRESHOLD = 10_000
 #: The scope key of an HTTP request's GraphQL context.
 _CONTEXT = "continuity.context"
 
@@ -268,9 +272,16 @@ def create_app(
             # CPU went to collections that re-walked them).
             gc.collect()
             gc.freeze()
+            # A list request holds ~2,000 container objects at its peak, and freed them all
+            # by reference counting once answered (Loaders.release): with the default
+            # threshold (700) the young generation was collected ~3 times a request, walking
+            # objects that were about to be freed anyway (~0.8 ms of a list request's CPU).
+            thresholds = gc.get_threshold()
+            gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
             try:
                 yield
             finally:
+                gc.set_threshold(*thresholds)
                 gc.unfreeze()
                 await background.stop(settings.service.shutdown_grace_seconds)
                 stop_observing()
