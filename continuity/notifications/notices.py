@@ -17,9 +17,8 @@ ahead, and an occurrence whose date moves (a resume re-plans it) is announced ag
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol, cast
 
 from tortoise.connection import get_connection
@@ -34,11 +33,18 @@ from continuity.enums import (
     PaymentPurpose,
     PaymentStatus,
 )
-from continuity.models import ChildOrder, ContinuityLine, ContinuityOrder, Payment, Product
-from continuity.notifications.events import Event, EventType, emit, emit_many, money
+from continuity.models import ContinuityLine, ContinuityOrder, Payment
+from continuity.notifications.events import EventType, emit, money
 from continuity.notifications.policy import NotificationPolicy, current_policy
+from continuity.notifications.setbased import (
+    Recipients,
+    events_of,
+    insert_sql,
+    json_bool,
+    money_sql,
+)
 from continuity.orders.status import NOT_BILLED
-from continuity.sql import as_date, fetch, id_list
+from continuity.sql import dialect, fetch, id_list
 
 _PREPAID = (BillingMode.UP_FRONT, BillingMode.INSTALLMENTS)
 #: A released line still to ship: its child order has not left the warehouse.
@@ -112,7 +118,7 @@ async def installment_bills(
             counts.count("bills_issued")
 
 
-#: Orders announced per batch: one read of their lines, one outbox write.
+#: Orders announced per statement.
 BATCH = 1000
 
 
@@ -126,10 +132,14 @@ async def upcoming_shipments(
     """Batched: a million orders have tens of thousands of shipments a few days ahead.
 
     First the ids of the orders with a line in the window, from the (status, planned ship
-    date) index; then their lines a batch of orders at a time, by order id (``_BATCH_LINES``).
-    One query over
-    the whole window with a keyset ``LIMIT`` let PostgreSQL pick a plan that read most of the
-    table per batch once the day before had released lines (minutes at a million orders)."""
+    date) index; then one ``INSERT … SELECT`` per batch of orders writes their notices
+    (``_UPCOMING``), the payloads built by the database (``setbased``): built in Python they
+    were most of the payments job's time at a million orders. One query over the whole window
+    with a keyset ``LIMIT`` let PostgreSQL pick a plan that read most of the table per batch
+    once the day before had released lines (minutes at a million orders)."""
+    recipients = Recipients.of(EventType.UPCOMING_SHIPMENT, policy)
+    if not recipients:
+        return
     horizon = as_of + timedelta(days=policy.upcoming_shipment_days)
     window = {"planned_ship_date__gte": as_of, "planned_ship_date__lte": horizon}
     candidates = sorted(
@@ -149,106 +159,112 @@ async def upcoming_shipments(
         )
     )
     conn = get_connection("default")
+    sql = _upcoming_sql(dialect(conn) == "postgres", recipients.email, len(recipients.hooks))
+    params = recipients.params(datetime.now(UTC))
     for start in range(0, len(candidates), BATCH):
-        rows = [
-            row
-            for row in await fetch(
-                conn, _BATCH_LINES, orders=candidates[start : start + BATCH], active="active"
-            )
-            if _announced(row, as_of, horizon)
-        ]
-        rows.sort(
-            key=lambda r: (
-                r["continuity_order_id"],
-                r["planned_ship_date"],
-                r["event_number"],
-                r["repeat_index"],
-                r["item_seq"],
-            )
+        written = await fetch(
+            conn,
+            sql,
+            orders=candidates[start : start + BATCH],
+            as_of=as_of,
+            horizon=horizon,
+            **params,
         )
-        if not rows:
-            continue
-        written = await _announce(rows, policy)
-        if written:
-            counts.count("shipment_notices", written)
+        announced = events_of(str(row["dedupe_key"]) for row in written)
+        if announced:
+            counts.count("shipment_notices", announced)
 
 
-#: Every line of a batch of orders, by the lines' order index only: with the window's
-#: conditions in SQL, SQLite picked the (status, planned_ship_date) index and read the whole
-#: window for every batch. The window is applied in Python (``_announced``).
-_BATCH_LINES = """
-SELECT l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq, l.planned_ship_date,
-       l.product_id, l.quantity, l.price_minor, l.child_order_id, l.status,
-       c.status AS child_status
-FROM continuity_line l
-JOIN continuity_order o ON o.id = l.continuity_order_id
-LEFT JOIN child_order c ON c.id = l.child_order_id
-WHERE l.continuity_order_id IN (:orders) AND o.status = :active
-"""
+#: A line announced: in the window, and still to ship (pending, or on a child order not
+#: shipped yet); ``{l}`` the line, ``{c}`` its child order (left-joined). The status is tested
+#: as an expression: on the (status, planned_ship_date) index SQLite read the whole window for
+#: every batch of orders, instead of their lines by the lines' order index.
+_ANNOUNCED = f"""{{l}}.planned_ship_date >= :as_of AND {{l}}.planned_ship_date <= :horizon
+    AND ({{l}}.status || '' = '{ContinuityLineStatus.PENDING.value}'
+         OR ({{l}}.status || '' = '{ContinuityLineStatus.RELEASED.value}'
+             AND {{c}}.status IN ({", ".join(f"'{s.value}'" for s in _NOT_SHIPPED)})))"""
+
+#: The occurrences of a batch of active orders still to ship in the window, one event each
+#: (``upcoming_shipment``, docs/NOTIFICATIONS.md): the lines announced, grouped by occurrence
+#: and ship date (a key names both: a re-planned occurrence is announced again). ``items`` are
+#: its lines with a product in item order; ``child_order`` is the child order of its first
+#: line; ``amount`` what a per-shipment order will be charged (0 when prepaid). SQLite's keys
+#: are in sorted order, as ``json_text`` writes them.
+_UPCOMING = """
+occurrences AS (
+    SELECT l.continuity_order_id AS order_id, l.event_number AS e, l.repeat_index AS r,
+           l.planned_ship_date AS day, CAST(SUM(l.quantity * l.price_minor) AS BIGINT) AS amount,
+           MIN(l.item_seq) AS first_seq
+    FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id
+    WHERE l.continuity_order_id IN (:orders) AND {announced_l}
+    GROUP BY l.continuity_order_id, l.event_number, l.repeat_index, l.planned_ship_date
+),
+events AS (
+    SELECT o.id AS order_id, oc.email, x.day, x.e, x.r,
+           CAST(x.e AS TEXT) || '.' || CAST(x.r AS TEXT) || '@' || CAST(x.day AS TEXT)
+           AS discriminator,
+           {object}(
+               'amount', {amount},
+               'child_order', (SELECT fc.number FROM continuity_line f
+                               JOIN child_order fc ON fc.id = f.child_order_id
+                               WHERE f.continuity_order_id = x.order_id AND f.event_number = x.e
+                                 AND f.repeat_index = x.r AND f.item_seq = x.first_seq),
+               'customer', {object}('account_number', oc.account_number, 'id', oc.id,
+                                    'name', oc.name),
+               'event_number', x.e,
+               'items', {items},
+               'order', o.number,
+               'order_id', o.id,
+               'prepaid', {prepaid},
+               'repeat_index', x.r,
+               'ship_date', x.day) AS payload
+    FROM occurrences x
+    JOIN continuity_order o ON o.id = x.order_id
+    JOIN customer oc ON oc.id = o.customer_id
+    WHERE o.status = '{active}'
+)"""
+
+#: An occurrence's items, as a JSON array in item order (SQLite passes a subquery's JSON on
+#: as text: ``json(…)`` makes it JSON again).
+_ITEMS_FROM = """FROM continuity_line f JOIN product p ON p.id = f.product_id
+        LEFT JOIN child_order fc ON fc.id = f.child_order_id
+        WHERE f.continuity_order_id = x.order_id AND f.event_number = x.e
+          AND f.repeat_index = x.r AND f.planned_ship_date = x.day AND {announced_f}"""
+_ITEMS = {
+    "sqlite": """json((SELECT json_group_array(json(i.item)) FROM (
+        SELECT json_object('name', p.name, 'quantity', f.quantity, 'sku', p.sku) AS item
+        {items_from}
+        ORDER BY f.item_seq) i))""",
+    "postgres": """(SELECT COALESCE(jsonb_agg(jsonb_build_object(
+            'name', p.name, 'quantity', f.quantity, 'sku', p.sku) ORDER BY f.item_seq),
+            '[]'::jsonb)
+        {items_from})""",
+}
 
 
-def _announced(row: dict[str, Any], as_of: date, horizon: date) -> bool:
-    """In the window, and still to ship: pending, or on a child order not shipped yet."""
-    row["planned_ship_date"] = as_date(row["planned_ship_date"])
-    if not as_of <= row["planned_ship_date"] <= horizon:
-        return False
-    if row["status"] == ContinuityLineStatus.PENDING.value:
-        return True
-    return row["status"] == ContinuityLineStatus.RELEASED.value and row["child_status"] in {
-        status.value for status in _NOT_SHIPPED
-    }
-
-
-async def _announce(rows: list[dict[str, Any]], policy: NotificationPolicy) -> int:
-    parents = {
-        int(cast(int, o[0])): o
-        for o in await ContinuityOrder.filter(
-            id__in={int(r["continuity_order_id"]) for r in rows}
-        ).values_list("id", "number", "customer_id", "currency", "billing_mode")
-    }
-    names = await _product_names(r["product_id"] for r in rows)
-    children = await _child_numbers(r["child_order_id"] for r in rows)
-    occurrences: OrderedDict[tuple[int, int, int, date], list[dict[str, Any]]] = OrderedDict()
-    for row in rows:
-        ship = row["planned_ship_date"]
-        ship = date.fromisoformat(ship) if isinstance(ship, str) else ship
-        key = (int(row["continuity_order_id"]), row["event_number"], row["repeat_index"], ship)
-        occurrences.setdefault(key, []).append(row)
-    events = []
-    for (order_id, event_number, repeat_index, ship_date), group in occurrences.items():
-        _id, _number, _customer, currency, mode = parents[order_id]
-        charged = str(mode) == BillingMode.PER_SHIPMENT.value
-        amount = sum(r["quantity"] * r["price_minor"] for r in group) if charged else 0
-        child = group[0]["child_order_id"]
-        events.append(
-            Event(
-                order_id=order_id,
-                type=EventType.UPCOMING_SHIPMENT,
-                payload={
-                    "event_number": event_number,
-                    "repeat_index": repeat_index,
-                    "ship_date": ship_date.isoformat(),
-                    "items": [
-                        {
-                            "sku": names.get(r["product_id"], ("", ""))[0],
-                            "name": names.get(r["product_id"], ("", ""))[1],
-                            "quantity": r["quantity"],
-                        }
-                        for r in group
-                        if r["product_id"] is not None
-                    ],
-                    "amount": money(amount, str(currency)),
-                    "prepaid": not charged,
-                    "child_order": children.get(child) if child is not None else None,
-                },
-                discriminator=f"{event_number}.{repeat_index}@{ship_date.isoformat()}",
-            )
-        )
-    return await emit_many(
-        events,
-        conn=None,
-        policy=policy,
-        orders={i: (str(o[1]), int(cast(int, o[2]))) for i, o in parents.items()},
+@lru_cache(maxsize=8)
+def _upcoming_sql(postgres: bool, email: bool, webhooks: int) -> str:
+    per_shipment = f"o.billing_mode = '{BillingMode.PER_SHIPMENT.value}'"
+    items = _ITEMS["postgres" if postgres else "sqlite"].format(
+        items_from=_ITEMS_FROM.format(announced_f=_ANNOUNCED.format(l="f", c="fc"))
+    )
+    ctes = _UPCOMING.format(
+        announced_l=_ANNOUNCED.format(l="l", c="c"),
+        object="jsonb_build_object" if postgres else "json_object",
+        amount=money_sql(
+            f"CASE WHEN {per_shipment} THEN x.amount ELSE 0 END", "o.currency", postgres
+        ),
+        items=items,
+        prepaid=json_bool(f"NOT ({per_shipment})", postgres),
+        active=ContinuityOrderStatus.ACTIVE.value,
+    )
+    return insert_sql(
+        ctes,
+        postgres=postgres,
+        email=email,
+        webhooks=webhooks,
+        order_by="order_id, day, e, r",
+        returning=True,
     )
 
 
@@ -304,17 +320,3 @@ async def plan_renewals(
         )
         if written:
             counts.count("renewal_notices")
-
-
-async def _product_names(ids: Iterable[int | None]) -> dict[int, tuple[str, str]]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {p.id: (p.sku, p.name) for p in await Product.filter(id__in=wanted)}
-
-
-async def _child_numbers(ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {c.id: c.number for c in await ChildOrder.filter(id__in=wanted)}

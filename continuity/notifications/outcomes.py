@@ -8,7 +8,6 @@ rows themselves with one ``INSERT … SELECT`` in that transaction.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -17,8 +16,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from continuity.enums import PaymentKind, PaymentStatus
 from continuity.models import Payment
-from continuity.money import CURRENCY_MINOR_UNITS
-from continuity.notifications.events import MAX_KEY, Event, EventType, money
+from continuity.notifications.events import Event, EventType, money
+from continuity.notifications.setbased import FUNCTIONS, Recipients, insert_sql, money_sql
 from continuity.payments.gateway import AUTHENTICATION_REQUIRED
 from continuity.sql import dialect, execute
 
@@ -175,12 +174,10 @@ _PAYLOAD = {
 #: built from their lines: a child order without a line has no event), with what the payload
 #: and its recipients need. ``oc`` is the continuity order's customer (the payload's
 #: ``customer`` and the e-mail recipient, as ``emit_many`` reads them); ``u`` the child
-#: order's (its ``contact``).
+#: order's (its ``contact``). The child order's number is the key's discriminator.
 _CHILD_ORDERS_CREATED = """
-INSERT INTO notification (continuity_order_id, event_type, channel, recipient, payload,
-                          dedupe_key, status, attempts, created_at)
-WITH created AS (
-    SELECT o.id AS order_id, c.number, oc.email, {payload} AS payload
+events AS (
+    SELECT o.id AS order_id, c.number AS discriminator, oc.email, {payload} AS payload
     FROM child_order c
     JOIN continuity_order o ON o.id = c.continuity_order_id
     JOIN customer oc ON oc.id = o.customer_id
@@ -191,81 +188,24 @@ WITH created AS (
       AND EXISTS (SELECT 1 FROM child_order_line cl JOIN product p ON p.id = cl.product_id
                   JOIN continuity_line l ON l.id = cl.continuity_line_id
                   WHERE cl.child_order_id = c.id)
-),
-targets AS ({targets}),
-addressed AS (
-    SELECT k.order_id, t.channel, COALESCE(t.name, k.email) AS recipient, k.payload,
-           CAST(:prefix AS TEXT) || CAST(k.order_id AS TEXT) || ':' || k.number || ':'
-           || t.channel || ':' AS head
-    FROM created k JOIN targets t
-      ON t.name IS NOT NULL OR (k.email IS NOT NULL AND k.email <> '')
-)
-SELECT order_id, CAST(:event AS TEXT), channel, recipient, payload,
-       CASE WHEN LENGTH(head || recipient) <= :max_key THEN head || recipient
-            ELSE SUBSTR(head || '#' || SUBSTR({sha256}, 1, 32), 1, :max_key) END,
-       'pending', 0, :now
-FROM addressed WHERE 1 = 1
-ON CONFLICT (dedupe_key) DO NOTHING
-"""
-
-#: The dialects' base64 (of UTF-8 text) and hex SHA-256: SQLite's are functions our client
-#: registers on every connection (``continuity.sqlite``).
-_FUNCTIONS = {
-    "sqlite": {"b64": "continuity_b64({})", "sha256": "continuity_sha256({})"},
-    "postgres": {
-        "b64": "encode(convert_to({}, 'UTF8'), 'base64')",
-        "sha256": "encode(sha256(convert_to({}, 'UTF8')), 'hex')",
-    },
-}
-
-
-def money_sql(minor: str, currency: str, postgres: bool) -> str:
-    """An amount as ``money`` writes it (``{"amount": "19.00", "currency": "USD"}``: the
-    decimal string of ``continuity.money.from_minor``), in SQL; ``minor`` and ``currency`` are
-    SQL expressions. An unknown currency gives a null amount (currencies are checked when an
-    order is placed)."""
-    by_units: dict[int, list[str]] = defaultdict(list)
-    for code, units in sorted(CURRENCY_MINOR_UNITS.items()):
-        by_units[units].append(f"'{code}'")
-    cases = []
-    for units, codes in sorted(by_units.items()):
-        if units == 0:
-            text = f"CAST({minor} AS TEXT)"
-        else:
-            scale = 10**units
-            # the sign, the integer part, then the remainder padded to ``units`` digits (the
-            # leading 1 of ``scale + remainder`` dropped), as Decimal writes it
-            text = (
-                f"CASE WHEN {minor} < 0 THEN '-' ELSE '' END"
-                f" || CAST(ABS({minor}) / {scale} AS TEXT)"
-                f" || '.' || SUBSTR(CAST({scale} + ABS({minor}) % {scale} AS TEXT), 2)"
-            )
-        cases.append(f"WHEN {currency} IN ({', '.join(codes)}) THEN {text}")
-    amount = f"CASE {' '.join(cases)} END"
-    build = "jsonb_build_object" if postgres else "json_object"
-    return f"{build}('amount', {amount}, 'currency', {currency})"
+)"""
 
 
 @lru_cache(maxsize=16)
 def _created_sql(postgres: bool, email: bool, webhooks: int) -> str:
-    """The statement for one dialect and one set of recipients (``email``: the customer's
-    address; ``webhooks``: how many subscribers, bound as ``:hook<i>``)."""
-    functions = _FUNCTIONS["postgres" if postgres else "sqlite"]
+    """The statement for one dialect and one set of recipients (``setbased.insert_sql``)."""
+    functions = FUNCTIONS["postgres" if postgres else "sqlite"]
     payload = _PAYLOAD["postgres" if postgres else "sqlite"].format(
         global_id=functions["b64"].format("'ChildOrder:' || CAST(c.id AS TEXT)"),
         amount=money_sql("cl.price_minor * cl.quantity", "c.currency", postgres),
         unit_price=money_sql("cl.price_minor", "c.currency", postgres),
         total=money_sql("c.total_minor", "c.currency", postgres),
     )
-    targets = ["SELECT CAST('email' AS TEXT) AS channel, CAST(NULL AS TEXT) AS name"][: int(email)]
-    targets += [
-        f"SELECT CAST('webhook' AS TEXT) AS channel, CAST(:hook{i} AS TEXT) AS name"
-        for i in range(webhooks)
-    ]
-    return _CHILD_ORDERS_CREATED.format(
-        payload=payload,
-        targets=" UNION ALL ".join(targets),
-        sha256=functions["sha256"].format("recipient"),
+    return insert_sql(
+        _CHILD_ORDERS_CREATED.format(payload=payload),
+        postgres=postgres,
+        email=email,
+        webhooks=webhooks,
     )
 
 
@@ -283,21 +223,8 @@ async def emit_child_orders_created(
     policy, keys from ``dedupe_key``, a key already taken skipped); returns the rows written."""
     from continuity.notifications.policy import current_policy
 
-    policy = policy or current_policy()
-    event = EventType.CHILD_ORDER_CREATED
-    email = policy.emails(event)  # not an operator event: the customer's own address
-    hooks = [s.name for s in policy.subscribers if s.wants(event)]
-    if not email and not hooks:
+    recipients = Recipients.of(EventType.CHILD_ORDER_CREATED, policy or current_policy())
+    if not recipients:
         return 0
-    sql = _created_sql(dialect(conn) == "postgres", email, len(hooks))
-    return await execute(
-        conn,
-        sql,
-        run=job_run_id,
-        after=after_id,
-        prefix=f"{event.value}:",
-        event=event.value,
-        max_key=MAX_KEY,
-        now=now,
-        **{f"hook{i}": name for i, name in enumerate(hooks)},
-    )
+    sql = _created_sql(dialect(conn) == "postgres", recipients.email, len(recipients.hooks))
+    return await execute(conn, sql, run=job_run_id, after=after_id, **recipients.params(now))

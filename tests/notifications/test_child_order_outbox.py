@@ -20,8 +20,8 @@ from continuity.jobs.child_orders import create_child_orders
 from continuity.models import ChildOrder, Customer, Notification
 from continuity.money import CURRENCY_MINOR_UNITS
 from continuity.notifications.events import EventType, dedupe_key, money
-from continuity.notifications.outcomes import money_sql
 from continuity.notifications.policy import NotificationPolicy, Subscriber
+from continuity.notifications.setbased import money_sql
 from continuity.payments.gateway import TestGateway
 from continuity.sql import dialect, fetch
 from tests.jobs.world import buyer, open_business, order
