@@ -106,10 +106,10 @@ async def _reference(as_of: date, horizon: date) -> dict[str, tuple[Any, ...]]:
             recipients.insert(0, ("email", first["email"]))
         discriminator = f"{event_number}.{repeat_index}@{ship_date.isoformat()}"
         for channel, recipient in recipients:
-            key = dedupe_key(
+            written = dedupe_key(
                 EventType.UPCOMING_SHIPMENT, order_id, discriminator, channel, recipient
             )
-            want[key] = (order_id, channel, recipient, payload)
+            want[written] = (order_id, channel, recipient, payload)
     return want
 
 
