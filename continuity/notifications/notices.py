@@ -24,6 +24,7 @@ from typing import Any, Protocol, cast
 from tortoise.connection import get_connection
 from tortoise.functions import Max
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from continuity.enums import (
     BillingMode,
@@ -44,7 +45,7 @@ from continuity.notifications.setbased import (
     money_sql,
 )
 from continuity.orders.status import NOT_BILLED
-from continuity.sql import dialect, fetch, id_list
+from continuity.sql import dialect, fetch, id_list, plan_for_today
 
 _PREPAID = (BillingMode.UP_FRONT, BillingMode.INSTALLMENTS)
 #: A released line still to ship: its child order has not left the warehouse.
@@ -158,18 +159,20 @@ async def upcoming_shipments(
             )
         )
     )
-    conn = get_connection("default")
-    sql = _upcoming_sql(dialect(conn) == "postgres", recipients.email, len(recipients.hooks))
+    postgres = dialect(get_connection("default")) == "postgres"
+    sql = _upcoming_sql(postgres, recipients.email, len(recipients.hooks))
     params = recipients.params(datetime.now(UTC))
     for start in range(0, len(candidates), BATCH):
-        written = await fetch(
-            conn,
-            sql,
-            orders=candidates[start : start + BATCH],
-            as_of=as_of,
-            horizon=horizon,
-            **params,
-        )
+        async with in_transaction() as conn:
+            await plan_for_today(conn)
+            written = await fetch(
+                conn,
+                sql,
+                orders=candidates[start : start + BATCH],
+                as_of=as_of,
+                horizon=horizon,
+                **params,
+            )
         announced = events_of(str(row["dedupe_key"]) for row in written)
         if announced:
             counts.count("shipment_notices", announced)
