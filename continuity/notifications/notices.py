@@ -224,7 +224,7 @@ events AS (
     FROM occurrences x
     JOIN continuity_order o ON o.id = x.order_id
     JOIN customer oc ON oc.id = o.customer_id
-    WHERE o.status = '{active}'
+    WHERE o.status || '' = '{active}'  -- not the status index: the batch's orders by id
 )"""
 
 #: An occurrence's items, as a JSON array in item order (SQLite passes a subquery's JSON on
