@@ -6,7 +6,9 @@ recipient (the customer's e-mail, each interested webhook subscriber) with the k
 ``<event>:<order id>:<discriminator>:<channel>:<recipient>``. The discriminator names the cause
 (a history entry, a payment attempt, a child order, an occurrence and its date), so replaying
 the cause (a job run twice, a resumed run, a second replica) finds the key taken and writes
-nothing: ``INSERT ... ON CONFLICT DO NOTHING`` on top of a read of the existing keys.
+nothing: ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` the keys that went in. The batch
+jobs' thousands of ``child_order_created`` and ``upcoming_shipment`` rows are written the same
+way by one ``INSERT … SELECT`` each (``setbased``).
 """
 
 from __future__ import annotations

@@ -178,14 +178,18 @@ async def upcoming_shipments(
             counts.count("shipment_notices", announced)
 
 
-#: A line announced: in the window, and still to ship (pending, or on a child order not
-#: shipped yet); ``{l}`` the line, ``{c}`` its child order (left-joined). The status is tested
-#: as an expression: on the (status, planned_ship_date) index SQLite read the whole window for
-#: every batch of orders, instead of their lines by the lines' order index.
-_ANNOUNCED = f"""{{l}}.planned_ship_date >= :as_of AND {{l}}.planned_ship_date <= :horizon
-    AND ({{l}}.status || '' = '{ContinuityLineStatus.PENDING.value}'
-         OR ({{l}}.status || '' = '{ContinuityLineStatus.RELEASED.value}'
-             AND {{c}}.status IN ({", ".join(f"'{s.value}'" for s in _NOT_SHIPPED)})))"""
+def _announced(line: str, child: str) -> str:
+    """The condition on a line (alias ``line``, its child order ``child`` left-joined) to be
+    announced: in the window, and still to ship (pending, or on a child order not shipped
+    yet). The status is tested as an expression: on the (status, planned_ship_date) index
+    SQLite read the whole window for every batch of orders, instead of their lines by the
+    lines' order index."""
+    not_shipped = ", ".join(f"'{status.value}'" for status in _NOT_SHIPPED)
+    return f"""{line}.planned_ship_date >= :as_of AND {line}.planned_ship_date <= :horizon
+    AND ({line}.status || '' = '{ContinuityLineStatus.PENDING.value}'
+         OR ({line}.status || '' = '{ContinuityLineStatus.RELEASED.value}'
+             AND {child}.status IN ({not_shipped})))"""
+
 
 #: The occurrences of a batch of active orders still to ship in the window, one event each
 #: (``upcoming_shipment``, docs/NOTIFICATIONS.md): the lines announced, grouped by occurrence
@@ -249,10 +253,10 @@ _ITEMS = {
 def _upcoming_sql(postgres: bool, email: bool, webhooks: int) -> str:
     per_shipment = f"o.billing_mode = '{BillingMode.PER_SHIPMENT.value}'"
     items = _ITEMS["postgres" if postgres else "sqlite"].format(
-        items_from=_ITEMS_FROM.format(announced_f=_ANNOUNCED.format(l="f", c="fc"))
+        items_from=_ITEMS_FROM.format(announced_f=_announced("f", "fc"))
     )
     ctes = _UPCOMING.format(
-        announced_l=_ANNOUNCED.format(l="l", c="c"),
+        announced_l=_announced("l", "c"),
         object="jsonb_build_object" if postgres else "json_object",
         amount=money_sql(
             f"CASE WHEN {per_shipment} THEN x.amount ELSE 0 END", "o.currency", postgres

@@ -17,7 +17,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from continuity.enums import PaymentKind, PaymentStatus
 from continuity.models import Payment
 from continuity.notifications.events import Event, EventType, money
-from continuity.notifications.setbased import FUNCTIONS, Recipients, insert_sql, money_sql
+from continuity.notifications.setbased import (
+    FUNCTIONS,
+    Recipients,
+    insert_sql,
+    json_bool,
+    money_sql,
+)
 from continuity.payments.gateway import AUTHENTICATION_REQUIRED
 from continuity.sql import dialect, execute
 
@@ -105,7 +111,7 @@ _PAYLOAD = {
     "sqlite": """json_object(
     'child_order', c.number,
     'child_order_id', {global_id},
-    'consolidated', CASE WHEN c.consolidated THEN json('true') ELSE json('false') END,
+    'consolidated', {consolidated},
     'contact', json_object('email', u.email, 'phone', u.phone),
     'created_for', c.created_for,
     'customer', json_object('account_number', oc.account_number, 'id', oc.id, 'name', oc.name),
@@ -138,7 +144,7 @@ _PAYLOAD = {
     "postgres": """jsonb_build_object(
     'child_order', c.number,
     'child_order_id', {global_id},
-    'consolidated', c.consolidated,
+    'consolidated', {consolidated},
     'contact', jsonb_build_object('email', u.email, 'phone', u.phone),
     'created_for', c.created_for,
     'customer', jsonb_build_object('account_number', oc.account_number, 'id', oc.id,
@@ -200,6 +206,7 @@ def _created_sql(postgres: bool, email: bool, webhooks: int) -> str:
         amount=money_sql("cl.price_minor * cl.quantity", "c.currency", postgres),
         unit_price=money_sql("cl.price_minor", "c.currency", postgres),
         total=money_sql("c.total_minor", "c.currency", postgres),
+        consolidated=json_bool("c.consolidated", postgres),
     )
     return insert_sql(
         _CHILD_ORDERS_CREATED.format(payload=payload),
