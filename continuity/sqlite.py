@@ -14,20 +14,34 @@ SQLite lets one process write at a time. The README runs a server and ``continui
 
 A writer that still finds the file locked after the timeout gets ``OperationalError``
 ("database is locked"), which the CLI prints as one line (``server/cli_support.py``).
+
+Within one process Tortoise has one connection, and a transaction holds it: a ``SELECT`` run
+outside any transaction (every API read) waited for whatever transaction held it, a batch of
+a job (up to ``BATCH_SECONDS``) or a placement, and a page that reads three times waited up
+to three times. A database file therefore gets a second, read-only connection
+(``query_only``): a plain ``SELECT`` outside a transaction runs there, on the last committed
+state, as WAL lets readers do beside the writer; everything else (writes, ``WITH …``,
+``PRAGMA``, every statement inside a transaction) stays on the one writing connection. An
+in-memory database has no second connection (another connection would open another
+database).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
+import aiosqlite
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.sqlite.client import (
     SqliteClient,
     SqliteTransactionContext,
     SqliteTransactionWrapper,
+    translate_exceptions,
 )
 from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError
@@ -88,6 +102,11 @@ class _TransactionContext(SqliteTransactionContext):
         return self.connection  # type: ignore[no-any-return]
 
 
+async def _add_functions(connection: aiosqlite.Connection) -> None:
+    for name, function in FUNCTIONS.items():
+        await connection.create_function(name, 1, function, deterministic=True)
+
+
 def _b64(text: str | None) -> str | None:
     return None if text is None else base64.b64encode(text.encode()).decode()
 
@@ -102,16 +121,81 @@ def _sha256(text: str | None) -> str | None:
 FUNCTIONS = {"continuity_b64": _b64, "continuity_sha256": _sha256}
 
 
+def _reads_only(query: str) -> bool:
+    """A plain ``SELECT``: what the read connection may run (``WITH`` may front a write)."""
+    return query.lstrip()[:6].upper() == "SELECT"
+
+
+def _in_memory(filename: str) -> bool:
+    return filename in {"", ":memory:"} or "mode=memory" in filename
+
+
 class ContinuitySqliteClient(SqliteClient):
-    """Tortoise's SQLite client, with write transactions that begin ``IMMEDIATE`` and the
-    SQL functions of ``FUNCTIONS``."""
+    """Tortoise's SQLite client, with write transactions that begin ``IMMEDIATE``, the SQL
+    functions of ``FUNCTIONS``, and reads outside transactions on a connection of their own
+    (see the module docstring)."""
+
+    def __init__(self, file_path: str, **kwargs: Any) -> None:
+        super().__init__(file_path, **kwargs)
+        self._reader: aiosqlite.Connection | None = None
+        self._reader_opening = asyncio.Lock()
 
     async def create_connection(self, with_db: bool) -> None:
         opened = self._connection is not None
         await super().create_connection(with_db)
         if self._connection is not None and not opened:
-            for name, function in FUNCTIONS.items():
-                await self._connection.create_function(name, 1, function, deterministic=True)
+            await _add_functions(self._connection)
+
+    async def _read_connection(self) -> aiosqlite.Connection | None:
+        """The read-only connection, opened at the first read (``None``: in memory)."""
+        if self._reader is not None or _in_memory(self.filename):
+            return self._reader
+        async with self._reader_opening:
+            if self._reader is None:
+                reader = await aiosqlite.connect(self.filename, isolation_level=None)
+                reader._conn.row_factory = sqlite3.Row
+                for pragma, value in {**self.pragmas, "query_only": "ON"}.items():
+                    await reader.execute(f"PRAGMA {pragma}={value}")
+                await _add_functions(reader)
+                self._reader = reader
+        return self._reader
+
+    @translate_exceptions
+    async def execute_query(
+        self, query: str, values: list[Any] | None = None
+    ) -> tuple[int, Sequence[dict[str, Any]]]:
+        reader = await self._read_connection() if _reads_only(query) else None
+        if reader is None:
+            written: tuple[int, Sequence[dict[str, Any]]] = await super().execute_query(
+                query, values
+            )
+            return written
+        rows = await self._read(reader, query, values)
+        return len(rows), rows  # type: ignore[return-value]  # sqlite3.Row reads as a dict
+
+    @translate_exceptions
+    async def execute_query_dict(
+        self, query: str, values: list[Any] | None = None
+    ) -> list[dict[str, Any]]:
+        reader = await self._read_connection() if _reads_only(query) else None
+        if reader is None:
+            dicts: list[dict[str, Any]] = await super().execute_query_dict(query, values)
+            return dicts
+        return [dict(row) for row in await self._read(reader, query, values)]
+
+    async def _read(
+        self, reader: aiosqlite.Connection, query: str, values: list[Any] | None
+    ) -> list[sqlite3.Row]:
+        """Tortoise's read, on the read connection (NUL bytes written out as it does)."""
+        self.log.debug("%s: %s", query, values)
+        rows = await reader.execute_fetchall(query.replace("\x00", "'||CHAR(0)||'"), values)
+        return list(rows)
+
+    async def close(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
+        await super().close()
 
     def _in_transaction(self) -> SqliteTransactionContext:
         return _TransactionContext(_ImmediateTransaction(self), self._lock)

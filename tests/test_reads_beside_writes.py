@@ -1,0 +1,82 @@
+"""An API read does not wait for a transaction of the same process (issue 15).
+
+The scheduler's jobs run in the server's event loop. On SQLite a read outside a transaction
+used to take the process's one connection after whatever transaction held it (a job's batch,
+a placement); it now runs on a read-only connection of its own, on the last committed state,
+as PostgreSQL's pooled connections already did. Everything inside a transaction still reads
+what that transaction wrote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from tortoise.connection import get_connection
+from tortoise.context import TortoiseContext
+from tortoise.transactions import in_transaction
+
+from continuity.models import Customer
+
+pytestmark = pytest.mark.db
+
+
+async def test_a_read_does_not_wait_for_an_open_transaction(db: TortoiseContext) -> None:
+    await Customer.create(account_number="C-1", name="Ada")
+    inserted, finish = asyncio.Event(), asyncio.Event()
+
+    async def batch() -> None:
+        async with in_transaction() as conn:
+            await Customer.create(account_number="C-2", name="Bo", using_db=conn)
+            # the transaction sees its own row
+            assert await Customer.all().using_db(conn).count() == 2
+            inserted.set()
+            await finish.wait()
+
+    writer = asyncio.ensure_future(batch())
+    await asyncio.wait_for(inserted.wait(), 10)
+    try:
+        # outside the transaction: served at once, from what is committed
+        names = await asyncio.wait_for(Customer.all().order_by("id").values_list("name"), 5)
+        rows = await asyncio.wait_for(
+            get_connection("default").execute_query_dict("SELECT COUNT(*) AS n FROM customer"), 5
+        )
+    finally:
+        finish.set()
+        await writer
+    assert [tuple(row) for row in names] == [("Ada",)]
+    assert rows == [{"n": 1}]
+    # committed: every read sees it
+    committed = await Customer.all().order_by("id").values_list("name")
+    assert [tuple(row) for row in committed] == [("Ada",), ("Bo",)]
+
+
+async def test_writes_outside_transactions_are_read_back_at_once(db: TortoiseContext) -> None:
+    customer = await Customer.create(account_number="C-1", name="Ada")
+    await Customer.filter(id=customer.id).update(name="Ada L.")
+    conn = get_connection("default")
+    await conn.execute_query(
+        "UPDATE customer SET email = 'ada@example.com' WHERE id = ?"
+        if conn.capabilities.dialect == "sqlite"
+        else "UPDATE customer SET email = 'ada@example.com' WHERE id = $1",
+        [customer.id],
+    )
+    read = await Customer.get(id=customer.id)
+    assert (read.name, read.email) == ("Ada L.", "ada@example.com")
+
+
+async def test_the_read_connection_cannot_write(db: TortoiseContext) -> None:
+    conn = get_connection("default")
+    if conn.capabilities.dialect != "sqlite":
+        pytest.skip("SQLite's read connection")
+    reader = await conn._read_connection()  # type: ignore[attr-defined]
+    assert reader is not None
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await reader.execute("DELETE FROM customer")
+    # only plain SELECTs go to it: a write fronted by WITH stays on the writing connection
+    await Customer.create(account_number="C-1", name="Ada")
+    await conn.execute_query(
+        "WITH gone AS (SELECT id FROM customer) DELETE FROM customer WHERE id IN gone"
+    )
+    assert await Customer.all().count() == 0
