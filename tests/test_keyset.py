@@ -4,7 +4,6 @@ the same page of many parents' child lists."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from tortoise import Tortoise
 from continuity import keyset
 from continuity.customers import AddressInput, create_customer
 from continuity.models import Address, Customer
+from tests.statements import Statements, capturing
 
 pytestmark = pytest.mark.db
 
@@ -22,28 +22,10 @@ NEWEST = keyset.Ordering(("id",), descending=True)
 ADDRESSES = keyset.Relation(Address, "customer_id", keyset.Ordering(("city", "id")))
 
 
-class _Statements(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.sql: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.lstrip().upper().startswith("SELECT"):
-            self.sql.append(message)
-
-
 @pytest.fixture
-def statements() -> Iterator[_Statements]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = _Statements(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
+def statements() -> Iterator[Statements]:
+    with capturing(Statements(lambda sql: sql.startswith("SELECT"))) as handler:
         yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def _address(city: str) -> AddressInput:
@@ -103,7 +85,7 @@ async def test_descending_order_and_filters(db: Any) -> None:
     assert (_ids(page), page.has_previous, page.has_next) == ([ids[2]], True, False)
 
 
-async def test_last_reads_a_limited_page_from_the_end(db: Any, statements: _Statements) -> None:
+async def test_last_reads_a_limited_page_from_the_end(db: Any, statements: Statements) -> None:
     await _customers(30)
     await keyset.page(Customer.all(), BY_ID, keyset.Window(size=2, from_end=True))
     [select] = statements.sql
@@ -113,7 +95,7 @@ async def test_last_reads_a_limited_page_from_the_end(db: Any, statements: _Stat
 
 
 async def test_child_pages_of_many_parents_in_one_statement(
-    db: Any, statements: _Statements
+    db: Any, statements: Statements
 ) -> None:
     customers = await _customers(4, cities=["Oslo", "Bergen", "Aarhus"])
     parents = [c.id for c in customers]

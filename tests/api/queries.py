@@ -3,35 +3,31 @@ never one per row (Saleor's ``count_queries``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
 
+from tests.statements import Statements, capturing
 
-class QueryCounter(logging.Handler):
+
+def _read(statement: str) -> bool:
+    # The token lookup (server/guard.py) is one query per request, not per level.
+    return statement.startswith(("SELECT", "WITH")) and '"API_TOKEN"' not in statement
+
+
+class QueryCounter(Statements):
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.queries: list[str] = []
+        super().__init__(_read)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        # The token lookup (server/guard.py) is one query per request, not per level.
-        if message.lstrip().upper().startswith(("SELECT", "WITH")) and '"api_token"' not in message:
-            self.queries.append(message)
+    @property
+    def queries(self) -> list[str]:
+        return self.sql
 
 
 @pytest.fixture
 def query_counter() -> Iterator[QueryCounter]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = QueryCounter(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    with capturing(QueryCounter()) as counter:
+        yield counter
 
 
 __all__ = ["QueryCounter", "query_counter"]
