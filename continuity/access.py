@@ -31,8 +31,8 @@ TOKEN_LENGTH = len(PREFIX) + KEY_LENGTH + SECRET_LENGTH
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 #: Per token key, when this process last wrote (or began writing) its ``last_used_at``. The
 #: requests in flight when a token's minute ends all read the old time; without this each
-#: wrote it, and on SQLite each waited for the write lock behind a job's batch (16 requests
-#: at once under the ``read-under-chain`` load, twice a run: its p99).
+#: wrote it (sixteen at once under the benchmarks' load of one token), each waiting for the
+#: write lock (SQLite: behind a job's batch) or the row's lock (PostgreSQL).
 _TOUCHED: dict[str, datetime] = {}
 _TOUCHED_LIMIT = 10_000
 MAX_EXPIRY_DAYS = 3650
