@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.backends import Backend
 from bench.core import AS_OF, Result, Sizes, fmt, note
-from bench.datagen import Shape, generate, set_parameters
+from bench.datagen import Shape, generate
 from bench.graphql_read import QUERY
 from bench.http import auth_headers, load, post_json, server, server_env
 
@@ -48,14 +48,15 @@ class _Chain(threading.Thread):
 async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
     shape = Shape(sizes.chain_orders, sizes.chain_due)
     data = await backend.clone(base_url, "chain-load")
-    await set_parameters(data, authorize_child_orders=True, days_before_delivery=0)
     note(f"{NAME} {backend.name}: generating {shape.orders:,} orders, {shape.due:,} due")
     await generate(data, shape, AS_OF)
     body = {"query": QUERY}
     warmup = 0.3 if sizes.quick else 2.0
     try:
         headers = auth_headers(data)
-        with server("server.app:create_app", server_env(data)) as base:
+        # the daily-chain benchmark's parameters (the server stores its own when it starts)
+        env = server_env(data, authorize_child_orders=True, days_before_delivery=0)
+        with server("server.app:create_app", env) as base:
             status, answer = post_json(base + "/graphql", body, headers)
             if status != 200 or "errors" in answer:
                 raise RuntimeError(f"the product answered {status}: {str(answer)[:1000]}")

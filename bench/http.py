@@ -323,10 +323,18 @@ def auth_headers(database_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def server_env(database_url: str) -> dict[str, str]:
-    """The product server's settings for a benchmark: no scheduler, production mode."""
+def _env_value(value: int | bool) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def server_env(database_url: str, **call_center: int | bool) -> dict[str, str]:
+    """The product server's settings for a benchmark: no scheduler, production mode, and the
+    call-center parameters given. The server stores its configured parameters in the
+    database when it starts, over whatever the benchmark wrote there: the chain under load
+    ran with the configured 5 days before delivery, five days of shipments instead of one."""
     return {
         "CONTINUITY_DATABASE_URL": database_url,
         "CONTINUITY_SCHEDULER_ENABLED": "false",
         "CONTINUITY_DEVELOPMENT": "false",
+        **{f"CONTINUITY_{name.upper()}": _env_value(value) for name, value in call_center.items()},
     }
