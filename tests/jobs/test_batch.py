@@ -152,6 +152,28 @@ async def test_read_ahead_selects_once_for_many_batches_and_the_same_items(
     assert run.run.status is JobRunStatus.SUCCEEDED
 
 
+async def test_read_ahead_reads_the_largest_batches_when_the_loop_shrinks_them(
+    db: TortoiseContext,
+) -> None:
+    """SQLite's loop shrinks slow batches; the selection still reads ahead as many ids as for
+    the full batches, not ten times as many statements."""
+    work = Work(30)
+    asked: list[tuple[int, int]] = []
+
+    async def select(after: int, size: int) -> list[int]:
+        asked.append((after, size))
+        return await work.select(after, size)
+
+    ahead = batch.read_ahead(select, 3)
+    assert await ahead(0, 4) == [1, 2, 3, 4]
+    assert await ahead(4, 2) == [5, 6]  # a shrunken batch, served from the ids read
+    assert await ahead(6, 2) == [7, 8]
+    assert await ahead(8, 2) == [9, 10]
+    assert await ahead(10, 2) == [11, 12]
+    assert await ahead(12, 2) == [13, 14]  # the buffer ran out: 3 batches of 4 again
+    assert asked == [(0, 12), (12, 12)]
+
+
 async def test_read_ahead_leaves_an_item_that_appears_behind_it_to_the_next_run(
     db: TortoiseContext,
 ) -> None:
