@@ -24,6 +24,12 @@ state, as WAL lets readers do beside the writer; everything else (writes, ``WITH
 ``PRAGMA``, every statement inside a transaction) stays on the one writing connection. An
 in-memory database has no second connection (another connection would open another
 database).
+
+The read connection is the API's. A job's selections run outside its batches' transactions,
+and one of them can take a quarter of a second on a million orders (the child-order job sorts
+every due line): on the read connection every API read queued behind it, and a page waited
+a second under load. So while a job runs (``background``, entered by every job's run) its
+plain ``SELECT``s stay on the writing connection, which is idle between its batches.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ import asyncio
 import base64
 import hashlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import aiosqlite
@@ -126,6 +134,21 @@ def _reads_only(query: str) -> bool:
     return query.lstrip()[:6].upper() == "SELECT"
 
 
+#: Set while a job runs: its reads stay off the API's read connection (module docstring).
+_BACKGROUND: ContextVar[bool] = ContextVar("continuity_sqlite_background", default=False)
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Background work (a job's run): its plain ``SELECT``s run on the writing connection, so
+    that they never hold up the API's reads (the module docstring)."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
 def _in_memory(filename: str) -> bool:
     return filename in {"", ":memory:"} or "mode=memory" in filename
 
@@ -147,7 +170,10 @@ class ContinuitySqliteClient(SqliteClient):
             await _add_functions(self._connection)
 
     async def _read_connection(self) -> aiosqlite.Connection | None:
-        """The read-only connection, opened at the first read (``None``: in memory)."""
+        """The read-only connection, opened at the first read (``None``: in memory, or
+        background work: ``background``)."""
+        if _BACKGROUND.get():
+            return None
         if self._reader is not None or _in_memory(self.filename):
             return self._reader
         async with self._reader_opening:

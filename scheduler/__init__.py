@@ -39,6 +39,7 @@ from config.settings import Settings
 from continuity import idempotency
 from continuity.jobs import JobEnv, chain_complete, run_daily_chain, run_job
 from continuity.jobs.runs import StopToken, abandon_dead_runs, stop_scope
+from continuity.sqlite import background
 from scheduler.delivery import DELIVERY_JOB_ID, deliver_notifications
 from scheduler.leader import Leadership
 
@@ -182,12 +183,13 @@ class Background:
         return task
 
     async def _tracked(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` in this task, waited for (then cancelled) by ``stop``."""
+        """Run ``work`` in this task, waited for (then cancelled) by ``stop``, as background
+        work (on SQLite its reads stay off the API's read connection)."""
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
         try:
-            with stop_scope(self.stop_token):
+            with stop_scope(self.stop_token), background():
                 await work
         finally:
             if task is not None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from datetime import date
 
 import pytest
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.transactions import in_transaction
 
+from continuity.jobs.runs import recorded_run
 from continuity.models import Customer
 
 pytestmark = pytest.mark.db
@@ -80,3 +83,33 @@ async def test_the_read_connection_cannot_write(db: TortoiseContext) -> None:
         "WITH gone AS (SELECT id FROM customer) DELETE FROM customer WHERE id IN gone"
     )
     assert await Customer.all().count() == 0
+
+
+async def test_a_jobs_reads_stay_off_the_read_connection(db: TortoiseContext) -> None:
+    """The read connection is the API's: a job's selection (up to a second on a million
+    orders under load) queued every API read behind it. A job's plain SELECTs run on the
+    writing connection, idle between its batches."""
+    conn = get_connection("default")
+    if conn.capabilities.dialect != "sqlite":
+        pytest.skip("SQLite's read connection")
+    await Customer.create(account_number="C-1", name="Ada")
+    reader = await conn._read_connection()  # type: ignore[attr-defined]
+    assert reader is not None
+    busy, free = threading.Event(), threading.Event()
+
+    def long_selection() -> None:  # what a job's slow statement did to the read connection
+        busy.set()
+        free.wait(10)
+
+    held = asyncio.ensure_future(reader._execute(long_selection))
+    await asyncio.get_running_loop().run_in_executor(None, busy.wait, 10)
+    try:
+        async with recorded_run("test", date(2027, 1, 31), {}, "test"):
+            # the job's read does not wait for the read connection
+            assert await asyncio.wait_for(Customer.all().count(), 5) == 1
+        # an API read does: it is served by the read connection
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(Customer.all().count()), 0.5)
+    finally:
+        free.set()
+        await held

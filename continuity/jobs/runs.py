@@ -40,6 +40,7 @@ from continuity.jobs import liveness
 from continuity.jobs.claims import release_claims
 from continuity.models import JobRun
 from continuity.money import from_minor
+from continuity.sqlite import background
 
 log = logging.getLogger("continuity.jobs")
 
@@ -163,43 +164,44 @@ def _notify(event: str, value: Any) -> None:
 async def recorded_run(
     job: str, as_of: date, filters: dict[str, Any], triggered_by: str
 ) -> AsyncIterator[RunRecorder]:
-    async with liveness.run_lease() as owner:
-        now = datetime.now(UTC)
-        run = await JobRun.create(
-            job=job,
-            as_of=as_of,
-            filters=filters,
-            triggered_by=triggered_by,
-            owner=str(owner),
-            heartbeat_at=now,
-        )
-        _active.add(run.id)
-        recorder = RunRecorder(run)
-        token = current_run.set(recorder)
-        heartbeat = asyncio.create_task(_heartbeat(recorder))
-        try:
-            await abandon_dead_runs(found_by=run.id)
-            log.info("run %s: %s for %s started (%s)", run.id, job, as_of, triggered_by)
-            _notify("run_started", recorder)
+    with background():  # on SQLite, the run's reads stay off the API's read connection
+        async with liveness.run_lease() as owner:
+            now = datetime.now(UTC)
+            run = await JobRun.create(
+                job=job,
+                as_of=as_of,
+                filters=filters,
+                triggered_by=triggered_by,
+                owner=str(owner),
+                heartbeat_at=now,
+            )
+            _active.add(run.id)
+            recorder = RunRecorder(run)
+            token = current_run.set(recorder)
+            heartbeat = asyncio.create_task(_heartbeat(recorder))
             try:
-                yield recorder
-            except RunInterrupted:
-                await _end(recorder, JobRunStatus.INTERRUPTED, heartbeat)
-            except asyncio.CancelledError:
-                recorder.fail("run", "interrupted: cancelled before its end")
-                await _end(recorder, JobRunStatus.INTERRUPTED, heartbeat)
-                raise
-            except BaseException as exc:
-                recorder.fail("run", f"{type(exc).__name__}: {exc}")
-                await _end(recorder, JobRunStatus.FAILED, heartbeat)
-                raise
-            else:
-                status = JobRunStatus.PARTIAL if recorder.failures else JobRunStatus.SUCCEEDED
-                await _end(recorder, status, heartbeat)
-        finally:
-            heartbeat.cancel()
-            _active.discard(run.id)
-            current_run.reset(token)
+                await abandon_dead_runs(found_by=run.id)
+                log.info("run %s: %s for %s started (%s)", run.id, job, as_of, triggered_by)
+                _notify("run_started", recorder)
+                try:
+                    yield recorder
+                except RunInterrupted:
+                    await _end(recorder, JobRunStatus.INTERRUPTED, heartbeat)
+                except asyncio.CancelledError:
+                    recorder.fail("run", "interrupted: cancelled before its end")
+                    await _end(recorder, JobRunStatus.INTERRUPTED, heartbeat)
+                    raise
+                except BaseException as exc:
+                    recorder.fail("run", f"{type(exc).__name__}: {exc}")
+                    await _end(recorder, JobRunStatus.FAILED, heartbeat)
+                    raise
+                else:
+                    status = JobRunStatus.PARTIAL if recorder.failures else JobRunStatus.SUCCEEDED
+                    await _end(recorder, status, heartbeat)
+            finally:
+                heartbeat.cancel()
+                _active.discard(run.id)
+                current_run.reset(token)
 
 
 async def _heartbeat(recorder: RunRecorder) -> None:
