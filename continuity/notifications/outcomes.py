@@ -119,22 +119,20 @@ _PAYLOAD = {
         SELECT json_object('amount', {amount}, 'name', p.name, 'quantity', cl.quantity,
                            'sku', p.sku, 'unit_price', {unit_price}) AS item
         FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-        JOIN continuity_line l ON l.id = cl.continuity_line_id
         WHERE cl.child_order_id = c.id ORDER BY cl.id) i)),
     'occurrences', json((SELECT json_group_array(json(x.pair)) FROM (
-        SELECT DISTINCT json_array(l.event_number, l.repeat_index) AS pair,
-               l.event_number, l.repeat_index
-        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-        JOIN continuity_line l ON l.id = cl.continuity_line_id
-        WHERE cl.child_order_id = c.id ORDER BY l.event_number, l.repeat_index) x)),
+        SELECT json_array(l.event_number, l.repeat_index) AS pair
+        FROM child_order_line cl JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id GROUP BY l.event_number, l.repeat_index
+        ORDER BY l.event_number, l.repeat_index) x)),
     'order', o.number,
     'order_id', o.id,
     'planned_ship_date', COALESCE(c.planned_ship_date, c.created_for),
     'planned_ship_dates', json((SELECT json_group_array(d.day) FROM (
-        SELECT DISTINCT l.planned_ship_date AS day
-        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-        JOIN continuity_line l ON l.id = cl.continuity_line_id
-        WHERE cl.child_order_id = c.id ORDER BY l.planned_ship_date) d)),
+        SELECT l.planned_ship_date AS day
+        FROM child_order_line cl JOIN continuity_line l ON l.id = cl.continuity_line_id
+        WHERE cl.child_order_id = c.id GROUP BY l.planned_ship_date
+        ORDER BY l.planned_ship_date) d)),
     'program', pr.code,
     'ship_to', json_object('city', a.city, 'country', a.country, 'line1', a.line1,
                            'line2', a.line2, 'name', a.name, 'postal_code', a.postal_code,
@@ -153,20 +151,17 @@ _PAYLOAD = {
                   'amount', {amount}, 'name', p.name, 'quantity', cl.quantity, 'sku', p.sku,
                   'unit_price', {unit_price}) ORDER BY cl.id)
               FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-              JOIN continuity_line l ON l.id = cl.continuity_line_id
               WHERE cl.child_order_id = c.id),
     'occurrences', (SELECT jsonb_agg(jsonb_build_array(x.e, x.r) ORDER BY x.e, x.r) FROM (
         SELECT DISTINCT l.event_number AS e, l.repeat_index AS r
-        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        FROM child_order_line cl JOIN continuity_line l ON l.id = cl.continuity_line_id
         WHERE cl.child_order_id = c.id) x),
     'order', o.number,
     'order_id', o.id,
     'planned_ship_date', COALESCE(c.planned_ship_date, c.created_for),
     'planned_ship_dates', (SELECT jsonb_agg(d.day ORDER BY d.day) FROM (
         SELECT DISTINCT l.planned_ship_date AS day
-        FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-        JOIN continuity_line l ON l.id = cl.continuity_line_id
+        FROM child_order_line cl JOIN continuity_line l ON l.id = cl.continuity_line_id
         WHERE cl.child_order_id = c.id) d),
     'program', pr.code,
     'ship_to', jsonb_build_object('city', a.city, 'country', a.country, 'line1', a.line1,
@@ -191,9 +186,7 @@ events AS (
     JOIN address a ON a.id = c.ship_to_id
     JOIN program pr ON pr.id = o.program_id
     WHERE c.job_run_id = :run AND c.id > :after
-      AND EXISTS (SELECT 1 FROM child_order_line cl JOIN product p ON p.id = cl.product_id
-                  JOIN continuity_line l ON l.id = cl.continuity_line_id
-                  WHERE cl.child_order_id = c.id)
+      AND EXISTS (SELECT 1 FROM child_order_line cl WHERE cl.child_order_id = c.id)
 )"""
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,9 @@ async def test_child_order_rows_are_those_of_the_python_writer(
     for who in (ada, zoe):
         for program in ("GIFTBOX6", "VITREFILL"):
             await order(who, program, DAY0, rules, TestGateway())
+    # started three months back: its missed months go out consolidated on one child order
+    start = DAY0 - timedelta(days=90)
+    await order(ada, "BOOKCLUB", DAY0, rules, TestGateway(), start_date=start)
     run = await create_child_orders(DAY0, env=JobEnv(gateway=TestGateway()))
     assert not run.failures
     conn = get_connection("default")
@@ -138,6 +141,10 @@ async def test_child_order_rows_are_those_of_the_python_writer(
     }
     assert got == want
     assert any("#" in key for key in got)  # the long address was hashed
+    consolidated = [p for _, _, _, p in got.values() if p["consolidated"]]
+    assert consolidated
+    assert all(len(p["occurrences"]) > 1 for p in consolidated)
+    assert all(len(p["planned_ship_dates"]) > 1 for p in consolidated)
     if dialect(conn) == "sqlite":  # the text reads back in the order json_text writes
         for n in written:
             assert list(n.payload) == sorted(n.payload)
