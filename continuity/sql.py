@@ -20,11 +20,12 @@ from typing import Any, TypeVar, cast
 
 from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.connection import get_connection
 from tortoise.fields import DatetimeField, Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from continuity.rows import model_of, row_dicts
+from continuity.rows import model_of, models_of, row_dicts
 
 M = TypeVar("M", bound=Model)
 
@@ -221,6 +222,24 @@ def _aliased(model: type[Model], alias: str) -> tuple[tuple[str, str], ...]:
     return tuple(
         (f"{alias}__{column}", column) for column in model._meta.fields_db_projection.values()
     )
+
+
+async def by_ids(model: type[M], ids: Sequence[int]) -> list[M]:
+    """The ``model`` objects of ``ids`` (those that exist, in no order), read by a statement
+    written once per model: the node and row loaders' plain look-up by key, which Tortoise
+    rendered anew for every batch (pypika, ~0.3 ms of a list page's request)."""
+    if not ids:
+        return []
+    conn = get_connection("default")
+    rows = await fetch(conn, _by_ids_sql(model), ids=list(ids))
+    return models_of(model, rows)
+
+
+@cache
+def _by_ids_sql(model: type[Model]) -> str:
+    meta = model._meta
+    columns = ", ".join(f'"{column}"' for column in meta.fields_db_projection.values())
+    return f'SELECT {columns} FROM "{meta.db_table}" WHERE "{meta.db_pk_column}" IN (:ids)'
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from continuity import keyset, models
 from continuity.access import Caller
 from continuity.orders import timeline
 from continuity.rows import select
+from continuity.sql import by_ids
 from resolvers.scope import customer_scope
 from schema.access import Grant, node_grant
 
@@ -168,13 +169,14 @@ class Loaders:
             rule = Grant.NO if caller is None else node_grant(name, caller.role)
             if rule is Grant.NO:
                 return [None] * len(ids)
-            query = model.filter(id__in=ids)
             scope = customer_scope(caller)
             if rule is Grant.OWN and scope is not None:
                 if owner is None:
                     return [None] * len(ids)
-                query = query.filter(**{owner: scope})
-            rows: dict[int, M] = {int(row.pk): row for row in await select(query)}
+                found = await select(model.filter(id__in=ids).filter(**{owner: scope}))
+            else:
+                found = await by_ids(model, ids)
+            rows: dict[int, M] = {int(row.pk): row for row in found}
             return [rows.get(i) for i in ids]
 
         return load
@@ -187,7 +189,7 @@ class Loaders:
         if loader is None:
 
             async def load(ids: list[int]) -> Sequence[M | None]:
-                rows = {int(row.pk): row for row in await select(model.filter(id__in=ids))}
+                rows = {int(row.pk): row for row in await by_ids(model, ids)}
                 return [rows.get(i) for i in ids]
 
             loader = self._rows[model] = DataLoader(load_fn=load)

@@ -14,7 +14,7 @@ from tortoise.models import Model
 from continuity.models import ContinuityLine, ContinuityOrder, JobRun
 from continuity.payments.gateway import TestGateway
 from continuity.rows import model_of, models_of, select
-from continuity.sql import fetch
+from continuity.sql import by_ids, fetch
 from tests.jobs.world import buyer, open_business, order, run_days
 
 pytestmark = pytest.mark.db
@@ -57,12 +57,19 @@ async def test_every_model_is_built_as_tortoise_builds_it(db: object, rules_dir:
         assert [_state(o) for o in ours] == [_state(t) for t in theirs], model.__name__
         selected = await select(model.all().order_by(model._meta.pk_attr))
         assert [_state(o) for o in selected] == [_state(t) for t in theirs], model.__name__
+        # the loaders' look-up by key: every other object, and a key that does not exist
+        wanted = [t.pk for t in theirs[::2]]
+        keyed = await by_ids(model, [*wanted, 10**9]) if wanted else []
+        assert sorted((_state(o) for o in keyed), key=repr) == sorted(
+            (_state(t) for t in theirs[::2]), key=repr
+        ), model.__name__
         compared[model.__name__] = len(ours)
     # a filter through a relation (how the node loaders scope a customer's objects)
     scoped = ContinuityLine.filter(continuity_order__customer_id=ada.customer_id).order_by("id")
     assert [_state(o) for o in await select(scoped)] == [_state(t) for t in await scoped]
     for name in ["ContinuityOrder", "ContinuityLine", "ChildOrder", "Payment", "JobRun"]:
         assert compared[name] > 0, name  # the business above wrote them
+    assert await by_ids(ContinuityOrder, []) == []
 
 
 async def test_a_built_object_saves_and_compares_as_tortoises_does(db: object) -> None:
