@@ -226,8 +226,8 @@ def _aliased(model: type[Model], alias: str) -> tuple[tuple[str, str], ...]:
 
 async def by_ids(model: type[M], ids: Sequence[int]) -> list[M]:
     """The ``model`` objects of ``ids`` (those that exist, in no order), read by a statement
-    written once per model: the node and row loaders' plain look-up by key, which Tortoise
-    rendered anew for every batch (pypika, ~0.3 ms of a list page's request)."""
+    written once per model: the node and row loaders' plain look-up by key, whose SQL
+    Tortoise rendered anew for every batch (~150 µs of CPU a batch more, on both backends)."""
     if not ids:
         return []
     conn = get_connection("default")

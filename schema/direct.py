@@ -88,8 +88,7 @@ def _plain_attributes(
     if schema.config.default_resolver is not getattr:
         return
     for field_name, field in graphql_type.fields.items():
-        resolver = field.resolve
-        if field.args or getattr(resolver, "__name__", None) != "_get_basic_result":
+        if field.args or getattr(field.resolve, "__name__", None) != "_get_basic_result":
             continue
         definition = schema.get_field_for_type(field_name, name)
         if definition is None or not definition.is_basic_field:
