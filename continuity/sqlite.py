@@ -54,6 +54,8 @@ from tortoise.backends.sqlite.client import (
 from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError
 
+from continuity.rows import row_dicts
+
 #: How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
 #: The pragmas every connection sets unless its URL gives its own value.
@@ -199,15 +201,13 @@ class ContinuitySqliteClient(SqliteClient):
         rows = await self._read(reader, query, values)
         return len(rows), rows  # type: ignore[return-value]  # sqlite3.Row reads as a dict
 
-    @translate_exceptions
     async def execute_query_dict(
         self, query: str, values: list[Any] | None = None
     ) -> list[dict[str, Any]]:
-        reader = await self._read_connection() if _reads_only(query) else None
-        if reader is None:
-            dicts: list[dict[str, Any]] = await super().execute_query_dict(query, values)
-            return dicts
-        return [dict(row) for row in await self._read(reader, query, values)]
+        # Tortoise's makes each row a dict by name (``dict(row)``), a scan of the column names
+        # per column; ``row_dicts`` reads the names once a statement (``sql.fetch`` does too)
+        _changed, rows = await self.execute_query(query, values)
+        return row_dicts(rows)
 
     async def _read(
         self, reader: aiosqlite.Connection, query: str, values: list[Any] | None

@@ -115,3 +115,24 @@ async def test_a_jobs_reads_stay_off_the_read_connection(db: TortoiseContext) ->
         free.set()
         await held
     assert await asyncio.wait_for(api_read, 5) == 1  # answered once the connection is free
+
+
+async def test_dict_rows_are_plain_dicts_by_column_name(db: TortoiseContext) -> None:
+    """``execute_query_dict`` (Tortoise's ``values()``) on either SQLite connection gives the
+    dicts ``dict(row)`` gave: by column name, and a name given twice keeps its first value."""
+    await Customer.create(account_number="C-1", name="Ada", email="ada@example.com")
+    conn = get_connection("default")
+    plain = "SELECT account_number, name, email FROM customer"
+    twice = "SELECT name AS x, email AS X FROM customer"
+    want = [{"account_number": "C-1", "name": "Ada", "email": "ada@example.com"}]
+    outside = await conn.execute_query_dict(plain)
+    assert outside == want
+    assert all(type(row) is dict for row in outside)
+    async with in_transaction() as inside:
+        assert await inside.execute_query_dict(plain) == want
+        if conn.capabilities.dialect == "sqlite":  # a name twice ignoring case: SQLite's rows
+            assert await inside.execute_query_dict(twice) == [{"x": "Ada", "X": "Ada"}]
+    if conn.capabilities.dialect == "sqlite":
+        assert await conn.execute_query_dict(twice) == [{"x": "Ada", "X": "Ada"}]
+    values = await Customer.all().values("account_number", "name")
+    assert values == [{"account_number": "C-1", "name": "Ada"}]
