@@ -13,10 +13,12 @@ import asyncio
 import sqlite3
 import threading
 from datetime import date
+from typing import Any
 
 import pytest
 from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
+from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
 from continuity.jobs.runs import recorded_run
@@ -103,18 +105,22 @@ async def test_a_jobs_reads_stay_off_the_read_connection(db: TortoiseContext) ->
 
     held = asyncio.ensure_future(reader._execute(long_selection))
     await asyncio.get_running_loop().run_in_executor(None, busy.wait, 10)
+    count = "SELECT COUNT(*) AS n FROM customer"
     try:
         async with recorded_run("test", date(2027, 1, 31), {}, "test"):
             # the job's read does not wait for the read connection
             assert await asyncio.wait_for(Customer.all().count(), 5) == 1
-        # an API read does: it is served by the read connection
-        api_read = asyncio.ensure_future(Customer.all().count())
+        # an API read short enough for the event loop's thread does not wait either
+        assert await asyncio.wait_for(conn.execute_query_dict(count), 5) == [{"n": 1}]
+        # one that overran there goes to the read connection's thread, and waits for it
+        conn._loop_reader._sent[count] = 1  # type: ignore[attr-defined]
+        api_read = asyncio.ensure_future(conn.execute_query_dict(count))
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(asyncio.shield(api_read), 0.5)
     finally:
         free.set()
         await held
-    assert await asyncio.wait_for(api_read, 5) == 1  # answered once the connection is free
+    assert await asyncio.wait_for(api_read, 5) == [{"n": 1}]  # once the connection is free
 
 
 async def test_dict_rows_are_plain_dicts_by_column_name(db: TortoiseContext) -> None:
@@ -136,3 +142,110 @@ async def test_dict_rows_are_plain_dicts_by_column_name(db: TortoiseContext) -> 
         assert await conn.execute_query_dict(twice) == [{"x": "Ada", "X": "Ada"}]
     values = await Customer.all().values("account_number", "name")
     assert values == [{"account_number": "C-1", "name": "Ada"}]
+
+
+async def _read_connections(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, list[str]]:
+    """SQLite's client, its loop reader, and the statements its read thread is sent."""
+    conn: Any = get_connection("default")
+    if conn.capabilities.dialect != "sqlite":
+        pytest.skip("SQLite's read connections")
+    reader = await conn._read_connection()
+    hops: list[str] = []
+    real = reader.execute_fetchall
+
+    def execute_fetchall(sql: str, *args: Any) -> Any:
+        hops.append(sql)
+        return real(sql, *args)
+
+    monkeypatch.setattr(reader, "execute_fetchall", execute_fetchall)
+    return conn, conn._loop_reader, hops
+
+
+async def test_a_short_read_is_answered_on_the_event_loops_thread(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read sent to aiosqlite's thread waits 25–100 µs for the hop, four times what a look-up
+    by key takes: a short read runs on the loop's thread, on the last committed state."""
+    conn, loop_reader, hops = await _read_connections(monkeypatch)
+    await Customer.create(account_number="C-1", name="Ada")
+    threads: list[int] = []
+
+    def thread_of() -> int:
+        threads.append(threading.get_ident())
+        return 1
+
+    loop_reader._conn.create_function("thread_of", 0, thread_of)
+    rows = await conn.execute_query_dict("SELECT name, thread_of() AS t FROM customer")
+    assert rows == [{"name": "Ada", "t": 1}]
+    assert threads == [threading.get_ident()]
+    assert hops == []
+    # what another connection commits is read at once
+    await Customer.create(account_number="C-2", name="Bo")
+    names = await Customer.all().order_by("id").values_list("name", flat=True)
+    assert list(names) == ["Ada", "Bo"]  # type: ignore[comparison-overlap]  # stubs: tuples
+    assert hops == []
+    # inside a transaction, reads stay on the writing connection and see its writes
+    async with in_transaction() as tx:
+        await Customer.create(account_number="C-3", name="Cy", using_db=tx)
+        assert await Customer.all().using_db(tx).count() == 3
+    assert hops == []
+
+
+async def test_a_long_read_goes_to_the_read_thread(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read still running after the budget is interrupted and answered on the read
+    connection's thread, whole; the next reads of its text go there directly, then it is
+    tried on the loop's thread again."""
+    from continuity import sqlite
+
+    conn, loop_reader, hops = await _read_connections(monkeypatch)
+    for n in range(40):
+        await Customer.create(account_number=f"C-{n}", name=f"N{n}")
+    monkeypatch.setattr(sqlite, "SENT_AFTER_OVERRUN", 2)
+    # 40⁴ = 2.56 M joined rows: far more than half a millisecond
+    long = "SELECT COUNT(*) AS n FROM customer a, customer b, customer c, customer d"
+    started = asyncio.get_running_loop().time()
+    assert await conn.execute_query_dict(long) == [{"n": 40**4}]
+    assert len(hops) == 1  # interrupted on the loop's thread, answered on the read thread
+    assert loop_reader._sent == {long: 2}
+    for _ in range(2):
+        assert await conn.execute_query_dict(long) == [{"n": 40**4}]
+    assert len(hops) == 3
+    assert loop_reader._sent == {}
+    # a short read meanwhile never left the loop's thread
+    assert await conn.execute_query_dict("SELECT COUNT(*) AS n FROM customer") == [{"n": 40}]
+    assert len(hops) == 3
+    assert asyncio.get_running_loop().time() - started < 30
+
+
+async def test_a_locked_file_sends_the_read_to_the_read_thread(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loop's thread never waits for a lock (``busy_timeout=0``): a read that finds the
+    file locked goes to the read connection's thread, which may wait for it. (A WAL reader
+    meets a lock only in rare moments, such as another connection recovering the WAL: the
+    lock is simulated.)"""
+    conn, loop_reader, hops = await _read_connections(monkeypatch)
+    await Customer.create(account_number="C-1", name="Ada")
+    assert loop_reader._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+    tried: list[str] = []
+
+    class Locked:
+        def execute(self, sql: str, values: object) -> None:
+            tried.append(sql)
+            raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(loop_reader, "_conn", Locked())
+    assert await Customer.all().count() == 1  # answered on the read thread
+    assert len(tried) == 1
+    assert len(hops) == 1
+    assert loop_reader._sent == {}
+
+    class Broken:
+        def execute(self, sql: str, values: object) -> None:
+            raise sqlite3.OperationalError("no such table: nothing")
+
+    monkeypatch.setattr(loop_reader, "_conn", Broken())
+    with pytest.raises(OperationalError, match="no such table"):  # other errors are errors
+        await conn.execute_query("SELECT * FROM nothing")
