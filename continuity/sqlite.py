@@ -34,9 +34,8 @@ plain ``SELECT``s stay on the writing connection, which is idle between its batc
 A read sent to ``aiosqlite``'s thread costs a round trip of 25–100 µs (a queue, a wake-up of
 the thread, a wake-up of the event loop, each taking the GIL), while the read itself, a look-up
 by key, takes 5–20 µs: a projection waited four times as long for the hop as for its read.
-Under load it is worse: the thread needs the GIL back after every row SQLite steps to, and
-waits for the loop's Python to let go of it, so a page's read of 150 lines (~0.5 ms on the
-loop) took ~8 ms there, and the requests waited for it. So the read connection has a
+Under load the thread also waits for the GIL after every row SQLite steps to (a page's read
+of 150 lines, ~0.5 ms on the loop, took ~8 ms there). So the read connection has a
 synchronous twin on the event loop's own thread (``_LoopReader``), and every read tries it
 first. SQLite's progress handler bounds what that may cost the loop:
 a read still running after ``LOOP_READ_BUDGET_S`` is interrupted and sent to the thread after
@@ -168,10 +167,12 @@ def background() -> Iterator[None]:
         _BACKGROUND.reset(token)
 
 
-#: How long a read may hold the event loop's thread before it is sent to the read thread: a
-#: page's reads fit (0.2–0.5 ms alone, more when the machine is busy: at 0.5 ms most of
-#: graphql-read's page reads overran under load); a scan of a large table does not.
-LOOP_READ_BUDGET_S = 0.005
+#: How long a read may hold the event loop's thread before it is sent to the read thread.
+#: Look-ups by key fit with room to spare; a page's read of 150 lines (~0.5 ms) mostly does
+#: not under load. 5 ms kept those on the loop too, for 2–6 % more of graphql-read's
+#: requests, but the loop then never waited for a read, and the daily chain running in the
+#: same loop under that load took 238 s instead of 23 s (docs/PERFORMANCE.md).
+LOOP_READ_BUDGET_S = 0.0005
 #: SQLite virtual-machine steps between two looks at the clock (~20 µs of a read here).
 _STEPS_PER_CHECK = 1000
 #: How many reads of a text that overran the budget go straight to the read thread.
