@@ -167,6 +167,16 @@ def background() -> Iterator[None]:
         _BACKGROUND.reset(token)
 
 
+def _prepare_reader(conn: sqlite3.Connection, pragmas: dict[str, Any]) -> None:
+    """What both read connections are: rows by name, the connection's pragmas, read-only, the
+    SQL functions of ``FUNCTIONS`` (run on the thread that uses ``conn``)."""
+    conn.row_factory = sqlite3.Row
+    for pragma, value in {**pragmas, "query_only": "ON"}.items():
+        conn.execute(f"PRAGMA {pragma}={value}")
+    for name, function in FUNCTIONS.items():
+        conn.create_function(name, 1, function, deterministic=True)
+
+
 #: How long a read may hold the event loop's thread before it is sent to the read thread.
 #: Look-ups by key fit with room to spare; a page's read of 150 lines (~0.5 ms) mostly does
 #: not under load. 5 ms kept those on the loop too, for 2–6 % more of graphql-read's
@@ -188,11 +198,7 @@ class _LoopReader:
     def __init__(self, filename: str, pragmas: dict[str, Any]) -> None:
         self._thread = threading.get_ident()
         conn = sqlite3.connect(filename, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        for pragma, value in {**pragmas, "query_only": "ON", "busy_timeout": 0}.items():
-            conn.execute(f"PRAGMA {pragma}={value}")
-        for name, function in FUNCTIONS.items():
-            conn.create_function(name, 1, function, deterministic=True)
+        _prepare_reader(conn, {**pragmas, "busy_timeout": 0})
         conn.set_progress_handler(self._overran, _STEPS_PER_CHECK)
         self._conn = conn
         self._deadline = 0.0
@@ -259,10 +265,10 @@ class ContinuitySqliteClient(SqliteClient):
         async with self._reader_opening:
             if self._reader is None:
                 reader = await aiosqlite.connect(self.filename, isolation_level=None)
-                reader._conn.row_factory = sqlite3.Row
-                for pragma, value in {**self.pragmas, "query_only": "ON"}.items():
-                    await reader.execute(f"PRAGMA {pragma}={value}")
-                await _add_functions(reader)
+                # on aiosqlite's thread, which owns the connection (aiosqlite leaves it untyped)
+                await reader._execute(  # type: ignore[no-untyped-call]
+                    _prepare_reader, reader._conn, self.pragmas
+                )
                 self._loop_reader = _LoopReader(self.filename, self.pragmas)
                 self._reader = reader
         return self._reader
