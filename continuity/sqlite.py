@@ -53,7 +53,7 @@ import base64
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from time import perf_counter
@@ -128,9 +128,17 @@ class _TransactionContext(SqliteTransactionContext):
         return self.connection  # type: ignore[no-any-return]
 
 
-async def _add_functions(connection: aiosqlite.Connection) -> None:
+def _add_functions(conn: sqlite3.Connection) -> None:
     for name, function in FUNCTIONS.items():
-        await connection.create_function(name, 1, function, deterministic=True)
+        conn.create_function(name, 1, function, deterministic=True)
+
+
+async def _on_its_thread(
+    connection: aiosqlite.Connection, setup: Callable[..., None], *args: Any
+) -> None:
+    """``setup(conn, *args)`` for the ``sqlite3`` connection inside ``connection``, on
+    aiosqlite's thread, which owns it (aiosqlite leaves ``_execute`` untyped)."""
+    await connection._execute(setup, connection._conn, *args)  # type: ignore[no-untyped-call]
 
 
 def _b64(text: str | None) -> str | None:
@@ -173,8 +181,7 @@ def _prepare_reader(conn: sqlite3.Connection, pragmas: dict[str, Any]) -> None:
     conn.row_factory = sqlite3.Row
     for pragma, value in {**pragmas, "query_only": "ON"}.items():
         conn.execute(f"PRAGMA {pragma}={value}")
-    for name, function in FUNCTIONS.items():
-        conn.create_function(name, 1, function, deterministic=True)
+    _add_functions(conn)
 
 
 #: How long a read may hold the event loop's thread before it is sent to the read thread.
@@ -253,7 +260,7 @@ class ContinuitySqliteClient(SqliteClient):
         opened = self._connection is not None
         await super().create_connection(with_db)
         if self._connection is not None and not opened:
-            await _add_functions(self._connection)
+            await _on_its_thread(self._connection, _add_functions)
 
     async def _read_connection(self) -> aiosqlite.Connection | None:
         """The read-only connection, opened at the first read (``None``: in memory, or
@@ -265,10 +272,7 @@ class ContinuitySqliteClient(SqliteClient):
         async with self._reader_opening:
             if self._reader is None:
                 reader = await aiosqlite.connect(self.filename, isolation_level=None)
-                # on aiosqlite's thread, which owns the connection (aiosqlite leaves it untyped)
-                await reader._execute(  # type: ignore[no-untyped-call]
-                    _prepare_reader, reader._conn, self.pragmas
-                )
+                await _on_its_thread(reader, _prepare_reader, self.pragmas)
                 self._loop_reader = _LoopReader(self.filename, self.pragmas)
                 self._reader = reader
         return self._reader
