@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from tortoise import fields
@@ -33,8 +34,8 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from continuity.rows import models_of, select
-from continuity.sql import dialect, fetch
+from continuity.rows import models_from, select
+from continuity.sql import dialect, fetch, fetch_rows
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
@@ -169,10 +170,6 @@ def _sql_beyond(
     return "(" + " OR ".join(terms) + ")", params
 
 
-def _rank(row: dict[str, Any]) -> int:
-    return int(row["keyset_rank"])
-
-
 async def pages(
     relation: Relation[M], parents: Iterable[int], window: Window
 ) -> dict[int, Page[M]]:
@@ -215,11 +212,14 @@ async def pages(
         )
     else:
         sql = f"SELECT * FROM (SELECT t.*, {window_sql}) ranked WHERE keyset_rank <= :size"
-    rows = await fetch(conn, sql, **params)
-    rows.sort(key=_rank)  # each page in rank order
+    rows = list(await fetch_rows(conn, sql, **params))
     grouped: dict[int, list[M]] = defaultdict(list)
-    for row, child in zip(rows, models_of(relation.model, rows), strict=True):
-        grouped[int(row[relation.parent])].append(child)
+    if rows:
+        columns = tuple(rows[0].keys())
+        rank, parent = columns.index("keyset_rank"), columns.index(relation.parent)
+        rows.sort(key=itemgetter(rank))  # each page in rank order
+        for row, child in zip(rows, models_from(relation.model, rows), strict=True):
+            grouped[int(row[parent])].append(child)
     for parent, children in grouped.items():
         overflow = len(children) > window.size
         children = children[: window.size]

@@ -129,6 +129,15 @@ async def fetch(conn: BaseDBAsyncClient, sql: str, **params: Any) -> list[dict[s
     return row_dicts(rows)
 
 
+async def fetch_rows(conn: BaseDBAsyncClient, sql: str, **params: Any) -> Sequence[Any]:
+    """The rows of a query as the driver gives them (``sqlite3.Row``, asyncpg's ``Record``:
+    both read by position and by name), for ``rows.models_from``, which reads them by
+    position without making each a dict first."""
+    query, values = render(conn, sql, params)
+    _changed, rows = await conn.execute_query(query, values)
+    return rows
+
+
 async def plan_for_today(conn: BaseDBAsyncClient) -> None:
     """In a transaction on PostgreSQL: its statements are planned at each execution, for
     their values and the tables as they are now, never from a plan the connection cached.

@@ -13,8 +13,8 @@ from tortoise.models import Model
 
 from continuity.models import ContinuityLine, ContinuityOrder, JobRun
 from continuity.payments.gateway import TestGateway
-from continuity.rows import model_of, models_of, select
-from continuity.sql import by_ids, fetch
+from continuity.rows import model_of, models_from, models_of, select
+from continuity.sql import by_ids, fetch, fetch_rows
 from tests.jobs.world import buyer, open_business, order, run_days
 
 pytestmark = pytest.mark.db
@@ -63,6 +63,14 @@ async def test_every_model_is_built_as_tortoise_builds_it(db: object, rules_dir:
         assert sorted((_state(o) for o in keyed), key=repr) == sorted(
             (_state(t) for t in theirs[::2]), key=repr
         ), model.__name__
+        # the driver's rows read by position: columns in another order, and one more
+        table, key = model._meta.db_table, model._meta.db_pk_column
+        driven = await fetch_rows(
+            Tortoise.get_connection("default"),
+            f'SELECT 7 AS keyset_rank, t.*, 1 AS "zz" FROM "{table}" t ORDER BY t."{key}" DESC',
+        )
+        positional = models_from(model, driven)[::-1]
+        assert [_state(o) for o in positional] == [_state(t) for t in theirs], model.__name__
         compared[model.__name__] = len(ours)
     # a filter through a relation (how the node loaders scope a customer's objects)
     scoped = ContinuityLine.filter(continuity_order__customer_id=ada.customer_id).order_by("id")
@@ -104,3 +112,27 @@ async def test_a_row_of_some_columns_is_tortoises_partial_model(
     assert [line.planned_ship_date for line in models_of(ContinuityLine, lines)] == [
         line.planned_ship_date for line in await ContinuityLine.all().order_by("id")
     ]
+
+
+async def test_driver_rows_of_some_columns_or_names_alike_are_built_by_name(
+    db: object, rules_dir: Path
+) -> None:
+    """``models_from`` reads by position only rows that hold every column under a name of its
+    own; a partial row is Tortoise's partial model, and of two names alike but for their case
+    the first is read, as a look-up by name reads it."""
+    gateway = TestGateway()
+    rules = await open_business(rules_dir)
+    ada = await buyer("ADA", today=DAY0)
+    await order(ada, "VITREFILL", DAY0, rules, gateway)
+    conn = Tortoise.get_connection("default")
+    [some] = models_from(
+        ContinuityOrder,
+        await fetch_rows(conn, "SELECT id, number, start_date FROM continuity_order"),
+    )
+    assert some._partial
+    assert some.start_date == DAY0
+    [theirs] = await ContinuityOrder.all()
+    twice = await fetch_rows(conn, 'SELECT *, 0 AS "QUANTITY" FROM continuity_order')
+    [built] = models_from(ContinuityOrder, twice)
+    assert _state(built) == _state(theirs)
+    assert models_from(ContinuityOrder, []) == []
