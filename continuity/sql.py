@@ -25,7 +25,7 @@ from tortoise.fields import DatetimeField, Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from continuity.rows import model_of, models_of, row_dicts
+from continuity.rows import model_of, models_from, row_dicts
 
 M = TypeVar("M", bound=Model)
 
@@ -240,8 +240,7 @@ async def by_ids(model: type[M], ids: Sequence[int]) -> list[M]:
     if not ids:
         return []
     conn = get_connection("default")
-    rows = await fetch(conn, _by_ids_sql(model), ids=list(ids))
-    return models_of(model, rows)
+    return models_from(model, await fetch_rows(conn, _by_ids_sql(model), ids=list(ids)))
 
 
 @cache
