@@ -153,11 +153,11 @@ def build(
     kind: str,
     ordering: keyset.Ordering,
     page: keyset.Page[M],
-    node: Callable[[M], Any],
+    nodes: list[Any],
     total: Callable[[], Awaitable[int]],
 ) -> Connection[Any]:
     return Connection(
-        nodes=[node(row) for row in page.rows],
+        nodes=nodes,
         _rows=page.rows,
         _ordering=ordering,
         _kind=kind,
@@ -185,7 +185,8 @@ class QueryPager(Generic[M, N]):
         page = await keyset.page(
             self.query, self.ordering, window(kind, model, self.ordering, args)
         )
-        return build(kind, self.ordering, page, self.node, self.query.count)
+        nodes = [self.node(row) for row in page.rows]
+        return build(kind, self.ordering, page, nodes, self.query.count)
 
 
 @dataclass
@@ -194,13 +195,10 @@ class RelationPager(Generic[M, N]):
 
     relation: keyset.Relation[M]
     parent: int
-    #: Builds a node from its row; with ``prepare``, from its row and what ``prepare`` read.
+    #: Builds a node from its row, and the values of the relation's ``joined`` columns read
+    #: with it, if it has any (``node(row, *values)``): the nodes' fields that show other
+    #: tables then resolve without an await each.
     node: Callable[..., N]
-    #: Reads what the nodes show of other tables, for the rows of every page of the level at
-    #: once (the same function for every parent: one batched load), and returns each row's
-    #: share of it, which ``node`` takes as its second argument: the nodes' fields then
-    #: resolve without an await each.
-    prepare: Callable[[Info, list[M]], Awaitable[Callable[[M], Any]]] | None = None
 
     def _total(self, info: Info) -> Callable[[], Awaitable[int]]:
         loaders = info.context.loaders
@@ -210,20 +208,20 @@ class RelationPager(Generic[M, N]):
 
         return total
 
-    def _build(
-        self, info: Info, page: keyset.Page[M], detail: Callable[[M], Any] | None
-    ) -> Connection[Any]:
-        model = self.relation.model
-        node = self.node if detail is None else (lambda row: self.node(row, detail(row)))
-        return build(model.__name__, self.relation.ordering, page, node, self._total(info))
+    def _build(self, info: Info, page: keyset.Page[M]) -> Connection[Any]:
+        relation, node = self.relation, self.node
+        if relation.joined is None:
+            nodes = [node(row) for row in page.rows]
+        else:
+            nodes = [node(row, *values) for row, values in zip(page.rows, page.joined, strict=True)]
+        return build(relation.model.__name__, relation.ordering, page, nodes, self._total(info))
 
     async def connection(self, info: Info, args: PageArgs) -> Connection[Any]:
         model = self.relation.model
         page = await info.context.loaders.page(self.relation).load(
             (self.parent, window(model.__name__, model, self.relation.ordering, args))
         )
-        detail = None if self.prepare is None else await self.prepare(info, page.rows)
-        return self._build(info, page, detail)
+        return self._build(info, page)
 
 
 def prefetched(
@@ -243,8 +241,8 @@ async def _prefetch_relation(
     pagers: list[RelationPager[Any, Any]],
     args: PageArgs,
 ) -> list[Connection[Any]]:
-    """The pages of one child list for every parent of a level: one statement for the pages,
-    one batched ``prepare``; each page is kept for its field's resolver."""
+    """The pages of one child list for every parent of a level, in one statement; each page
+    is kept for its field's resolver."""
     first = pagers[0]
     model = first.relation.model
     try:
@@ -252,14 +250,10 @@ async def _prefetch_relation(
     except GraphQLError:
         return []  # the field's own resolver reports it, at its place in the answer
     found = await keyset.pages(first.relation, [pager.parent for pager in pagers], frame)
-    pages = [found[pager.parent] for pager in pagers]
-    detail = None
-    if first.prepare is not None:
-        detail = await first.prepare(info, [row for page in pages for row in page.rows])
     kept = info.context.loaders.connections
     built = []
-    for node, pager, page in zip(nodes, pagers, pages, strict=True):
-        connection = pager._build(info, page, detail)
+    for node, pager in zip(nodes, pagers, strict=True):
+        connection = pager._build(info, found[pager.parent])
         kept[(paging, id(node), args)] = (node, connection)
         built.append(connection)
     return built

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
@@ -45,6 +45,8 @@ LINES = keyset.Relation(
     models.ContinuityLine,
     "continuity_order_id",
     keyset.Ordering(("planned_ship_date", "event_number", "repeat_index", "item_seq")),
+    # each line's SKU, read with its page (``ContinuityLine.sku`` answers without an await)
+    keyset.Joined("LEFT JOIN product p ON p.id = t.product_id", ("p.sku",)),
 )
 ORDER_PAYMENTS = keyset.Relation(models.Payment, "continuity_order_id", BY_ID)
 SALES_PAYMENTS = keyset.Relation(models.Payment, "sales_order_id", BY_ID)
@@ -64,19 +66,6 @@ async def _currency(info: Info, order_id: int) -> str:
 
 #: A line whose SKU was not read with its page (it is loaded when asked for).
 _NOT_READ = object()
-
-
-async def _line_skus(
-    info: Info, rows: list[models.ContinuityLine]
-) -> Callable[[models.ContinuityLine], str | None]:
-    """The SKUs of the lines of every page of a level, in one batched load (the Product
-    loader), so that ``sku`` resolves without an await."""
-    ids = sorted({row.product_id for row in rows if row.product_id is not None})
-    skus = {
-        pk: product.sku if product else None
-        for pk, product in zip(ids, await Product.load_many(info, ids), strict=True)
-    }
-    return lambda row: skus.get(row.product_id) if row.product_id is not None else None
 
 
 @entity(models.ContinuityLine, owner="continuity_order__customer_id")
@@ -392,10 +381,7 @@ class ContinuityOrder(Entity):
     def lines(self) -> RelationPager[models.ContinuityLine, ContinuityLine]:
         currency = self._row.currency
         return RelationPager(
-            LINES,
-            self.id,
-            lambda row, sku: ContinuityLine.from_row(row, currency, sku),
-            _line_skus,
+            LINES, self.id, lambda row, sku: ContinuityLine.from_row(row, currency, sku)
         )
 
     @connection(Connection[Payment], description="Its payments, oldest first.")

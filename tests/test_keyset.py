@@ -126,6 +126,53 @@ async def test_child_pages_of_many_parents_in_one_statement(
     }
 
 
+#: Addresses with their customer's name, read with the page (``keyset.Joined``).
+NAMED = keyset.Relation(
+    Address,
+    "customer_id",
+    keyset.Ordering(("city", "id")),
+    keyset.Joined("JOIN customer c ON c.id = t.customer_id", ("c.name", "c.id * 10")),
+)
+
+
+async def test_joined_columns_come_with_each_row_in_one_statement(
+    db: Any, statements: Statements
+) -> None:
+    customers = await _customers(3, cities=["Oslo", "Bergen", "Aarhus"])
+    parents = [c.id for c in customers]
+    names = {c.id: c.name for c in customers}
+
+    def joined(page: keyset.Page[Address]) -> list[tuple[str, Any, int]]:
+        return [(a.city, *values) for a, values in zip(page.rows, page.joined, strict=True)]
+
+    statements.sql.clear()
+    first = await keyset.pages(NAMED, parents, keyset.Window(size=2))
+    assert len(statements.sql) == 1
+    for parent in parents:
+        assert joined(first[parent]) == [
+            ("Aarhus", names[parent], parent * 10),
+            ("Bergen", names[parent], parent * 10),
+        ]
+        assert [a.id for a in first[parent].rows] == [
+            a.id
+            for a in (await keyset.pages(ADDRESSES, [parent], keyset.Window(size=2)))[parent].rows
+        ]
+    # the values stay with their rows when a page is cut short and read from the end
+    cursor = NAMED.ordering.key(first[parents[1]].rows[0])
+    rest = await keyset.pages(NAMED, parents, keyset.Window(size=2, after=cursor))
+    assert joined(rest[parents[1]]) == [
+        ("Bergen", names[parents[1]], parents[1] * 10),
+        ("Oslo", names[parents[1]], parents[1] * 10),
+    ]
+    last = await keyset.pages(NAMED, parents, keyset.Window(size=2, from_end=True))
+    assert joined(last[parents[2]]) == [
+        ("Bergen", names[parents[2]], parents[2] * 10),
+        ("Oslo", names[parents[2]], parents[2] * 10),
+    ]
+    assert (await keyset.pages(NAMED, [424242], keyset.Window(size=2)))[424242].joined == ()
+    assert (await keyset.pages(ADDRESSES, parents, keyset.Window(size=2)))[parents[0]].joined == ()
+
+
 async def test_keys_read_back_from_clients_are_typed_or_refused(db: Any) -> None:
     ordering = keyset.Ordering(("city", "id"))
     assert ordering.coerce(Address, ["Oslo", 3]) == ("Oslo", 3)
