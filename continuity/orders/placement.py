@@ -57,6 +57,7 @@ from continuity.payments.gateway import PaymentGateway
 from continuity.payments.records import order_lines_charge, prepaid_charges
 from continuity.programs import cached_spec, live_version, offered_schedule
 from continuity.sql import fetch, insert, model_columns, model_from_row
+from continuity.sqlite import short_writes
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -356,55 +357,57 @@ async def place_sales_order(
         order, order_date=order_date, rules=rules, today=today
     )
     currency = (ordinary[0][1] if ordinary else parents[0].product).currency
-    async with in_transaction() as conn:
-        sales_order = await insert(
-            SalesOrder,
-            conn,
-            number=new_number("SO", order_date),
-            customer_id=customer.id,
-            ship_to_id=address.id,
-            payment_method_id=method.id,
-            currency=currency,
-            order_date=order_date,
-            placed_by=actor,
-        )
-        payments: list[Payment] = []
-        total = 0
-        for index, product in ordinary:
-            quantity = order.lines[index].quantity
-            total += quantity * product.price_minor
-            await insert(
-                SalesOrderLine,
+    # a few rows and reads: on SQLite the transaction runs on the event loop's thread
+    with short_writes():
+        async with in_transaction() as conn:
+            sales_order = await insert(
+                SalesOrder,
                 conn,
-                sales_order_id=sales_order.id,
-                line_number=index + 1,
-                kind=SalesLineKind.REGULAR,
-                product_id=product.id,
-                quantity=quantity,
-                unit_price_minor=product.price_minor,
-                amount_minor=quantity * product.price_minor,
+                number=new_number("SO", order_date),
+                customer_id=customer.id,
+                ship_to_id=address.id,
+                payment_method_id=method.id,
+                currency=currency,
+                order_date=order_date,
+                placed_by=actor,
             )
-        if total:
-            sales_order.total_minor = total
-            await sales_order.save(update_fields=["total_minor"], using_db=conn)
-            payments.append(
-                await order_lines_charge(
+            payments: list[Payment] = []
+            total = 0
+            for index, product in ordinary:
+                quantity = order.lines[index].quantity
+                total += quantity * product.price_minor
+                await insert(
+                    SalesOrderLine,
                     conn,
                     sales_order_id=sales_order.id,
-                    sales_order_number=sales_order.number,
-                    payment_method_id=method.id,
-                    amount_minor=total,
-                    currency=currency,
-                    today=order_date,
+                    line_number=index + 1,
+                    kind=SalesLineKind.REGULAR,
+                    product_id=product.id,
+                    quantity=quantity,
+                    unit_price_minor=product.price_minor,
+                    amount_minor=quantity * product.price_minor,
                 )
-            )
-        continuity_orders = []
-        for parent in parents:
-            continuity_order, parent_payments = await _create_continuity_order(
-                parent, sales_order, customer, address, method, order_date, actor, conn, today
-            )
-            continuity_orders.append(continuity_order)
-            payments.extend(parent_payments)
+            if total:
+                sales_order.total_minor = total
+                await sales_order.save(update_fields=["total_minor"], using_db=conn)
+                payments.append(
+                    await order_lines_charge(
+                        conn,
+                        sales_order_id=sales_order.id,
+                        sales_order_number=sales_order.number,
+                        payment_method_id=method.id,
+                        amount_minor=total,
+                        currency=currency,
+                        today=order_date,
+                    )
+                )
+            continuity_orders = []
+            for parent in parents:
+                continuity_order, parent_payments = await _create_continuity_order(
+                    parent, sales_order, customer, address, method, order_date, actor, conn, today
+                )
+                continuity_orders.append(continuity_order)
+                payments.extend(parent_payments)
     for payment in payments:
         if payment.status is PaymentStatus.PENDING:
             await attempt_payment(

@@ -1,0 +1,147 @@
+"""A short unit of work's transaction runs on the event loop's thread (SQLite, issue 15).
+
+A placement's transaction sent each of its statements to aiosqlite's thread and back, and
+held the process's write lock for those round trips. Work that enters ``short_writes`` runs
+its transaction on the writing connection's synchronous twin instead: the same statements,
+commits, rollbacks, savepoints and errors, without a hop. A file another process holds sends
+the transaction to aiosqlite's thread, which may wait for it; so do jobs (``background``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from typing import Any
+
+import pytest
+from tortoise.connection import get_connection
+from tortoise.context import TortoiseContext
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from continuity.models import Customer
+from continuity.sqlite import _LoopWriter, background, short_writes
+
+pytestmark = pytest.mark.db
+
+
+def _client() -> Any:
+    conn: Any = get_connection("default")
+    if conn.capabilities.dialect != "sqlite":
+        pytest.skip("SQLite's writing connections")
+    return conn
+
+
+def _names(path: str) -> list[str]:
+    """The committed customers, as another connection reads them."""
+    with sqlite3.connect(path) as other:
+        return [row[0] for row in other.execute("SELECT name FROM customer ORDER BY id")]
+
+
+async def test_a_short_transaction_runs_on_the_loops_thread(db: TortoiseContext) -> None:
+    client = _client()
+    threads: list[int] = []
+
+    def thread_of() -> int:
+        threads.append(threading.get_ident())
+        return 1
+
+    with short_writes():
+        async with in_transaction() as tx:
+            assert isinstance(tx._connection, _LoopWriter)
+            tx._connection._conn.create_function("thread_of", 0, thread_of)
+            await Customer.create(account_number="C-1", name="Ada", using_db=tx)
+            # the transaction reads what it wrote; nobody else sees it yet
+            assert await Customer.all().using_db(tx).count() == 1
+            assert _names(client.filename) == []
+            rows = await tx.execute_query_dict("SELECT thread_of() AS t")
+            assert rows == [{"t": 1}]
+            assert threads == [threading.get_ident()]
+    assert _names(client.filename) == ["Ada"]
+    assert client._writer_twin._thread == threading.get_ident()
+    # committed rows are read back at once, through the API's read connection too
+    assert await Customer.filter(name="Ada").count() == 1
+
+
+async def _duplicate(tx: Any) -> None:
+    """Two customers, the second one's account number taken: the transaction fails."""
+    await Customer.create(account_number="C-2", name="Bo", using_db=tx)
+    await Customer.create(account_number="C-1", name="Twin", using_db=tx)
+
+
+async def test_a_failed_short_transaction_leaves_nothing(db: TortoiseContext) -> None:
+    client = _client()
+    await Customer.create(account_number="C-1", name="Ada")
+
+    async def failing() -> None:
+        with short_writes():
+            async with in_transaction() as tx:
+                assert isinstance(tx._connection, _LoopWriter)
+                await _duplicate(tx)
+
+    with pytest.raises(IntegrityError):
+        await failing()
+    assert _names(client.filename) == ["Ada"]
+    assert not client._writer_twin.in_transaction
+
+    # a nested transaction is a savepoint: its failure undoes only its own rows
+    async def nested(tx: Any) -> None:
+        async with in_transaction() as inner:
+            assert inner._connection is tx._connection
+            await _duplicate(inner)
+
+    with short_writes():
+        async with in_transaction() as tx:
+            await Customer.create(account_number="C-3", name="Cy", using_db=tx)
+            with pytest.raises(IntegrityError):
+                await nested(tx)
+            await Customer.create(account_number="C-5", name="Ed", using_db=tx)
+    assert _names(client.filename) == ["Ada", "Cy", "Ed"]
+
+
+async def test_jobs_and_other_work_stay_on_aiosqlites_thread(db: TortoiseContext) -> None:
+    _client()
+    async with in_transaction() as tx:
+        assert not isinstance(tx._connection, _LoopWriter)  # not marked short
+        await Customer.create(account_number="C-1", name="Ada", using_db=tx)
+    with background(), short_writes():
+        async with in_transaction() as tx:
+            assert not isinstance(tx._connection, _LoopWriter)  # a job's: never on the loop
+            await Customer.create(account_number="C-2", name="Bo", using_db=tx)
+    assert await Customer.all().count() == 2
+
+
+async def test_a_locked_file_sends_the_transaction_to_aiosqlites_thread(
+    db: TortoiseContext,
+) -> None:
+    """The loop's thread never waits for the write lock: when another process holds it, the
+    transaction begins on aiosqlite's thread, which waits for it, while the loop serves."""
+    client = _client()
+    other = sqlite3.connect(client.filename, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO customer (account_number, name, created_at, updated_at) "
+        "VALUES ('C-0', 'Zed', '2027-01-01 00:00:00+00:00', '2027-01-01 00:00:00+00:00')"
+    )
+    connections: list[Any] = []
+
+    async def place() -> None:
+        with short_writes():
+            async with in_transaction() as tx:
+                connections.append(tx._connection)
+                await Customer.create(account_number="C-1", name="Ada", using_db=tx)
+
+    placing = asyncio.ensure_future(place())
+    await asyncio.sleep(0.2)
+    assert not placing.done()  # waiting for the lock, on aiosqlite's thread
+    assert await asyncio.wait_for(Customer.all().count(), 5) == 0  # the loop still serves
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(placing, 30)
+    assert not isinstance(connections[0], _LoopWriter)
+    assert _names(client.filename) == ["Zed", "Ada"]
+    # the next one, the file free, runs on the loop's thread again
+    with short_writes():
+        async with in_transaction() as tx:
+            assert isinstance(tx._connection, _LoopWriter)
