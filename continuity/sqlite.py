@@ -51,11 +51,11 @@ under load the lock was busy ~90 % of the time, and the hops (wake-ups, GIL hand
 a quarter of a placement request's CPU (2.4–2.9 ms in process, 1.8–2.1 ms without them).
 Work that enters ``short_writes`` (a few rows, bounded by its input) runs its transaction on
 the writing connection's synchronous twin on the loop's thread (``_LoopWriter``): the same
-statements, savepoints, commit and rollback, at once. A write
-cannot be interrupted and moved as a read can, so nothing else may enter it: a rule sync or a
-shipment import on the loop's thread would stop every request for its duration. The twin too
-never waits for the lock: when another process holds it, the transaction begins on
-aiosqlite's thread, which waits. A job's work (``background``) never uses it.
+statements, savepoints, commit and rollback, at once. A write cannot be interrupted and
+moved as a read can, so nothing else may enter it: a rule sync or a shipment import on the
+loop's thread would stop every request for its duration. The twin too never waits for the
+lock: when another process holds it, the transaction begins on aiosqlite's thread, which
+waits. A job's work (``background``) never uses it.
 """
 
 from __future__ import annotations
@@ -111,14 +111,18 @@ def is_locked(exc: BaseException) -> bool:
 class _ImmediateTransaction(SqliteTransactionWrapper):
     async def begin(self) -> None:
         parent = self._parent
-        if isinstance(parent, ContinuitySqliteClient) and _SHORT.get() and not _BACKGROUND.get():
-            writer = parent._loop_writer()
-            if writer is not None and writer.begin():
+        try:
+            if (
+                isinstance(parent, ContinuitySqliteClient)
+                and _SHORT.get()
+                and not _BACKGROUND.get()
+                and (writer := parent._loop_writer()) is not None
+                and writer.begin()
+            ):
                 # every statement of the transaction, its commit or rollback and its
                 # savepoints go to the twin from here (Tortoise reads ``_connection``)
                 self._connection = cast(aiosqlite.Connection, writer)
                 return
-        try:
             # Tortoise's wrapper commits first, for a transaction the connection might still
             # hold; with none open (the usual case: autocommit, transactions under one lock)
             # that commit is a no-op, and a round trip through aiosqlite's thread saved.
