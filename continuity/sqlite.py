@@ -215,13 +215,19 @@ def short_writes() -> Iterator[None]:
         _SHORT.reset(token)
 
 
-def _prepare_reader(conn: sqlite3.Connection, pragmas: dict[str, Any]) -> None:
-    """What both read connections are: rows by name, the connection's pragmas, read-only, the
-    SQL functions of ``FUNCTIONS`` (run on the thread that uses ``conn``)."""
+def _prepare(conn: sqlite3.Connection, pragmas: dict[str, Any]) -> None:
+    """What every connection beside Tortoise's is, as Tortoise sets its own up: rows by name,
+    the connection's pragmas, the SQL functions of ``FUNCTIONS`` (run on the thread that uses
+    ``conn``)."""
     conn.row_factory = sqlite3.Row
-    for pragma, value in {**pragmas, "query_only": "ON"}.items():
+    for pragma, value in pragmas.items():
         conn.execute(f"PRAGMA {pragma}={value}")
     _add_functions(conn)
+
+
+def _prepare_reader(conn: sqlite3.Connection, pragmas: dict[str, Any]) -> None:
+    """Both read connections: ``_prepare``'s, read-only."""
+    _prepare(conn, {**pragmas, "query_only": "ON"})
 
 
 #: How long a read may hold the event loop's thread before it is sent to the read thread.
@@ -290,11 +296,7 @@ class _LoopWriter:
     def __init__(self, filename: str, pragmas: dict[str, Any]) -> None:
         self._thread = threading.get_ident()
         conn = sqlite3.connect(filename, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        # as Tortoise sets up its connection, but never waiting for a lock (``begin``)
-        for pragma, value in {**pragmas, "busy_timeout": 0}.items():
-            conn.execute(f"PRAGMA {pragma}={value}")
-        _add_functions(conn)
+        _prepare(conn, {**pragmas, "busy_timeout": 0})  # never waiting for a lock (``begin``)
         self._conn = conn
 
     def begin(self) -> bool:

@@ -59,7 +59,14 @@ async def test_a_short_transaction_runs_on_the_loops_thread(db: TortoiseContext)
             assert rows == [{"t": 1}]
             assert threads == [threading.get_ident()]
     assert _names(client.filename) == ["Ada"]
-    assert client._writer_twin._thread == threading.get_ident()
+    twin = client._writer_twin
+    assert twin._thread == threading.get_ident()
+    # set up as Tortoise's writing connection is, but never waiting for a lock
+    for pragma in ["foreign_keys", "journal_mode", "cache_size", "journal_size_limit"]:
+        ours = twin._conn.execute(f"PRAGMA {pragma}").fetchone()[0]
+        tortoises = await (await client._connection.execute(f"PRAGMA {pragma}")).fetchone()
+        assert ours == tortoises[0], pragma
+    assert twin._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0
     # committed rows are read back at once, through the API's read connection too
     assert await Customer.filter(name="Ada").count() == 1
 
