@@ -152,3 +152,90 @@ async def test_a_locked_file_sends_the_transaction_to_aiosqlites_thread(
     with short_writes():
         async with in_transaction() as tx:
             assert isinstance(tx._connection, _LoopWriter)
+
+
+class _HeldCommit:
+    """The twin's connection, with a commit that waits to be let go and notes its thread: a
+    commit that waits for the disk as long as a test needs."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.threads: list[int] = []
+
+    def commit(self) -> None:
+        self.threads.append(threading.get_ident())
+        self.started.set()
+        self.release.wait(10)
+        self._conn.commit()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+async def _held_twin(client: Any) -> _HeldCommit:
+    """The writing twin, opened by a first short transaction, its commits held."""
+    with short_writes():
+        async with in_transaction() as tx:
+            await Customer.create(account_number="C-0", name="Zed", using_db=tx)
+    twin = client._writer_twin
+    held = _HeldCommit(twin._conn)
+    twin._conn = held
+    return held
+
+
+async def _until(event: threading.Event) -> None:
+    for _ in range(500):
+        if event.is_set():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the commit never started")
+
+
+async def _add(name: str, number: str) -> None:
+    with short_writes():
+        async with in_transaction() as tx:
+            assert isinstance(tx._connection, _LoopWriter)
+            await Customer.create(account_number=number, name=name, using_db=tx)
+
+
+async def test_a_short_transactions_commit_leaves_the_loop_free(db: TortoiseContext) -> None:
+    """The commit waits for the disk (``synchronous=FULL``) on a thread of its own: the loop
+    serves meanwhile, and the next transaction waits for the commit to end."""
+    client = _client()
+    held = await _held_twin(client)
+    first = asyncio.ensure_future(_add("Ada", "C-1"))
+    await _until(held.started)
+    assert held.threads != [threading.get_ident()]  # not the loop's thread
+    # the loop serves reads meanwhile, of what was committed before
+    assert await asyncio.wait_for(Customer.all().count(), 5) == 1
+    second = asyncio.ensure_future(_add("Bo", "C-2"))
+    await asyncio.sleep(0.1)
+    assert not first.done()
+    assert not second.done()  # the next transaction waits its turn
+    assert len(held.threads) == 1
+    held.release.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 10)
+    assert _names(client.filename) == ["Zed", "Ada", "Bo"]
+
+
+async def test_a_cancelled_commit_ends_before_the_next_transaction(db: TortoiseContext) -> None:
+    """A request cancelled while its commit runs (a client gone) leaves the commit to end, its
+    rows committed, before the lock passes on: the next transaction must not begin on a
+    connection still committing."""
+    client = _client()
+    held = await _held_twin(client)
+    first = asyncio.ensure_future(_add("Ada", "C-1"))
+    await _until(held.started)
+    first.cancel()
+    second = asyncio.ensure_future(_add("Bo", "C-2"))
+    await asyncio.sleep(0.1)
+    assert not first.done()  # its commit still runs
+    assert not second.done()  # and the next transaction waits for it
+    held.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(first, 10)
+    await asyncio.wait_for(second, 10)
+    assert _names(client.filename) == ["Zed", "Ada", "Bo"]
+    assert not client._writer_twin.in_transaction
