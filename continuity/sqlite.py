@@ -65,6 +65,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -86,6 +87,8 @@ from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError
 
 from continuity.rows import row_dicts
+
+log = logging.getLogger("continuity.sqlite")
 
 #: How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
@@ -356,6 +359,8 @@ class _LoopWriter:
             await asyncio.shield(done)
         except asyncio.CancelledError:
             await asyncio.wait([done])
+            if not done.cancelled() and done.exception() is not None:
+                log.error("a cancelled transaction's commit failed", exc_info=done.exception())
             raise
 
     async def rollback(self) -> None:

@@ -164,10 +164,16 @@ class _HeldCommit:
         self.release = threading.Event()
         self.threads: list[int] = []
 
+    #: Set: the commit fails as a disk error does (SQLite rolls the transaction back).
+    fails = False
+
     def commit(self) -> None:
         self.threads.append(threading.get_ident())
         self.started.set()
         self.release.wait(10)
+        if self.fails:
+            self._conn.rollback()
+            raise sqlite3.OperationalError("disk I/O error")
         self._conn.commit()
 
     def __getattr__(self, name: str) -> Any:
@@ -239,3 +245,27 @@ async def test_a_cancelled_commit_ends_before_the_next_transaction(db: TortoiseC
     await asyncio.wait_for(second, 10)
     assert _names(client.filename) == ["Zed", "Ada", "Bo"]
     assert not client._writer_twin.in_transaction
+
+
+async def test_a_cancelled_callers_failed_commit_is_logged(
+    db: TortoiseContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nobody awaits a cancelled caller's commit any more: its failure is logged, not lost,
+    and the next transaction runs."""
+    client = _client()
+    held = await _held_twin(client)
+    held.fails = True
+    first = asyncio.ensure_future(_add("Ada", "C-1"))
+    await _until(held.started)
+    first.cancel()
+    held.release.set()
+    with (
+        caplog.at_level("ERROR", logger="continuity.sqlite"),
+        pytest.raises(asyncio.CancelledError),
+    ):
+        await asyncio.wait_for(first, 10)
+    assert [r.getMessage() for r in caplog.records] == ["a cancelled transaction's commit failed"]
+    assert "disk I/O error" in caplog.text
+    held.fails = False
+    await _add("Bo", "C-2")
+    assert _names(client.filename) == ["Zed", "Bo"]
