@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tortoise.context import TortoiseContext
@@ -17,11 +18,13 @@ from continuity.models import (
     ContinuityOrder,
     OrderHistoryEntry,
     Payment,
+    Program,
     SalesOrder,
 )
 from continuity.orders.placement import OrderLineInput, SalesOrderInput, place_sales_order
 from continuity.payments.gateway import TestGateway
 from tests.orders.fixtures import RULES, TODAY, Buyer, setup
+from tests.statements import Statements, capturing
 
 pytestmark = pytest.mark.db
 
@@ -228,3 +231,50 @@ async def test_orders_alike_share_their_plan_and_write_the_same_lines(
     assert {row[3] for row in first} - {0} == {2}
     assert len(fewer) <= len(first)
     assert orders[0].schedule_complete == orders[1].schedule_complete
+
+
+async def test_the_order_is_read_in_one_statement(db: TortoiseContext, rules_dir: Path) -> None:
+    """Its customer, address, card, products, programs and live versions: on PostgreSQL
+    each statement is a round trip through the pool."""
+    buyer = await setup(rules_dir)
+    order = _order(buyer, OrderLineInput("BOOKCLUB"), OrderLineInput("COFFEECLUB"))
+    await place_sales_order(
+        order, order_date=TODAY, actor="web", rules=RULES, gateway=TestGateway()
+    )
+    parts = ("FROM CUSTOMER", "FROM PRODUCT", "FROM ADDRESS", "FROM PAYMENT_METHOD", "FROM PROGRAM")
+
+    def reads_a_part(sql: str) -> bool:
+        return sql.startswith("SELECT") and any(part in sql.replace('"', "") for part in parts)
+
+    with capturing(Statements(reads_a_part)) as reads:
+        placed = await place_sales_order(
+            order, order_date=TODAY, actor="web", rules=RULES, gateway=TestGateway()
+        )
+    assert len(reads.sql) == 1, reads.sql
+    assert [order.program_id for order in placed.continuity_orders] == [
+        (await Program.get(code=code)).id for code in ("book-club", "coffee")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"customer_id": 999_999}, "customerId", ErrorCode.NOT_FOUND),
+        ({"ship_to_address_id": 999_999}, "shipToAddressId", ErrorCode.NOT_FOUND),
+        ({"payment_method_id": 999_999}, "paymentMethodId", ErrorCode.NOT_FOUND),
+        ({"lines": (OrderLineInput("NOPE"),) * 51}, "lines", ErrorCode.INVALID_INPUT),
+        ({"lines": ()}, "lines", ErrorCode.INVALID_INPUT),
+    ],
+)
+async def test_the_orders_parts_are_checked_before_its_lines(
+    db: TortoiseContext, rules_dir: Path, change: dict[str, Any], field: str, code: ErrorCode
+) -> None:
+    """An unknown SKU is named only once the customer, address, card and line count hold."""
+    buyer = await setup(rules_dir)
+    order = replace(_order(buyer, OrderLineInput("NOPE"), OrderLineInput("BOOKCLUB")), **change)
+    with pytest.raises(ContinuityError) as raised:
+        await place_sales_order(
+            order, order_date=TODAY, actor="web", rules=RULES, gateway=TestGateway()
+        )
+    assert (raised.value.code, raised.value.field) == (code, ("input", field))
+    assert await SalesOrder.all().count() == 0
