@@ -98,6 +98,10 @@ BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 65536
 PRAGMAS: dict[str, Any] = {
     "journal_mode": "WAL",
+    # every commit syncs the WAL: a placement or a charge acknowledged survives a power cut
+    # (``NORMAL`` would lose the last commits then). SQLite's usual default, but a build may
+    # change it: said here, not assumed.
+    "synchronous": "FULL",
     "busy_timeout": BUSY_TIMEOUT_MS,
     "cache_size": -CACHE_KIB,  # negative: KiB, not pages
 }

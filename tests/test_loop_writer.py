@@ -62,7 +62,13 @@ async def test_a_short_transaction_runs_on_the_loops_thread(db: TortoiseContext)
     twin = client._writer_twin
     assert twin._thread == threading.get_ident()
     # set up as Tortoise's writing connection is, but never waiting for a lock
-    for pragma in ["foreign_keys", "journal_mode", "cache_size", "journal_size_limit"]:
+    for pragma in [
+        "foreign_keys",
+        "journal_mode",
+        "synchronous",
+        "cache_size",
+        "journal_size_limit",
+    ]:
         ours = twin._conn.execute(f"PRAGMA {pragma}").fetchone()[0]
         tortoises = await (await client._connection.execute(f"PRAGMA {pragma}")).fetchone()
         assert ours == tortoises[0], pragma

@@ -35,6 +35,7 @@ def test_every_sqlite_connection_uses_wal_and_a_busy_timeout(tmp_path: Path) -> 
     connection = tortoise_config(f"sqlite://{tmp_path}/a.sqlite3")["connections"]["default"]
     assert connection["engine"] == "continuity.sqlite"
     assert connection["credentials"]["journal_mode"] == "WAL"
+    assert connection["credentials"]["synchronous"] == "FULL"
     assert connection["credentials"]["busy_timeout"] == sqlite.BUSY_TIMEOUT_MS
     # the URL's own value wins
     given = tortoise_config(f"sqlite://{tmp_path}/a.sqlite3?busy_timeout=250")
@@ -59,7 +60,9 @@ async def test_an_open_database_is_in_wal_mode_with_the_timeout(tmp_path: Path) 
             conn = get_connection("default")
             _n, mode = await conn.execute_query("PRAGMA journal_mode")
             _n, timeout = await conn.execute_query("PRAGMA busy_timeout")
+            _n, synchronous = await conn.execute_query("PRAGMA synchronous")
         assert next(iter(dict(mode[0]).values())) == "wal"
+        assert next(iter(dict(synchronous[0]).values())) == 2  # FULL: every commit synced
         assert next(iter(dict(timeout[0]).values())) == sqlite.BUSY_TIMEOUT_MS
     finally:
         await drop_database(url)
