@@ -4,6 +4,8 @@ SQLite lets one process write at a time. The README runs a server and ``continui
 (or two CLI commands) on one file, so a second writer must wait for the first, not fail:
 
 - ``journal_mode=WAL``: readers never wait for the writer, nor the writer for readers;
+- ``synchronous=FULL``: every commit syncs the WAL, so what was acknowledged survives a
+  power cut;
 - ``busy_timeout`` (``BUSY_TIMEOUT_MS`` unless the URL names one, ``?busy_timeout=60000``): a
   writer that finds the file locked waits that long for it;
 - ``BEGIN IMMEDIATE``: a transaction takes the write lock when it starts. Tortoise begins
