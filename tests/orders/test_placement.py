@@ -251,7 +251,7 @@ async def test_the_order_is_read_in_one_statement(db: TortoiseContext, rules_dir
             order, order_date=TODAY, actor="web", rules=RULES, gateway=TestGateway()
         )
     assert len(reads.sql) == 1, reads.sql
-    assert [order.program_id for order in placed.continuity_orders] == [
+    assert [made.program_id for made in placed.continuity_orders] == [
         (await Program.get(code=code)).id for code in ("book-club", "coffee")
     ]
 
