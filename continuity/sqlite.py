@@ -4,8 +4,6 @@ SQLite lets one process write at a time. The README runs a server and ``continui
 (or two CLI commands) on one file, so a second writer must wait for the first, not fail:
 
 - ``journal_mode=WAL``: readers never wait for the writer, nor the writer for readers;
-- ``synchronous=FULL``: every commit syncs the WAL, so what was acknowledged survives a
-  power cut;
 - ``busy_timeout`` (``BUSY_TIMEOUT_MS`` unless the URL names one, ``?busy_timeout=60000``): a
   writer that finds the file locked waits that long for it;
 - ``BEGIN IMMEDIATE``: a transaction takes the write lock when it starts. Tortoise begins
@@ -15,7 +13,9 @@ SQLite lets one process write at a time. The README runs a server and ``continui
   and failed items two ``jobs run`` processes produced.
 
 A writer that still finds the file locked after the timeout gets ``OperationalError``
-("database is locked"), which the CLI prints as one line (``server/cli_support.py``).
+("database is locked"), which the CLI prints as one line (``server/cli_support.py``). Every
+commit also syncs the WAL (``synchronous=FULL``, ``PRAGMAS``): what was acknowledged survives
+a power cut.
 
 Within one process Tortoise has one connection, and a transaction holds it: a ``SELECT`` run
 outside any transaction (every API read) waited for whatever transaction held it, a batch of
