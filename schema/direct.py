@@ -108,13 +108,16 @@ def _enum_names(graphql_type: GraphQLEnumType) -> None:
         for member in cls
         if member.value == value.value
     }
-    slow = graphql_type.serialize
+    slow = graphql_type.coerce_output_value
 
-    def serialize(output_value: Any) -> Any:
+    def coerce_output_value(output_value: Any) -> Any:
         name = names.get(output_value) if type(output_value) is cls else None
         return name if name is not None else slow(output_value)
 
-    graphql_type.serialize = serialize  # type: ignore[method-assign]
+    # graphql-core 3.3 completes a value with ``coerce_output_value``; ``serialize`` is its
+    # deprecated name, kept for whoever still calls it
+    graphql_type.coerce_output_value = coerce_output_value  # type: ignore[method-assign]
+    graphql_type.serialize = coerce_output_value  # type: ignore[method-assign]
 
 
 def install(schema: strawberry.Schema) -> None:

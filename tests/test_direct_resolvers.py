@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 from graphql import GraphQLEnumType, GraphQLObjectType
 from strawberry.schema.schema_converter import CustomGraphQLEnumType
 
+from continuity.enums import ContinuityLineStatus
 from schema import schema
 
 
@@ -55,8 +56,35 @@ def test_enum_values_serialise_to_the_names_strawberry_gives() -> None:
         cls = cast(type[Enum], graphql_type.wrapped_cls)
         for member in cls:
             expected = CustomGraphQLEnumType.coerce_output_value(graphql_type, member)
+            # graphql-core 3.3 completes with coerce_output_value; serialize is its old name
+            assert graphql_type.coerce_output_value(member) == expected, (graphql_type, member)
             assert graphql_type.serialize(member) == expected, (graphql_type.name, member)
             # not a member: Strawberry's own rules (its value maps to the name too)
-            assert graphql_type.serialize(member.value) == GraphQLEnumType.serialize(
+            assert graphql_type.coerce_output_value(member.value) == GraphQLEnumType.serialize(
                 graphql_type, member.value
             )
+
+
+class _Scanned(dict[str, Any]):
+    """An enum type's values that count the scans of them."""
+
+    scans = 0
+
+    def items(self) -> Any:
+        _Scanned.scans += 1
+        return super().items()
+
+
+def test_an_enum_member_is_named_without_scanning_its_types_values() -> None:
+    """Strawberry's enum type compares the member with each of its values in turn (400
+    values on a page of orders)."""
+    graphql_type = schema._schema.type_map["ContinuityLineStatus"]
+    assert isinstance(graphql_type, CustomGraphQLEnumType)
+    values = graphql_type.values
+    graphql_type.values = _Scanned(values)
+    try:
+        named = [graphql_type.coerce_output_value(member) for member in ContinuityLineStatus]
+    finally:
+        graphql_type.values = values
+    assert named == [member.name for member in ContinuityLineStatus]
+    assert _Scanned.scans == 0
