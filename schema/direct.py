@@ -15,6 +15,10 @@ property on the way to the getattr, about 1,300 times for that page (~4 % of its
 field gets a resolver that reads the attribute itself (``_attribute``): the same value, as
 Strawberry's default resolver (``getattr``) reads it.
 
+The leaves among these fields (a scalar or an enum: ids, numbers, dates, statuses, SKUs) go
+further: ``schema.execution`` answers them inside graphql-core's loop over an object's fields,
+without a path, a resolve info or a resolver call each (``execution.register``).
+
 An enum value leaves as its name: Strawberry's enum type finds it by comparing the member's
 ``value`` with each of the type's values in turn, an enum property read per comparison, for
 400 values a page. ``_enum_names`` looks the member up in a table made once.
@@ -24,14 +28,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 import strawberry
 from graphql import GraphQLEnumType, GraphQLObjectType, GraphQLResolveInfo
 from strawberry import relay
 
-#: A value function's answer when the object does not know the value: Strawberry resolves it.
-UNKNOWN: Any = object()
+from schema import execution
+from schema.execution import UNKNOWN
+
+__all__ = ["UNKNOWN", "direct", "install"]
 
 #: (GraphQL type name, field name) → the value of the field from the object alone, or UNKNOWN.
 _DIRECT: dict[tuple[str, str], Callable[[Any], Any]] = {}
@@ -94,6 +101,7 @@ def _plain_attributes(
         if definition is None or not definition.is_basic_field:
             continue
         field.resolve = _attribute(definition.python_name)
+        execution.register(graphql_type, field_name, attrgetter(definition.python_name))
 
 
 def _enum_names(graphql_type: GraphQLEnumType) -> None:
@@ -120,11 +128,13 @@ def _enum_names(graphql_type: GraphQLEnumType) -> None:
     graphql_type.serialize = coerce_output_value  # type: ignore[method-assign]
 
 
-def install(schema: strawberry.Schema) -> None:
+def install(schema: strawberry.Schema, *, registered: bool = True) -> None:
     """Put the direct resolvers in the built schema: every plain attribute field, every Relay
-    node's ``id``, and the fields registered with ``direct``; and enum names by look-up."""
+    node's ``id``, and (``registered``: the product's schema) the fields registered with
+    ``direct``; and enum names by look-up. The leaves among them are answered by
+    ``schema.execution`` without graphql-core's per-field machinery."""
     graphql_schema = schema._schema
-    values = dict(_DIRECT)
+    values = dict(_DIRECT) if registered else {}
     for name, graphql_type in graphql_schema.type_map.items():
         if isinstance(graphql_type, GraphQLEnumType) and not name.startswith("__"):
             _enum_names(graphql_type)
@@ -145,3 +155,4 @@ def install(schema: strawberry.Schema) -> None:
         field = graphql_type.fields[field_name]
         assert not field.args, f"{type_name}.{field_name} takes arguments"
         field.resolve = _resolver(value, field.resolve)
+        execution.register(graphql_type, field_name, value)

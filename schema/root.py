@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from schema import connections, direct
 from schema.access import AccessControl
 from schema.cost import QueryCost
+from schema.execution import ExecutionContext
 from schema.idempotency import IdempotentResponses
 from schema.masking import LoggingSchema, MaskInternalErrors
 from schema.mutation import Mutation
@@ -64,6 +65,7 @@ def build_schema(*, development: bool = False) -> strawberry.Schema:
         subscription=Subscription,
         extensions=_extensions(development),
         config=StrawberryConfig(disable_field_suggestions=not development),
+        execution_context_class=ExecutionContext,
     )
     direct.install(built)
     connections.install(built)

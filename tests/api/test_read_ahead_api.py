@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from continuity import models
 from schema.orders import ContinuityLine
@@ -170,3 +171,38 @@ def test_the_server_walks_young_objects_less_often(client: TestClient) -> None:
     net allocations, not the default 700 (a list request's own objects are freed by
     reference counting; collecting them mid-request cost ~0.8 ms)."""
     assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD > 700
+
+
+def _graphql_view(client: TestClient) -> Any:
+    route = next(r for r in client.app.routes if getattr(r, "path", None) == "/graphql")  # type: ignore[attr-defined]
+    return route.app.app  # the Guard, then the GraphQL view behind it
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"{{ continuityOrders(first: 10) {{ nodes {{ id number status startDate quantity "
+        f"billingMode __typename lines(first: 20) {{ {PAGE} }} }} }} }}",
+        # aliases, a field twice, fragments, directives; a customer's nullable leaves
+        """{ customers(first: 5) { nodes { a: accountNumber accountNumber ...C
+             email @include(if: false) phone } } }
+           fragment C on Customer { id name accountNumber }""",
+    ],
+)
+def test_every_answer_is_graphql_cores_own(
+    client: TestClient, orders: list[str], query: str
+) -> None:
+    """The leaves answered without graphql-core's per-field path (``schema/execution.py``)
+    give the bytes Strawberry's own execution gives."""
+    schema = _graphql_view(client).schema
+    ours = client.post("/graphql", json={"query": query})
+    assert ours.status_code == 200
+    assert "errors" not in ours.json(), ours.text
+    own = schema.execution_context_class
+    schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    try:
+        theirs = client.post("/graphql", json={"query": query})
+    finally:
+        schema.execution_context_class = own
+    assert ours.content == theirs.content
+    assert own is not StrawberryGraphQLCoreExecutionContext
