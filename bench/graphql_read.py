@@ -1,6 +1,9 @@
 """4. ``graphql-read``: ``continuityOrders(first: 50)`` with lines and their SKUs over HTTP,
 versus the same Strawberry stack answering the same 50 objects from memory
 (:mod:`bench.memory_app`). Both answers are compared before loading: they must be equal.
+The twin runs Strawberry's own execution; it runs again on the product's (leaves answered
+without graphql-core's per-field path), an informational figure: what the product's page costs
+beyond its executor.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from bench.http import auth_headers, load, post_json, server, server_env
 
 NAME = "graphql-read"
 TARGET = 0.7
+#: The twin again on the product's execution (``bench/memory_app.py``), informational.
+OWN_EXECUTION = {"BENCH_MEMORY_EXECUTION": "product"}
 QUERY = (
     "query Orders { continuityOrders(first: 50) { nodes { id number status startDate "
     "quantity billingMode lines(first: 100) { nodes { id eventNumber repeatIndex quantity "
@@ -57,6 +62,17 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
                 connections=sizes.http_connections,
                 warmup=warmup,
             )
+        with server("bench.memory_app:create_app", {**env, **OWN_EXECUTION}) as base:
+            status, own_twin = post_json(base + "/graphql", body, {})
+            same = same and status == 200 and own_twin == answer
+            own = load(
+                base + "/graphql",
+                body,
+                {},
+                seconds=sizes.http_seconds,
+                connections=sizes.http_connections,
+                warmup=warmup,
+            )
     finally:
         await backend.drop(data)
     ratio = product.rps / memory.rps
@@ -72,9 +88,11 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
         ratio=ratio,
         target=f"≥{TARGET:.2f}",
         ok=ratio >= TARGET,
-        valid=same and product.errors == 0 and memory.errors == 0,
+        valid=same and product.errors == 0 and memory.errors == 0 and own.errors == 0,
         extras=[
             f"p99 {fmt(product.p99_ms)} ms vs {fmt(memory.p99_ms)} ms",
+            f"{product.rps / own.rps:.2f} of the twin on the product's execution "
+            f"({fmt(own.rps)} req/s)",
             f"50 orders, {lines} lines",
             f"{sizes.http_connections} connections, {product.tool}",
             "answers equal" if same else "ANSWERS DIFFER",
@@ -82,6 +100,7 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
         details={
             "product": product.__dict__,
             "memory": memory.__dict__,
+            "memory_product_execution": own.__dict__,
             "answers_equal": same,
         },
     )

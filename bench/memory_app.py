@@ -4,6 +4,10 @@ The same stack (Starlette, Strawberry with the product's parser and validation c
 uvicorn options) and the same response shape for :data:`bench.graphql_read.QUERY`, answered
 from objects built at start-up from the product's own answer (``BENCH_MEMORY_DATA``, a JSON
 file): no database, no DataLoader, nothing but GraphQL execution and serialisation.
+
+``BENCH_MEMORY_EXECUTION=product`` runs it on the product's own execution instead of
+Strawberry's (``schema/execution.py``: leaves answered without graphql-core's per-field path),
+an informational second baseline: what the product's page costs beyond its executor.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
 from continuity.enums import BillingMode, ContinuityLineStatus, ContinuityOrderStatus
+from schema import direct
 from schema.common import Money
 from schema.enums import CurrencyCode
+from schema.execution import ExecutionContext
 
 
 @strawberry.type(name="ContinuityLine")
@@ -115,10 +121,15 @@ def create_app() -> Starlette:
     """The uvicorn factory: ``uvicorn --factory bench.memory_app:create_app``."""
     path = Path(os.environ["BENCH_MEMORY_DATA"])
     _ORDERS[:] = orders_from_response(json.loads(path.read_text()))
-    schema = strawberry.Schema(
-        query=Query,
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
-    )
+    extensions = [lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)]
+    if os.environ.get("BENCH_MEMORY_EXECUTION") == "product":
+        # the product's own execution (schema/execution.py): what the page costs beyond it
+        schema = strawberry.Schema(
+            query=Query, extensions=extensions, execution_context_class=ExecutionContext
+        )
+        direct.install(schema, registered=False)
+    else:
+        schema = strawberry.Schema(query=Query, extensions=extensions)
     graphql: GraphQL[None, None] = GraphQL(schema, graphql_ide=None, allow_queries_via_get=False)
     return Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/health", health)]
