@@ -20,7 +20,9 @@ one batch. The loop does the rest, once for every job:
   query of the process, the API's reads too, goes through one connection that a batch's
   transaction holds until it commits. So on SQLite a batch is kept short: when a step takes
   longer than ``BATCH_SECONDS`` the next batch is smaller in proportion (never under
-  ``MIN_BATCH``), and grows back toward ``size`` while steps are quick (PostgreSQL serves the
+  ``MIN_BATCH``), and grows back toward ``size`` while steps are quick; time a step spends
+  waiting outside the database (``Outcome.waited``: the payments' gateway calls) does not count,
+  or a batch of charges would shrink to what the gateway answers in 0.25 s (PostgreSQL serves the
   API from other pooled connections, and keeps the job's full batches: smaller ones cost it
   throughput); on both, the loop yields to the event loop between batches, so that requests
   waiting for it go first (docs/ARCHITECTURE.md, "Jobs and the API in one process").
@@ -42,10 +44,13 @@ from continuity.jobs.runs import RunRecorder
 @dataclass(frozen=True)
 class Outcome:
     """What a step did toward the run's cap: ``used`` units of it; ``full``: the next item
-    did not fit in the room left (the run stops there, the rest waits for the next run)."""
+    did not fit in the room left (the run stops there, the rest waits for the next run).
+    ``waited``: seconds of the step spent waiting outside the database (a payment gateway's
+    answers, no transaction open), which do not count toward ``BATCH_SECONDS``."""
 
     used: int = 0
     full: bool = False
+    waited: float = 0.0
 
 
 #: How long one batch should hold the database (and, on SQLite, the API's one connection).
@@ -176,7 +181,8 @@ async def run_batches(
         started = monotonic()
         try:
             outcome = await step(ids, left) or Outcome()
-            current = next_size(current, size, len(ids), monotonic() - started, limit)
+            held = monotonic() - started - outcome.waited
+            current = next_size(current, size, len(ids), held, limit)
         except Exception as exc:
             if len(ids) == 1:
                 run.fail(f"{item} {ids[0]}", f"{type(exc).__name__}: {exc}")

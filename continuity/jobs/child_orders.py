@@ -206,10 +206,11 @@ async def _release(
         if released.consolidated:
             run.count("consolidated", released.consolidated)
     kill_point("child-orders-committed")
+    waited = 0.0
     if charge_now and released.charge_ids:
         charges = await Payment.filter(id__in=released.charge_ids).order_by("id")
-        await collect_many(charges, env, as_of, params, run, actor=ACTOR)
-    return Outcome(used=released.child_orders, full=full)
+        waited = await collect_many(charges, env, as_of, params, run, actor=ACTOR)
+    return Outcome(used=released.child_orders, full=full, waited=waited)
 
 
 async def _within(

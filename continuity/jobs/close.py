@@ -24,7 +24,7 @@ from continuity.enums import (
     ContinuityLineStatus,
     ContinuityOrderStatus,
 )
-from continuity.jobs.batch import run_batches
+from continuity.jobs.batch import Outcome, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list, locking
 from continuity.jobs.runs import RunRecorder, recorded_run
@@ -135,12 +135,13 @@ async def close_orders(
                 closable=[status.value for status in _CLOSABLE],
             )
 
-        async def close(ids: list[int], _room: int | None) -> None:
+        async def close(ids: list[int], _room: int | None) -> Outcome:
             refunds: list[Payment] = []
             for order_id in ids:  # one transaction per order: its history and events
                 refunds += await _close_order(order_id, as_of, run)
-            if refunds:  # what a closed prepaid order gives back goes out at once
-                await collect_many(refunds, env, as_of, params, run, actor=ACTOR)
+            # what a closed prepaid order gives back goes out at once
+            waited = await collect_many(refunds, env, as_of, params, run, actor=ACTOR)
+            return Outcome(waited=waited)
 
         async def cancelled(after: int, size: int) -> list[int]:
             return await _finished(

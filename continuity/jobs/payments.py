@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 
 from continuity.enums import ContinuityOrderStatus, PaymentKind, PaymentStatus
 from continuity.faults import kill_point
-from continuity.jobs.batch import run_batches
+from continuity.jobs.batch import Outcome, run_batches
 from continuity.jobs.claims import CLAIM_LEASE, claim_payments, due
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.locking import id_list
@@ -69,10 +69,11 @@ async def process_payments(
         async def due_ids(after: int, size: int) -> list[int]:
             return await _due_payments(as_of, filters, after, size)
 
-        async def collect(ids: list[int], _room: int | None) -> None:
+        async def collect(ids: list[int], _room: int | None) -> Outcome:
             claimed = await claim_payments(ids, as_of, run.run.id)
             kill_point("payments-claimed")
-            await collect_many(claimed, env, as_of, params, run, actor=f"job:{JOB_NAME}")
+            waited = await collect_many(claimed, env, as_of, params, run, actor=f"job:{JOB_NAME}")
+            return Outcome(waited=waited)
 
         # refunds waiting for a charge become due once it is taken: those whose charge this
         # very run took go out in a second pass, so a second run finds nothing left to do

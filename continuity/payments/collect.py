@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from time import monotonic
 from typing import Protocol
 
 from continuity.enums import PaymentKind
@@ -51,11 +52,12 @@ async def collect_many(
     run: Counts,
     *,
     actor: str,
-) -> None:
+) -> float:
     """Charge, authorize or refund every (claimed) payment: concurrent gateway calls, then
-    batched writes."""
+    batched writes. Returns the seconds spent waiting for the gateway, with no transaction
+    open (``Outcome.waited``: the batch loop does not size batches by it)."""
     if not payments:
-        return
+        return 0.0
     contexts = await call_contexts(payments)
     limit = asyncio.Semaphore(env.gateway_concurrency)
 
@@ -63,7 +65,9 @@ async def collect_many(
         async with limit:
             return await call_gateway(payment, env.gateway, contexts[payment.id], off_session=True)
 
+    started = monotonic()
     results = await asyncio.gather(*(one(p) for p in payments), return_exceptions=True)
+    waited = monotonic() - started
     kill_point("gateway-called")
     for payment, result in zip(payments, results, strict=True):
         if isinstance(result, BaseException):
@@ -92,3 +96,4 @@ async def collect_many(
         else:
             run.count("declined")
     await write_outcomes(payments, as_of=as_of, actor=actor, counts=run)
+    return waited

@@ -105,6 +105,36 @@ async def test_slow_batches_shrink_so_that_none_holds_the_database_long(
     assert work.done == list(range(1, 401))
 
 
+class WaitingWork(SlowWork):
+    """Each item also waits ``per_item_wait`` seconds outside the database (a gateway's
+    answer), which the step reports."""
+
+    def __init__(self, count: int, per_item: float, per_item_wait: float) -> None:
+        super().__init__(count, per_item)
+        self.per_item_wait = per_item_wait
+
+    async def step(self, ids: list[int], room: int | None) -> Outcome:
+        waited = self.per_item_wait * len(ids)
+        self.now += waited
+        done = await super().step(ids, room)
+        return Outcome(used=done.used, full=done.full, waited=waited)
+
+
+async def test_time_spent_waiting_outside_the_database_does_not_shrink_batches(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of charges waits for the gateway with no transaction open: sized by the whole
+    step, it shrank to what the gateway answers in BATCH_SECONDS (~150 charges at 50 ms and 64
+    at a time), and the job ran at a fraction of the gateway's pace."""
+    # 200 items hold the database BATCH_SECONDS / 2 and wait 10 × BATCH_SECONDS
+    work = WaitingWork(600, per_item=BATCH_SECONDS / 400, per_item_wait=BATCH_SECONDS / 20)
+    monkeypatch.setattr(batch, "monotonic", work.monotonic)
+    monkeypatch.setattr(batch, "target_seconds", lambda: BATCH_SECONDS)
+    await _run(work, size=200, cap=None)
+    assert [len(call) for call in work.calls] == [200, 200, 200]
+    assert work.done == list(range(1, 601))
+
+
 async def test_the_loop_yields_to_other_tasks_between_batches(db: TortoiseContext) -> None:
     """A request waiting for the event loop runs between two batches, not after the run."""
     seen: list[int] = []

@@ -16,7 +16,7 @@ from continuity.enums import (
     PaymentPurpose,
     PaymentStatus,
 )
-from continuity.jobs import JobEnv
+from continuity.jobs import JobEnv, batch
 from continuity.jobs.child_orders import create_child_orders
 from continuity.jobs.payments import process_payments
 from continuity.models import ChildOrder, ContinuityOrder, Notification, OrderHistoryEntry, Payment
@@ -251,3 +251,29 @@ async def test_an_installment_skip_is_refunded_from_what_was_paid(
         4,
     )
     assert gateway.moved_minor == 16000 - 4200
+
+
+async def test_the_gateways_answer_is_not_counted_as_holding_the_database(
+    db: TortoiseContext, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch loop sizes SQLite's batches by how long a step holds the database; a batch
+    of charges waits for the gateway with no transaction open, and counting that wait shrank
+    the batches to what the gateway answers in BATCH_SECONDS."""
+    rules = await open_business(rules_dir, retry_days=2, reauthorization_limit=3)
+    bob = await buyer("BOB", today=DAY0, token="tok_insufficient_funds")
+    await order(bob, "VITREFILL", DAY0, rules, TestGateway())
+    await create_child_orders(DAY0, env=JobEnv(gateway=TestGateway()))
+    sized: list[float] = []
+    next_size = batch.next_size
+
+    def spy(current: int, largest: int, items: int, seconds: float, limit: float | None) -> int:
+        sized.append(seconds)
+        return next_size(current, largest, items, seconds, limit)
+
+    monkeypatch.setattr(batch, "next_size", spy)
+    slow = TestGateway(latency=0.5)
+    run = await process_payments(DAY0 + timedelta(days=2), env=JobEnv(gateway=slow))
+    assert run.counts["declined"] == 1  # the retry reached the gateway, which took 0.5 s
+    assert slow.calls == 1
+    assert len(sized) == 1
+    assert sized[0] < 0.4
