@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
+import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -127,6 +128,13 @@ class ContinuityGraphQL(GraphQL[Context, None]):
                 raise RequestRefused("send the request as Content-Type: application/json")
             data = graphql_request(load_json(await request.get_body(), "the request body"))
         return self.persisted.resolve(data)  # server/persisted.py
+
+    def encode_json(self, data: object) -> str:
+        """An answer's JSON (HTTP, and the websocket's messages, which must be text frames),
+        by orjson: ``json.dumps`` was a sixteenth of a list page's CPU (50 orders, 150
+        lines), orjson a tenth of that. Compact, as Strawberry's; non-ASCII text is written
+        as UTF-8 rather than ``\\u`` escapes."""
+        return orjson.dumps(data).decode()
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """GraphiQL for a browser's GET; a GET carrying a persisted query (hash only, no
