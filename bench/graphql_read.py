@@ -9,11 +9,12 @@ beyond its executor.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bench.backends import Backend
 from bench.core import AS_OF, Result, Sizes, fmt
 from bench.datagen import Shape, generate
-from bench.http import auth_headers, load, post_json, server, server_env
+from bench.http import LoadResult, auth_headers, load, post_json, server, server_env
 
 NAME = "graphql-read"
 TARGET = 0.7
@@ -24,6 +25,23 @@ QUERY = (
     "quantity billingMode lines(first: 100) { nodes { id eventNumber repeatIndex quantity "
     "plannedShipDate status sku price { amount currencyCode } } } } } }"
 )
+
+
+def _twin(
+    env: dict[str, str], body: dict[str, Any], answer: Any, sizes: Sizes, warmup: float
+) -> tuple[bool, LoadResult]:
+    """The twin's load, and whether its answer is the product's."""
+    with server("bench.memory_app:create_app", env) as base:
+        status, twin = post_json(base + "/graphql", body, {})
+        measured = load(
+            base + "/graphql",
+            body,
+            {},
+            seconds=sizes.http_seconds,
+            connections=sizes.http_connections,
+            warmup=warmup,
+        )
+    return status == 200 and twin == answer, measured
 
 
 async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
@@ -51,28 +69,9 @@ async def run(backend: Backend, base_url: str, sizes: Sizes) -> Result:
         snapshot = backend.directory / "graphql-read.json"
         snapshot.write_text(json.dumps(answer["data"]))
         env = {"BENCH_MEMORY_DATA": str(snapshot)}
-        with server("bench.memory_app:create_app", env) as base:
-            status, twin = post_json(base + "/graphql", body, {})
-            same = status == 200 and twin == answer
-            memory = load(
-                base + "/graphql",
-                body,
-                {},
-                seconds=sizes.http_seconds,
-                connections=sizes.http_connections,
-                warmup=warmup,
-            )
-        with server("bench.memory_app:create_app", {**env, **OWN_EXECUTION}) as base:
-            status, own_twin = post_json(base + "/graphql", body, {})
-            same = same and status == 200 and own_twin == answer
-            own = load(
-                base + "/graphql",
-                body,
-                {},
-                seconds=sizes.http_seconds,
-                connections=sizes.http_connections,
-                warmup=warmup,
-            )
+        same_stock, memory = _twin(env, body, answer, sizes, warmup)
+        same_own, own = _twin({**env, **OWN_EXECUTION}, body, answer, sizes, warmup)
+        same = same_stock and same_own
     finally:
         await backend.drop(data)
     ratio = product.rps / memory.rps
