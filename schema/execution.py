@@ -31,7 +31,7 @@ from types import CoroutineType, GeneratorType
 from typing import Any, NamedTuple, TypeGuard
 
 from graphql import GraphQLLeafType, GraphQLNonNull, GraphQLObjectType, is_leaf_type
-from graphql.pyutils import AwaitableOrValue, Path, Undefined
+from graphql.pyutils import AwaitableOrValue, Path, Undefined, gather_with_cancel
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -148,8 +148,6 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     async def _awaited(self, results: dict[str, Any], awaitable_fields: list[str]) -> Any:
         """The fields' results with their awaitables awaited (graphql-core's
         ``get_results``)."""
-        from graphql.pyutils import gather_with_cancel
-
         if len(awaitable_fields) == 1:
             field = awaitable_fields[0]
             results[field] = await results[field]
