@@ -15,9 +15,11 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "continuity/migrations"
 #: 0003 recreated every index; 0004 those of ``payment`` (rebuilt again) and a new one; 0006
 #: and 0007 those Tortoise skipped (0007 also the one SQLite's rebuild of ``job_run`` dropped);
 #: 0008 the age index of ``idempotency_key`` (the sweep's).
-#: 0009 the pick list's and the customer search's.
+#: 0009 the pick list's and the customer search's. 0010 replaced the lines' (status, planned
+#: ship date) index by one that also holds the order (Tortoise's ``AddIndex``).
+REPLACED = {"idx_continuity__status_61f5d0": "idx_continuity__status_af0c62"}
 DECLARED = {
-    name
+    REPLACED.get(name, name)
     for migration in (
         "0003_foreign_key_indexes.py",
         "0004_payment_gateways.py",

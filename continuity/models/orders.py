@@ -186,7 +186,7 @@ class ContinuityLine(Model):
     class Meta:
         table = "continuity_line"
         unique_together = (("continuity_order", "event_number", "repeat_index", "item_seq"),)
-        indexes = (("status", "planned_ship_date"),)
+        indexes = (("status", "planned_ship_date", "continuity_order_id"),)
 
 
 class OrderItemSubstitution(Model):
