@@ -19,6 +19,7 @@ finds still due.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -120,19 +121,14 @@ async def _due_orders(horizon: date, filters: JobFilters, after: int, size: int)
 
 
 #: The batch's orders still active, locked for the transaction (``lock_skipping``'s rows),
-#: written out: the ORM's query builder spent ~10 µs per id of the ``IN`` list (0.1 s a run
-#: of 10 k due orders), the text here is rendered once per batch size (``sql.render``).
+#: with their card's expiry, written out: the ORM's query builder spent ~10 µs per id of the
+#: ``IN`` list (0.1 s a run of 10 k due orders), the text here is rendered once per batch size
+#: (``sql.render``). Only the orders are locked (``OF o``), not their cards.
 _LOCK = """
-SELECT o.id FROM continuity_order o
-WHERE o.id IN (:orders) AND o.status || '' = 'active'  -- not the status index: the ids
-ORDER BY o.id {lock}
-"""
-
-_CARDS = """
 SELECT o.id, pm.exp_month, pm.exp_year
 FROM continuity_order o JOIN payment_method pm ON pm.id = o.payment_method_id
 WHERE o.id IN (:orders) AND o.status || '' = 'active'  -- not the status index: the ids
-ORDER BY o.id
+ORDER BY o.id {lock}
 """
 
 _GROUPS = """
@@ -150,13 +146,13 @@ ORDER BY l.continuity_order_id
 
 
 async def _eligible(
-    conn: BaseDBAsyncClient, order_ids: list[int], as_of: date, run: RunRecorder
+    conn: BaseDBAsyncClient, locked: list[dict[str, Any]], as_of: date, run: RunRecorder
 ) -> list[int]:
-    """The orders that may ship today: active, a card valid on the run date, and (prepaid
-    orders) the charge that gates shipping taken."""
-    waiting = await awaiting_payment(conn, order_ids)
+    """The locked orders (``_LOCK``'s rows) that may ship today: a card valid on the run
+    date, and (prepaid orders) the charge that gates shipping taken."""
+    waiting = await awaiting_payment(conn, [int(row["id"]) for row in locked])
     eligible = []
-    for row in await fetch(conn, _CARDS, orders=order_ids):
+    for row in locked:
         order_id = int(row["id"])
         if card_expired(int(row["exp_month"]), int(row["exp_year"]), as_of):
             run.count("expired_cards")
@@ -181,10 +177,7 @@ async def _release(
     charge_now = params.authorize_child_orders
     full = False
     async with in_transaction() as conn:
-        locked = [
-            int(row["id"])
-            for row in await fetch(conn, _LOCK.format(lock=skip_locked(conn)), orders=candidates)
-        ]
+        locked = await fetch(conn, _LOCK.format(lock=skip_locked(conn, of="o")), orders=candidates)
         if not locked:
             return Outcome()
         eligible = await _eligible(conn, locked, as_of, run)

@@ -32,9 +32,12 @@ def locking(query: QuerySet[M], conn: BaseDBAsyncClient) -> QuerySet[M]:
     return query
 
 
-def skip_locked(conn: BaseDBAsyncClient) -> str:
-    """The clause that ends a hand-written ``SELECT`` locking its rows like ``locking``."""
-    return "FOR UPDATE SKIP LOCKED" if dialect(conn) == "postgres" else ""
+def skip_locked(conn: BaseDBAsyncClient, of: str | None = None) -> str:
+    """The clause that ends a hand-written ``SELECT`` locking its rows like ``locking``;
+    ``of``: the alias of the one table whose rows are locked, in a join."""
+    if dialect(conn) != "postgres":
+        return ""
+    return f"FOR UPDATE OF {of} SKIP LOCKED" if of else "FOR UPDATE SKIP LOCKED"
 
 
 async def lock_skipping(conn: BaseDBAsyncClient, query: QuerySet[Any]) -> list[int]:
