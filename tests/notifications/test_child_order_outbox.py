@@ -145,6 +145,9 @@ async def test_child_order_rows_are_those_of_the_python_writer(
     assert consolidated
     assert all(len(p["occurrences"]) > 1 for p in consolidated)
     assert all(len(p["planned_ship_dates"]) > 1 for p in consolidated)
+    # both ways of building the lists (``outcomes._LISTS``): one line, and several
+    assert any(len(p["items"]) == 1 for _, _, _, p in got.values())
+    assert any(len(p["items"]) > 1 and not p["consolidated"] for _, _, _, p in got.values())
     if dialect(conn) == "sqlite":  # the text reads back in the order json_text writes
         for n in written:
             assert list(n.payload) == sorted(n.payload)
