@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -168,19 +169,42 @@ def migration_indexes() -> list[str]:
     """The ``CREATE [UNIQUE] INDEX IF NOT EXISTS`` statements of the shipped migrations, in
     order: the indexes Tortoise cannot declare on a model (expression indexes, the ones its
     SQLite migrations dropped). A schema made from the models (``generate_schemas``) is the
-    migrated schema once these run on it."""
+    migrated schema once these run on it. An index a later migration removes
+    (``RemoveIndex``, by its model's table and columns) is left out."""
     import importlib
+
+    from continuity import models
 
     statements: list[str] = []
     for name in migration_names():
         module = importlib.import_module(f"{MIGRATIONS_MODULE}.{name}")
         for operation in module.Migration.operations:
-            sql = getattr(operation, "sql", None) if type(operation).__name__ == "RunSQL" else None
+            kind = type(operation).__name__
+            if kind == "RemoveIndex" and operation.fields:
+                meta = getattr(models, operation.model_name)._meta
+                columns = tuple(meta.fields_db_projection.get(f, f) for f in operation.fields)
+                removed = (meta.db_table, columns)
+                statements = [text for text in statements if _index_target(text) != removed]
+            sql = getattr(operation, "sql", None) if kind == "RunSQL" else None
             for statement in [sql] if isinstance(sql, str) else (sql or []):
                 text = statement if isinstance(statement, str) else statement[0]
                 if text.lstrip().upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX")):
                     statements.append(text)
     return statements
+
+
+#: ``CREATE … INDEX … ON <table> (<columns>)``: the table and the column list.
+_INDEX_TARGET = re.compile(r"\bON\s+\"?(\w+)\"?\s*\(([^)]*)\)", re.IGNORECASE)
+
+
+def _index_target(statement: str) -> tuple[str, tuple[str, ...]] | None:
+    """The table and columns of an index's ``CREATE`` statement (``None`` for an
+    expression's parentheses it cannot read as columns)."""
+    match = _INDEX_TARGET.search(statement)
+    if match is None:
+        return None
+    columns = tuple(part.strip().strip('"') for part in match.group(2).split(","))
+    return match.group(1), columns
 
 
 async def pending_migrations() -> list[str]:
