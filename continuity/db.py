@@ -198,8 +198,9 @@ _INDEX_TARGET = re.compile(r"\bON\s+\"?(\w+)\"?\s*\(([^)]*)\)", re.IGNORECASE)
 
 
 def _index_target(statement: str) -> tuple[str, tuple[str, ...]] | None:
-    """The table and columns of an index's ``CREATE`` statement (``None`` for an
-    expression's parentheses it cannot read as columns)."""
+    """The table and columns of an index's ``CREATE`` statement (``None`` without an
+    ``ON`` clause). An expression index reads as a column list no ``RemoveIndex`` names
+    (``LOWER(email)`` gives ``("LOWER(email",)``), so it is never left out."""
     match = _INDEX_TARGET.search(statement)
     if match is None:
         return None
