@@ -43,10 +43,11 @@ def money_sql(minor: str, currency: str, postgres: bool) -> str:
     for code, units in sorted(CURRENCY_MINOR_UNITS.items()):
         by_units[units].append(f"'{code}'")
     cases = []
-    for units, codes in sorted(by_units.items()):
+    # the most used currencies first (two decimals): SQLite tries the branches in order
+    for units, codes in sorted(by_units.items(), key=lambda item: (-len(item[1]), item[0])):
         if units == 0:
             text = f"CAST({minor} AS TEXT)"
-        else:
+        elif postgres:
             scale = 10**units
             # the sign, the integer part, then the remainder padded to ``units`` digits (the
             # leading 1 of ``scale + remainder`` dropped), as Decimal writes it
@@ -54,6 +55,13 @@ def money_sql(minor: str, currency: str, postgres: bool) -> str:
                 f"CASE WHEN {minor} < 0 THEN '-' ELSE '' END"
                 f" || CAST(ABS({minor}) / {scale} AS TEXT)"
                 f" || '.' || SUBSTR(CAST({scale} + ABS({minor}) % {scale} AS TEXT), 2)"
+            )
+        else:
+            # the same in one call: a twentieth of the child-order outbox statement
+            scale = 10**units
+            text = (
+                f"printf('%s%d.%0{units}d', CASE WHEN {minor} < 0 THEN '-' ELSE '' END,"
+                f" ABS({minor}) / {scale}, ABS({minor}) % {scale})"
             )
         cases.append(f"WHEN {currency} IN ({', '.join(codes)}) THEN {text}")
     amount = f"CASE {' '.join(cases)} END"
