@@ -16,9 +16,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pytest
+from tortoise.connection import get_connection
 
 from continuity.db import migrate
 
@@ -28,6 +31,15 @@ _templates: dict[str, str] = {}
 
 def on_postgres() -> bool:
     return TEST_DB_URL.startswith(("postgres://", "postgresql://", "asyncpg://"))
+
+
+def sqlite_client(what: str) -> Any:
+    """The open database's SQLite client (``continuity.sqlite``), its internals reachable;
+    on PostgreSQL the test is skipped, as ``what`` is SQLite's alone."""
+    conn: Any = get_connection("default")
+    if conn.capabilities.dialect != "sqlite":
+        pytest.skip(what)
+    return conn
 
 
 def _pg_dsn(url: str) -> str:

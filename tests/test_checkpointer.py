@@ -12,25 +12,17 @@ import asyncio
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.transactions import in_transaction
 
 from continuity.db import open_database
 from continuity.models import Customer
 from continuity.sqlite import PRAGMAS
+from tests.dbutil import sqlite_client
 
 pytestmark = pytest.mark.db
-
-
-def _client() -> Any:
-    conn: Any = get_connection("default")
-    if conn.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite's write-ahead log")
-    return conn
 
 
 def _in_the_file(database: str, copy: Path) -> list[str]:
@@ -44,7 +36,7 @@ def _in_the_file(database: str, copy: Path) -> list[str]:
 async def test_committed_pages_reach_the_file_without_the_committer(
     db: TortoiseContext, tmp_path: Path
 ) -> None:
-    client = _client()
+    client = sqlite_client("SQLite's write-ahead log")
     async with in_transaction():
         await Customer.create(account_number="C-1", name="Ada")
     # the writer checkpoints only past the configured mark, far above one small commit
@@ -61,7 +53,7 @@ async def test_committed_pages_reach_the_file_without_the_committer(
 
 async def test_the_thread_stops_when_the_client_closes(database_url: str) -> None:
     async with open_database(database_url):
-        client = _client()
+        client = sqlite_client("SQLite's write-ahead log")
         await Customer.create(account_number="C-1", name="Ada")  # opens the writing connection
         checkpointer = client._checkpointer
         assert checkpointer is not None

@@ -15,22 +15,15 @@ import threading
 from typing import Any
 
 import pytest
-from tortoise.connection import get_connection
 from tortoise.context import TortoiseContext
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from continuity.models import Customer
 from continuity.sqlite import _LoopWriter, background, short_writes
+from tests.dbutil import sqlite_client
 
 pytestmark = pytest.mark.db
-
-
-def _client() -> Any:
-    conn: Any = get_connection("default")
-    if conn.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite's writing connections")
-    return conn
 
 
 def _names(path: str) -> list[str]:
@@ -40,7 +33,7 @@ def _names(path: str) -> list[str]:
 
 
 async def test_a_short_transaction_runs_on_the_loops_thread(db: TortoiseContext) -> None:
-    client = _client()
+    client = sqlite_client("SQLite's writing connections")
     threads: list[int] = []
 
     def thread_of() -> int:
@@ -84,7 +77,7 @@ async def _duplicate(tx: Any) -> None:
 
 
 async def test_a_failed_short_transaction_leaves_nothing(db: TortoiseContext) -> None:
-    client = _client()
+    client = sqlite_client("SQLite's writing connections")
     await Customer.create(account_number="C-1", name="Ada")
 
     async def failing() -> None:
@@ -114,7 +107,7 @@ async def test_a_failed_short_transaction_leaves_nothing(db: TortoiseContext) ->
 
 
 async def test_jobs_and_other_work_stay_on_aiosqlites_thread(db: TortoiseContext) -> None:
-    _client()
+    sqlite_client("SQLite's writing connections")
     async with in_transaction() as tx:
         assert not isinstance(tx._connection, _LoopWriter)  # not marked short
         await Customer.create(account_number="C-1", name="Ada", using_db=tx)
@@ -130,7 +123,7 @@ async def test_a_locked_file_sends_the_transaction_to_aiosqlites_thread(
 ) -> None:
     """The loop's thread never waits for the write lock: when another process holds it, the
     transaction begins on aiosqlite's thread, which waits for it, while the loop serves."""
-    client = _client()
+    client = sqlite_client("SQLite's writing connections")
     other = sqlite3.connect(client.filename, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     other.execute(
@@ -215,7 +208,7 @@ async def _add(name: str, number: str) -> None:
 async def test_a_short_transactions_commit_leaves_the_loop_free(db: TortoiseContext) -> None:
     """The commit waits for the disk (``synchronous=FULL``) on a thread of its own: the loop
     serves meanwhile, and the next transaction waits for the commit to end."""
-    client = _client()
+    client = sqlite_client("SQLite's writing connections")
     held = await _held_twin(client)
     first = asyncio.ensure_future(_add("Ada", "C-1"))
     await _until(held.started)
@@ -237,7 +230,7 @@ async def test_a_cancelled_commit_ends_before_the_next_transaction(db: TortoiseC
     """A request cancelled while its commit runs (a client gone) leaves the commit to end, its
     rows committed, before the lock passes on: the next transaction must not begin on a
     connection still committing."""
-    client = _client()
+    client = sqlite_client("SQLite's writing connections")
     held = await _held_twin(client)
     first = asyncio.ensure_future(_add("Ada", "C-1"))
     await _until(held.started)
@@ -259,7 +252,7 @@ async def test_a_cancelled_callers_failed_commit_is_logged(
 ) -> None:
     """Nobody awaits a cancelled caller's commit any more: its failure is logged, not lost,
     and the next transaction runs."""
-    client = _client()
+    client = sqlite_client("SQLite's writing connections")
     held = await _held_twin(client)
     held.fails = True
     first = asyncio.ensure_future(_add("Ada", "C-1"))

@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 
 from continuity.jobs.runs import recorded_run
 from continuity.models import Customer
+from tests.dbutil import sqlite_client
 
 pytestmark = pytest.mark.db
 
@@ -72,10 +73,8 @@ async def test_writes_outside_transactions_are_read_back_at_once(db: TortoiseCon
 
 
 async def test_the_read_connection_cannot_write(db: TortoiseContext) -> None:
-    conn = get_connection("default")
-    if conn.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite's read connection")
-    reader = await conn._read_connection()  # type: ignore[attr-defined]
+    conn = sqlite_client("SQLite's read connection")
+    reader = await conn._read_connection()
     assert reader is not None
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         await reader.execute("DELETE FROM customer")
@@ -91,11 +90,9 @@ async def test_a_jobs_reads_stay_off_the_read_connection(db: TortoiseContext) ->
     """The read connection is the API's: a job's selection (up to a second on a million
     orders under load) queued every API read behind it. A job's plain SELECTs run on the
     writing connection, idle between its batches."""
-    conn = get_connection("default")
-    if conn.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite's read connection")
+    conn = sqlite_client("SQLite's read connection")
     await Customer.create(account_number="C-1", name="Ada")
-    reader = await conn._read_connection()  # type: ignore[attr-defined]
+    reader = await conn._read_connection()
     assert reader is not None
     busy, free = threading.Event(), threading.Event()
 
@@ -113,7 +110,7 @@ async def test_a_jobs_reads_stay_off_the_read_connection(db: TortoiseContext) ->
         # an API read short enough for the event loop's thread does not wait either
         assert await asyncio.wait_for(conn.execute_query_dict(count), 5) == [{"n": 1}]
         # one that overran there goes to the read connection's thread, and waits for it
-        conn._loop_reader._sent[count] = 1  # type: ignore[attr-defined]
+        conn._loop_reader._sent[count] = 1
         api_read = asyncio.ensure_future(conn.execute_query_dict(count))
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(asyncio.shield(api_read), 0.5)
@@ -146,9 +143,7 @@ async def test_dict_rows_are_plain_dicts_by_column_name(db: TortoiseContext) -> 
 
 async def _read_connections(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, list[str]]:
     """SQLite's client, its loop reader, and the statements its read thread is sent."""
-    conn: Any = get_connection("default")
-    if conn.capabilities.dialect != "sqlite":
-        pytest.skip("SQLite's read connections")
+    conn = sqlite_client("SQLite's read connections")
     reader = await conn._read_connection()
     hops: list[str] = []
     real = reader.execute_fetchall
