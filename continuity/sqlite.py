@@ -451,8 +451,13 @@ class ContinuitySqliteClient(SqliteClient):
         await super().create_connection(with_db)
         if self._connection is not None and not opened:
             await _on_its_thread(self._connection, _add_functions)
-            if self._checkpointer is None and not _in_memory(self.filename):
+            if self._checkpointer is None and self._in_wal() and not _in_memory(self.filename):
                 self._checkpointer = _Checkpointer(self.filename)
+
+    def _in_wal(self) -> bool:
+        """Whether the file is in WAL mode (``PRAGMAS``, unless its URL names another journal
+        mode): only a WAL has checkpoints for ``_Checkpointer`` to run."""
+        return str(self.pragmas.get("journal_mode", "")).upper() == "WAL"
 
     async def _read_connection(self) -> aiosqlite.Connection | None:
         """The read-only connection, opened at the first read (``None``: in memory, or

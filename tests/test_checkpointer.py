@@ -60,3 +60,13 @@ async def test_the_thread_stops_when_the_client_closes(database_url: str) -> Non
         assert checkpointer._thread.is_alive()
     assert not checkpointer._thread.is_alive()
     assert client._checkpointer is None
+
+
+async def test_no_thread_without_a_write_ahead_log(tmp_path: Path) -> None:
+    """A file opened in another journal mode (its URL says so) has no WAL to checkpoint."""
+    async with open_database(f"sqlite://{tmp_path / 'rollback.sqlite3'}?journal_mode=DELETE"):
+        client = sqlite_client("SQLite's journal modes")
+        await client.execute_script("CREATE TABLE t (x INTEGER)")  # opens the writing connection
+        _count, rows = await client.execute_query("PRAGMA journal_mode")
+        assert rows[0][0] == "delete"
+        assert client._checkpointer is None

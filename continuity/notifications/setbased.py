@@ -43,7 +43,7 @@ def money_sql(minor: str, currency: str, postgres: bool) -> str:
     for code, units in sorted(CURRENCY_MINOR_UNITS.items()):
         by_units[units].append(f"'{code}'")
     cases = []
-    # the most used currencies first (two decimals): SQLite tries the branches in order
+    # the largest group first (two decimals: USD, EUR, GBP…): SQLite tries the branches in order
     for units, codes in sorted(by_units.items(), key=lambda item: (-len(item[1]), item[0])):
         if units == 0:
             text = f"CAST({minor} AS TEXT)"
