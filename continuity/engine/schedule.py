@@ -14,6 +14,7 @@ every job and every projection, so a preview is always what the jobs will do. Ru
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -160,8 +161,85 @@ def occurrences(
 ) -> Iterator[Occurrence]:
     """Every occurrence from the anchor on, in shipping order (endless for ``forever``).
 
-    ``quantity`` (the parent line's quantity) multiplies every item quantity.
+    ``quantity`` (the parent line's quantity) multiplies every item quantity. The walk is a
+    function of the spec (immutable), the first event, the anchor and the quantity alone, and
+    the day's orders on a program share them (placed alike, never resumed): each such walk is
+    made once per spec and replayed (``_Walk``), not dated again occurrence by occurrence for
+    every projection, plan and job.
     """
+    walks: OrderedDict[tuple[int, Anchor, int], _Walk] | None = spec.derived.get("walks")
+    if walks is None:
+        walks = spec.derived["walks"] = OrderedDict()
+    key = (first_event, anchor, quantity)
+    walk = walks.get(key)
+    if walk is None:
+        walk = walks[key] = _Walk(spec, first_event, anchor, quantity)
+        if len(walks) > WALKS_KEPT:
+            walks.popitem(last=False)
+    else:
+        walks.move_to_end(key)
+    return walk.replay()
+
+
+#: Walks a spec keeps (``occurrences``), the least recently used dropped first.
+WALKS_KEPT = 512
+#: Occurrences a kept walk holds: a consumer that reads on past them walks again on its own
+#: (a walk is read only as far as its consumer needs: a projection's next few, a plan up to
+#: its threshold). At most ``WALKS_KEPT * WALK_PREFIX`` occurrences (~40 MB) a spec.
+WALK_PREFIX = 256
+
+
+class _Walk:
+    """One walk of a schedule, shared: the occurrences dated so far, and the walk that dates
+    the next ones on demand (occurrences are frozen, so consumers may share them). Only the
+    event loop's thread walks; a consumer's ``next`` dates at most one occurrence and returns,
+    so two consumers reading in turn never re-enter the shared walk. A walk that fails (a
+    date past the year 9999) is not shared past the failure: each consumer walks there on its
+    own and gets the error itself."""
+
+    __slots__ = ("_args", "_rest", "_seen", "_shared")
+
+    def __init__(self, spec: ProgramSpec, first_event: int, anchor: Anchor, quantity: int) -> None:
+        self._args = (spec, first_event, anchor, quantity)
+        self._seen: list[Occurrence] = []
+        self._rest: Iterator[Occurrence] | None = _walk(spec, first_event, anchor, quantity)
+        #: Whether the next occurrences come from the shared walk (else each consumer's own).
+        self._shared = True
+
+    def replay(self) -> Iterator[Occurrence]:
+        if self._rest is None:  # walked to its end
+            return iter(self._seen)
+        return self._replay()
+
+    def _replay(self) -> Iterator[Occurrence]:
+        seen = self._seen
+        index = 0
+        while True:
+            if index < len(seen):
+                yield seen[index]
+                index += 1
+                continue
+            rest = self._rest
+            if rest is None:
+                return
+            if index >= WALK_PREFIX or not self._shared:  # on its own from here
+                yield from islice(_walk(*self._args), index, None)
+                return
+            try:
+                occurrence = next(rest, None)
+            except Exception:
+                self._shared = False
+                raise
+            if occurrence is None:
+                self._rest = None
+                return
+            seen.append(occurrence)
+
+
+def _walk(
+    spec: ProgramSpec, first_event: int, anchor: Anchor, quantity: int
+) -> Iterator[Occurrence]:
+    """The occurrences from the anchor on, dated one by one (``occurrences``)."""
     events = covered_events(spec, first_event)
     start_index = _event_positions(spec, first_event).get(anchor.event_number)
     if start_index is None:  # not a covered event: the error ``list.index`` gives
