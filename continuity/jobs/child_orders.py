@@ -43,6 +43,7 @@ from continuity.orders.pause import resume_order
 from continuity.parameters import load_call_center_parameters
 from continuity.payments.collect import collect_many
 from continuity.payments.records import awaiting_payment
+from continuity.rows import select
 from continuity.sql import fetch
 
 JOB_NAME = "create-child-orders"
@@ -201,7 +202,7 @@ async def _release(
     kill_point("child-orders-committed")
     waited = 0.0
     if charge_now and released.charge_ids:
-        charges = await Payment.filter(id__in=released.charge_ids).order_by("id")
+        charges = await select(Payment.filter(id__in=released.charge_ids).order_by("id"))
         waited = await collect_many(charges, env, as_of, params, run, actor=ACTOR)
     return Outcome(used=released.child_orders, full=full, waited=waited)
 
