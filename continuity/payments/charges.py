@@ -18,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from tortoise.connection import get_connection
+
 from continuity.enums import PaymentKind, PaymentStatus
 from continuity.faults import gateway_delay
-from continuity.models import ChildOrder, ContinuityOrder, Payment, PaymentMethod, SalesOrder
+from continuity.models import Payment
 from continuity.payments.gateway import (
     AUTHENTICATION_REQUIRED,
     ChargeRequest,
@@ -29,6 +31,7 @@ from continuity.payments.gateway import (
     PaymentGateway,
 )
 from continuity.payments.outcomes import write_outcomes
+from continuity.sql import fetch
 
 log = logging.getLogger("continuity.payments")
 
@@ -69,23 +72,31 @@ class CallContext:
     metadata: dict[str, str]
 
 
+#: ``call_contexts``' reads, in SQL: Tortoise's query builder took ~4 ms a filter on a few
+#: thousand ids, on the event loop's thread, for each batch of the child-order job.
+_CARDS = "SELECT id, gateway_token, gateway_customer FROM payment_method WHERE id IN (:ids)"
+_NUMBERS = {
+    table: f"SELECT id, number FROM {table} WHERE id IN (:ids)"
+    for table in ("sales_order", "continuity_order", "child_order")
+}
+
+
 async def call_contexts(payments: list[Payment]) -> dict[int, CallContext]:
     """The contexts of many payments in four queries (the batch path)."""
+    conn = get_connection("default")
     cards = {
-        int(pid): (str(token), customer)
-        for pid, token, customer in await PaymentMethod.filter(
-            id__in={p.payment_method_id for p in payments}
-        ).values_list("id", "gateway_token", "gateway_customer")
+        int(row["id"]): (str(row["gateway_token"]), row["gateway_customer"])
+        for row in await fetch(conn, _CARDS, ids=sorted({p.payment_method_id for p in payments}))
     }
     numbers: dict[str, dict[int, str]] = {}
-    for name, model, ids in (
-        ("sales_order", SalesOrder, {p.sales_order_id for p in payments}),
-        ("continuity_order", ContinuityOrder, {p.continuity_order_id for p in payments}),
-        ("child_order", ChildOrder, {p.child_order_id for p in payments}),
+    for table, ids in (
+        ("sales_order", {p.sales_order_id for p in payments}),
+        ("continuity_order", {p.continuity_order_id for p in payments}),
+        ("child_order", {p.child_order_id for p in payments}),
     ):
-        wanted = {i for i in ids if i is not None}
-        rows = await model.filter(id__in=wanted).values_list("id", "number") if wanted else []
-        numbers[name] = {int(i): str(n) for i, n in rows}
+        wanted = sorted(i for i in ids if i is not None)
+        rows = await fetch(conn, _NUMBERS[table], ids=wanted) if wanted else []
+        numbers[table] = {int(row["id"]): str(row["number"]) for row in rows}
     contexts = {}
     for payment in payments:
         token, customer = cards[payment.payment_method_id]
