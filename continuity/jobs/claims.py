@@ -30,6 +30,8 @@ from tortoise.transactions import in_transaction
 
 from continuity.enums import PaymentStatus
 from continuity.models import Payment
+from continuity.rows import select
+from continuity.sql import execute
 
 #: A claim whose run is alive but has not finished its call after this long is due again.
 CLAIM_LEASE = timedelta(minutes=10)
@@ -46,6 +48,15 @@ def due(as_of: date, now: datetime) -> Q:
     )
 
 
+#: The claim of a batch's payments, in SQL: Tortoise's query builder took ~4 ms to build a
+#: filter on a few thousand ids, on the event loop's thread (``rows.select`` builds the
+#: claimed rows for the same reason: Tortoise's ``_init_from_db`` of thousands of payments).
+_CLAIM = """
+UPDATE payment SET status = :pending, last_attempt_at = :now, claimed_by_run_id = :run
+WHERE id IN (:ids)
+"""
+
+
 async def claim_payments(payment_ids: list[int], as_of: date, run_id: int) -> list[Payment]:
     """Claim the payments still due for run ``run_id`` (PostgreSQL: rows another replica holds
     are skipped) and return those this run will collect."""
@@ -54,12 +65,15 @@ async def claim_payments(payment_ids: list[int], as_of: date, run_id: int) -> li
         query = Payment.filter(due(as_of, now), id__in=payment_ids).using_db(conn)
         if conn.capabilities.dialect == "postgres":
             query = query.select_for_update(skip_locked=True)
-        claimed = await query.order_by("id")
+        claimed = await select(query.order_by("id"))
         if claimed:
-            await (
-                Payment.filter(id__in=[p.id for p in claimed])
-                .using_db(conn)
-                .update(status=PaymentStatus.PENDING, last_attempt_at=now, claimed_by_run_id=run_id)
+            await execute(
+                conn,
+                _CLAIM,
+                ids=[p.id for p in claimed],
+                pending=PaymentStatus.PENDING.value,
+                now=now,
+                run=run_id,
             )
     for payment in claimed:
         payment.status, payment.last_attempt_at = PaymentStatus.PENDING, now
