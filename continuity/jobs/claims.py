@@ -48,9 +48,8 @@ def due(as_of: date, now: datetime) -> Q:
     )
 
 
-#: The claim of a batch's payments, in SQL: Tortoise's query builder took ~4 ms to build a
-#: filter on a few thousand ids, on the event loop's thread (``rows.select`` builds the
-#: claimed rows for the same reason: Tortoise's ``_init_from_db`` of thousands of payments).
+#: The claim of a batch's payments, in SQL; its rows are built by ``rows.select``
+#: (docs/ARCHITECTURE.md, "no ORM machinery over a batch's thousands of rows").
 _CLAIM = """
 UPDATE payment SET status = :pending, last_attempt_at = :now, claimed_by_run_id = :run
 WHERE id IN (:ids)

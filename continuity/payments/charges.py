@@ -72,8 +72,8 @@ class CallContext:
     metadata: dict[str, str]
 
 
-#: ``call_contexts``' reads, in SQL: Tortoise's query builder took ~4 ms a filter on a few
-#: thousand ids, on the event loop's thread, for each batch of the child-order job.
+#: ``call_contexts``' reads, in SQL on the batch's ids (docs/ARCHITECTURE.md, "no ORM
+#: machinery over a batch's thousands of rows").
 _CARDS = "SELECT id, gateway_token, gateway_customer FROM payment_method WHERE id IN (:ids)"
 _NUMBERS = {
     table: f"SELECT id, number FROM {table} WHERE id IN (:ids)"

@@ -52,9 +52,8 @@ UPDATE payment SET status = :status, attempts = :attempts, last_attempt_at = :at
 WHERE id = :id
 """
 
-#: The statements of a batch of outcomes are written in SQL, not through Tortoise's query
-#: builder: a filter on a few thousand ids took it ~4 ms to build, on the event loop's thread,
-#: several times a batch of the child-order job (the API waited meanwhile).
+#: A batch's statements on its ids, in SQL (docs/ARCHITECTURE.md, "no ORM machinery over a
+#: batch's thousands of rows").
 _CURRENT = "SELECT id, status, gateway_reference FROM payment WHERE id IN (:ids)"
 _ORDERS_IN = "SELECT id FROM continuity_order WHERE id IN (:ids) AND status = :status"
 _READY_TO_SHIP = """
