@@ -18,8 +18,16 @@ from continuity.enums import (
 )
 from continuity.jobs import JobEnv, batch
 from continuity.jobs.child_orders import create_child_orders
+from continuity.jobs.claims import CLAIM_LEASE, claim_payments, due
 from continuity.jobs.payments import process_payments
-from continuity.models import ChildOrder, ContinuityOrder, Notification, OrderHistoryEntry, Payment
+from continuity.models import (
+    ChildOrder,
+    ContinuityOrder,
+    JobRun,
+    Notification,
+    OrderHistoryEntry,
+    Payment,
+)
 from continuity.orders.cancel import cancel_order
 from continuity.orders.changes import change_payment_method, skip_shipment
 from continuity.orders.placement import BillingRules
@@ -30,6 +38,34 @@ pytestmark = pytest.mark.db
 
 DAY0 = date(2027, 1, 10)
 RULES = BillingRules(repeat_threshold=3, retry_days=2, reauthorization_limit=3)
+
+
+async def test_a_claim_holds_its_payment_for_the_lease_then_it_is_due_again(
+    db: TortoiseContext, rules_dir: Path
+) -> None:
+    """The claim's time, written in SQL, is what the due filter compares against the lease."""
+    gateway = TestGateway()
+    rules = await open_business(rules_dir, retry_days=2)
+    bob = await buyer("BOB", today=DAY0, token="tok_insufficient_funds")
+    await order(bob, "VITREFILL", DAY0, rules, gateway)
+    await create_child_orders(DAY0, env=JobEnv(gateway=gateway))
+    charge = await Payment.get(purpose=PaymentPurpose.SHIPMENT)  # declined: retried on day 2
+    retry_on = DAY0 + timedelta(days=2)
+    run = await JobRun.first()
+    assert run is not None
+    claimed = await claim_payments([charge.id], retry_on, run.id)
+    assert [(p.id, p.status, p.claimed_by_run_id) for p in claimed] == [
+        (charge.id, PaymentStatus.PENDING, run.id)
+    ]
+    stored = await Payment.get(id=charge.id)
+    assert (stored.status, stored.claimed_by_run_id) == (PaymentStatus.PENDING, run.id)
+    assert stored.last_attempt_at == claimed[0].last_attempt_at
+    at = stored.last_attempt_at
+    assert at is not None
+    within, after = at + CLAIM_LEASE - timedelta(seconds=1), at + CLAIM_LEASE + timedelta(seconds=1)
+    assert not await Payment.filter(due(retry_on, within), id=charge.id).exists()
+    assert await Payment.filter(due(retry_on, after), id=charge.id).exists()
+    assert await claim_payments([charge.id], retry_on, run.id) == []  # held by the claim
 
 
 async def test_retries_then_hold_then_a_new_card_releases_it(
