@@ -52,7 +52,7 @@ from continuity.programs import (
     schedule_spec,
     version_spec,
 )
-from continuity.sql import fetch
+from continuity.sql import fetch_rows
 
 MAX_PROJECTED = 100
 
@@ -94,27 +94,27 @@ def _check_count(count: int) -> None:
 
 
 #: The three reads of a projection in one statement: the orders' lines, substitutions and
-#: gating charges, each part's rows with the columns its parser reads (the others NULL, cast
-#: so that PostgreSQL can type the union).
+#: gating charges, each part's columns in a range of their own (``_PARTS``: its parser reads
+#: them by position), NULL elsewhere (cast in the first part so that PostgreSQL can type the
+#: union). Unsorted: ``states_from_rows`` sorts what it reads.
 _STATE = f"""
-SELECT 0 AS part, h.continuity_order_id AS order_id, h.event_number AS k1, h.repeat_index AS k2,
-       h.item_seq AS k3, h.id, h.continuity_order_id, h.event_number, h.repeat_index,
-       h.item_seq, h.action, h.product_id, h.quantity, h.price_minor, h.planned_ship_date,
-       h.status, h.in_flight, CAST(NULL AS INTEGER) AS from_product_id,
-       CAST(NULL AS INTEGER) AS to_product_id, CAST(NULL AS TEXT) AS sku,
-       CAST(NULL AS DATE) AS until, CAST(NULL AS INTEGER) AS failed
+SELECT 0 AS part, h.*,
+       CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
+       CAST(NULL AS INTEGER), CAST(NULL AS TEXT), CAST(NULL AS INTEGER),
+       CAST(NULL AS INTEGER), CAST(NULL AS DATE), CAST(NULL AS INTEGER)
 FROM ({HELD_SELECT}) h
 UNION ALL
-SELECT 1, s.continuity_order_id, s.id, 0, 0, s.id, s.continuity_order_id, NULL, NULL, NULL,
-       NULL, NULL, NULL, s.price_minor, NULL, NULL, NULL, s.from_product_id, s.to_product_id,
-       s.sku, NULL, NULL
+SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.*,
+       NULL, NULL, NULL
 FROM ({SUBSTITUTIONS_SELECT}) s
 UNION ALL
-SELECT 2, g.order_id, 0, 0, 0, NULL, g.order_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, g.until, g.failed
+SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, g.*
 FROM ({GATE_SELECT}) g
-ORDER BY 1, 2, 3, 4, 5
 """
+#: Where each part's columns are in a row of ``_STATE`` (after ``part``): 12 of a line, 6 of
+#: a substitution, 3 of a gate.
+_PARTS = (slice(1, 13), slice(13, 19), slice(19, 22))
 
 
 def _projectable(order: ContinuityOrder) -> bool:
@@ -149,9 +149,10 @@ async def upcoming_shipments_of(
             spec = await version_spec(version_id, conn)
         specs[version_id] = spec
         facts.append((OrderFacts.of(order), spec))
-    parts: tuple[list[dict[str, Any]], ...] = ([], [], [])
-    for row in await fetch(conn, _STATE, orders=[order.id for order in live], as_of=None):
-        parts[int(row["part"])].append(row)
+    parts: tuple[list[Sequence[Any]], ...] = ([], [], [])
+    for row in await fetch_rows(conn, _STATE, orders=[order.id for order in live]):
+        part = int(row[0])
+        parts[part].append(row[_PARTS[part]])
     states = states_from_rows(facts, parts[0], parts[1])
     waiting = gates_from_rows(parts[2])
     for order, state in zip(live, states, strict=True):

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -35,25 +36,35 @@ from continuity.engine.spec import ProgramSpec
 from continuity.enums import BillingMode, ContinuityLineStatus, EventAction
 from continuity.models import ContinuityOrder
 from continuity.programs import version_spec
-from continuity.sql import as_date, execute, execute_many, fetch
+from continuity.sql import as_date, execute, execute_many, fetch_rows
 
-#: An order's lines as the planner reads them (``_held``); ``HELD_ORDER`` sorts them.
+#: An order's lines as the planner reads them (``_held``, by position). ``in_flight`` needs
+#: each line's child order and counts only for a run date's threshold (``load_states``'s
+#: ``as_of``); without one every line reads 0 and the join is left out (``_HELD_AS_OF`` has
+#: it). Unsorted: ``states_from_rows`` sorts.
 HELD_SELECT = """
 SELECT l.id, l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq, l.action,
-       l.product_id, l.quantity, l.price_minor, l.planned_ship_date, l.status,
-       CASE WHEN c.created_for >= :as_of THEN 1 ELSE 0 END AS in_flight
-FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id
+       l.product_id, l.quantity, l.price_minor, l.planned_ship_date, l.status, 0 AS in_flight
+FROM continuity_line l
 WHERE l.continuity_order_id IN (:orders)
 """
-_HELD = HELD_SELECT + "ORDER BY l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq"
+_HELD_AS_OF = HELD_SELECT.replace(
+    "0 AS in_flight\nFROM continuity_line l",
+    "CASE WHEN c.created_for >= :as_of THEN 1 ELSE 0 END AS in_flight\n"
+    "FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id",
+)
 
-#: An order's substitutions (``_substitution``), in the order they were made (``id``).
+#: An order's substitutions (``_substitution``, by position). Unsorted: ``states_from_rows``
+#: applies them in the order they were made (``id``).
 SUBSTITUTIONS_SELECT = """
 SELECT s.id, s.continuity_order_id, s.from_product_id, s.to_product_id, p.sku, s.price_minor
 FROM order_item_substitution s JOIN product p ON p.id = s.to_product_id
 WHERE s.continuity_order_id IN (:orders)
 """
-_SUBSTITUTIONS = SUBSTITUTIONS_SELECT + "ORDER BY s.continuity_order_id, s.id"
+
+#: Rows of both selects, by order, then by line key (event, repeat, item) or substitution id.
+_LINE_ORDER = itemgetter(1, 2, 3, 4)
+_SUBSTITUTION_ORDER = itemgetter(1, 0)
 
 _INSERT = """
 INSERT INTO continuity_line (continuity_order_id, event_number, repeat_index, item_seq, action,
@@ -201,47 +212,52 @@ _ACTIONS = {action.value: action for action in EventAction}
 _STATUSES = {status.value: status for status in ContinuityLineStatus}
 
 
-def _held(row: dict[str, Any]) -> HeldLine:
-    action, status, product_id = row["action"], row["status"], row["product_id"]
+def _held(row: Sequence[Any]) -> HeldLine:
+    """A row of ``HELD_SELECT``, by position (a row as the driver gives it, no dict made)."""
+    line_id, _order, event, repeat, seq, action, product_id, quantity, price, ship, status, fly = (
+        row
+    )
     return HeldLine(
-        int(row["id"]),
+        int(line_id),
         LineRow(
-            int(row["event_number"]),
-            int(row["repeat_index"]),
-            int(row["item_seq"]),
+            int(event),
+            int(repeat),
+            int(seq),
             _ACTIONS.get(action) or EventAction(action),
             int(product_id) if product_id is not None else None,
-            int(row["quantity"]),
-            int(row["price_minor"]),
-            as_date(row["planned_ship_date"]),
+            int(quantity),
+            int(price),
+            as_date(ship),
             _STATUSES.get(status) or ContinuityLineStatus(status),
         ),
-        bool(row["in_flight"]),
+        bool(fly),
     )
 
 
-def _substitution(row: dict[str, Any]) -> Substitution:
+def _substitution(row: Sequence[Any]) -> Substitution:
+    """A row of ``SUBSTITUTIONS_SELECT``, by position."""
+    _id, _order, from_product_id, to_product_id, sku, price = row
     return Substitution(
-        int(row["from_product_id"]),
-        int(row["to_product_id"]),
-        str(row["sku"]),
-        int(row["price_minor"]) if row["price_minor"] is not None else None,
+        int(from_product_id),
+        int(to_product_id),
+        str(sku),
+        int(price) if price is not None else None,
     )
 
 
 def states_from_rows(
     orders: Sequence[tuple[OrderFacts, ProgramSpec]],
-    held_rows: Iterable[dict[str, Any]],
-    substitution_rows: Iterable[dict[str, Any]],
+    held_rows: Iterable[Sequence[Any]],
+    substitution_rows: Iterable[Sequence[Any]],
 ) -> list[OrderState]:
-    """The orders' states from the rows of ``HELD_SELECT`` and ``SUBSTITUTIONS_SELECT``, each
-    sorted as ``load_states`` sorts them (by order, then by line key or substitution id)."""
+    """The orders' states from the rows of ``HELD_SELECT`` and ``SUBSTITUTIONS_SELECT`` (in
+    any order): each order's lines by key, its substitutions in the order they were made."""
     held: dict[int, list[HeldLine]] = defaultdict(list)
-    for row in held_rows:
-        held[int(row["continuity_order_id"])].append(_held(row))
+    for row in sorted(held_rows, key=_LINE_ORDER):
+        held[int(row[1])].append(_held(row))
     swaps: dict[int, list[Substitution]] = defaultdict(list)
-    for row in substitution_rows:
-        swaps[int(row["continuity_order_id"])].append(_substitution(row))
+    for row in sorted(substitution_rows, key=_SUBSTITUTION_ORDER):
+        swaps[int(row[1])].append(_substitution(row))
     return [
         OrderState(
             facts,
@@ -266,11 +282,12 @@ async def load_states(
     if not orders:
         return []
     ids = [facts.id for facts, _spec in orders]
-    return states_from_rows(
-        orders,
-        await fetch(conn, _HELD, orders=ids, as_of=as_of),
-        await fetch(conn, _SUBSTITUTIONS, orders=ids),
+    held = (
+        await fetch_rows(conn, HELD_SELECT, orders=ids)
+        if as_of is None
+        else await fetch_rows(conn, _HELD_AS_OF, orders=ids, as_of=as_of)
     )
+    return states_from_rows(orders, held, await fetch_rows(conn, SUBSTITUTIONS_SELECT, orders=ids))
 
 
 def _values(row: LineRow) -> dict[str, Any]:

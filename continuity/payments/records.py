@@ -36,7 +36,7 @@ from continuity.enums import (
 )
 from continuity.models import ContinuityLine, ContinuityOrder, Payment, PaymentSchedule
 from continuity.programs import schedule_spec
-from continuity.sql import as_date, execute, fetch
+from continuity.sql import as_date, execute, fetch_rows
 
 #: Charges that pay for a prepaid order: what its refunds give back from.
 PREPAID = (PaymentPurpose.UP_FRONT, PaymentPurpose.INSTALLMENT)
@@ -417,14 +417,12 @@ async def awaiting_payment(
     failed for good: the order is on payment hold until it is paid)."""
     if not order_ids:
         return {}
-    return gates_from_rows(await fetch(conn, GATE_SELECT, orders=list(order_ids)))
+    return gates_from_rows(await fetch_rows(conn, GATE_SELECT, orders=list(order_ids)))
 
 
-def gates_from_rows(rows: Iterable[dict[str, Any]]) -> dict[int, date | None]:
-    """``awaiting_payment``'s answer from the rows of ``GATE_SELECT``."""
+def gates_from_rows(rows: Iterable[Sequence[Any]]) -> dict[int, date | None]:
+    """``awaiting_payment``'s answer from the rows of ``GATE_SELECT`` (by position)."""
     return {
-        int(row["order_id"]): (
-            None if int(row["failed"] or 0) or row["until"] is None else as_date(row["until"])
-        )
-        for row in rows
+        int(order_id): None if int(failed or 0) or until is None else as_date(until)
+        for order_id, until, failed in rows
     }
