@@ -18,7 +18,9 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from itertools import islice
+from typing import NamedTuple
 
 from continuity.engine.calendar import DateWalker, current_event
 from continuity.engine.spec import EventSpec, ProgramSpec
@@ -59,18 +61,21 @@ class Occurrence:
     def ships(self) -> bool:
         return self.action is not EventAction.SKIP
 
-    @property
+    @cached_property
     def amount_minor(self) -> int:
+        # kept: a walk's occurrences are shared by every order that replays it
         return sum(item.amount_minor for item in self.items)
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
     """Where the dates of an order are computed from: the occurrence ``(event, repeat)`` ships
     on ``ship_date``. Placement anchors at the first event; a resume re-anchors.
 
     ``run_start``: the anchor date continues a run of month gaps begun on that date (a
     re-plan that keeps an occurrence's date keeps its run, so the 31st stays the 31st).
+
+    A named tuple, not a frozen dataclass: every order's state makes one, and every walk looks
+    its anchor up (``occurrences``): a tuple is made and hashed in C.
     """
 
     ship_date: date

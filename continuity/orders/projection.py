@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.connection import get_connection
 
@@ -57,8 +57,10 @@ from continuity.sql import fetch_rows
 MAX_PROJECTED = 100
 
 
-@dataclass(frozen=True)
-class ProjectedShipment:
+class ProjectedShipment(NamedTuple):
+    """One shipment still to come. (A named tuple, as the planner's lines are: a projection
+    makes several an order; see ``continuity.engine.plan.LineRow``.)"""
+
     event_number: int
     repeat_index: int
     ship_date: date

@@ -114,7 +114,7 @@ class Order:
     def set(self, key: tuple[int, int], status: ContinuityLineStatus) -> None:
         for line_id, row in list(self.lines.items()):
             if row.key == key:
-                self.lines[line_id] = replace(row, status=status)
+                self.lines[line_id] = row._replace(status=status)
 
     def dates(self) -> dict[tuple[int, int], date]:
         return {row.key: row.ship_date for row in self.lines.values()}
@@ -296,7 +296,7 @@ def _step(walk: _Walk, operation: str, value: int) -> None:
             order.in_flight = set()
             for line_id, row in list(order.lines.items()):
                 if row.status is PENDING and row.ship_date <= walk.today:
-                    order.lines[line_id] = replace(row, status=RELEASED)
+                    order.lines[line_id] = row._replace(status=RELEASED)
                     order.in_flight.add(line_id)
                     walk.shipped[line_id] = order.lines[line_id]
     elif operation == "extend":
