@@ -84,10 +84,9 @@ def substitute(
     return tuple(result)
 
 
-@dataclass(frozen=True)
-class OrderSchedule:
+class OrderSchedule(NamedTuple):
     """What dates and items an order's occurrences have: its program version, where its
-    dates are anchored, its quantity and its substitutions."""
+    dates are anchored, its quantity and its substitutions. (A named tuple: see ``LineRow``.)"""
 
     spec: ProgramSpec
     first_event: int
@@ -105,7 +104,7 @@ class OrderSchedule:
         return (replace(o, items=substitute(o.items, swaps)) for o in stream)
 
     def with_anchor(self, anchor: Anchor) -> OrderSchedule:
-        return replace(self, anchor=anchor)
+        return self._replace(anchor=anchor)
 
     @property
     def finite(self) -> bool:

@@ -13,7 +13,6 @@ documented in ``docs/CHANGES.md``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -378,8 +377,8 @@ async def swap_item(
             using_db=conn,
         )
         swap = Substitution(replaced.id, product.id, product.sku, price)
-        schedule = replace(state.schedule, substitutions=(*state.schedule.substitutions, swap))
-        occurrences = await _replanned(order, replace(state, schedule=schedule), conn)
+        schedule = state.schedule._replace(substitutions=(*state.schedule.substitutions, swap))
+        occurrences = await _replanned(order, state._replace(schedule=schedule), conn)
         lines = sum(
             1
             for line in state.held
@@ -431,7 +430,7 @@ async def change_quantity(
         state = await order_state(conn, order, as_of=today)
         before = order.quantity
         order.quantity = quantity
-        changed = replace(state, schedule=replace(state.schedule, quantity=quantity))
+        changed = state._replace(schedule=state.schedule._replace(quantity=quantity))
         result = await save(conn, order, changed, changed.plan(threshold=None))
         await save_order(order, ["quantity"], conn)
         await record(

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -95,9 +95,9 @@ ORDER_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class OrderFacts:
-    """What the planner needs of an order row."""
+class OrderFacts(NamedTuple):
+    """What the planner needs of an order row. (Named tuples, as the planner's values are:
+    see ``continuity.engine.plan.LineRow``.)"""
 
     id: int
     program_id: int
@@ -146,8 +146,7 @@ class OrderFacts:
         )
 
 
-@dataclass(frozen=True)
-class OrderState:
+class OrderState(NamedTuple):
     """An order as the planner sees it: its schedule and the lines it holds."""
 
     facts: OrderFacts

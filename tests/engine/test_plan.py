@@ -202,7 +202,7 @@ def test_the_continuity_update_anchor_keeps_the_31st() -> None:
 def test_a_substitution_holds_for_held_and_later_occurrences() -> None:
     order = _placed(REFILL, date(2027, 1, 31), threshold=2)
     swap = Substitution(1, 9, "DECAF", 2200)
-    order.schedule = replace(order.schedule, substitutions=(swap,))
+    order.schedule = order.schedule._replace(substitutions=(swap,))
     done = order.replan(threshold=None)
     assert [(line_id, row.product_id, row.price_minor) for line_id, row in done.update] == [
         (1, 9, 2200),
@@ -218,8 +218,7 @@ def test_a_substitution_holds_for_held_and_later_occurrences() -> None:
     assert ships_later(order.schedule, order.held, 9)
     # prepaid: the new item keeps the price paid; A→B then B→C ships C
     chained = order.schedule.with_anchor(order.schedule.anchor)
-    chained = replace(
-        chained,
+    chained = chained._replace(
         substitutions=(Substitution(1, 9, "DECAF", None), Substitution(9, 7, "TEA", None)),
     )
     first = next(iter(chained.occurrences()))
@@ -241,7 +240,7 @@ def test_a_new_version_reads_as_line_changes_not_removals() -> None:
     held = order.held
     anchor = kept_anchor(order.schedule, held)
     assert anchor is not None
-    planned = plan(replace(order.schedule, spec=dearer, anchor=anchor), held, threshold=3)
+    planned = plan(order.schedule._replace(spec=dearer, anchor=anchor), held, threshold=3)
     diffs = line_diffs(held, changes(held, planned))
     assert [(d.slot, d.fields, d.before is None, d.after is None) for d in diffs] == [
         ((2, 0, 0), ("price_minor",), False, False),
@@ -251,7 +250,7 @@ def test_a_new_version_reads_as_line_changes_not_removals() -> None:
     assert diffs[0].after is not None
     assert (diffs[0].before.price_minor, diffs[0].after.price_minor) == (1000, 1500)
     shorter = replace(BOOKS, events=BOOKS.events[:2])
-    gone = plan(replace(order.schedule, spec=shorter, anchor=anchor), held, threshold=3)
+    gone = plan(order.schedule._replace(spec=shorter, anchor=anchor), held, threshold=3)
     removed = line_diffs(held, changes(held, gone))
     assert [(d.slot, d.after) for d in removed] == [((e, 0, 0), None) for e in (3, 4, 5, 6)]
 
@@ -323,8 +322,8 @@ def _step(walk: _Walk, operation: str, value: int) -> None:
             order.replan(threshold=None, anchor=anchor)
     elif operation == "swap":
         swap = Substitution(value, value + 100, f"S{value + 100}", None)
-        order.schedule = replace(
-            order.schedule, substitutions=(*order.schedule.substitutions, swap)
+        order.schedule = order.schedule._replace(
+            substitutions=(*order.schedule.substitutions, swap)
         )
         order.replan(threshold=None)
 
