@@ -266,13 +266,18 @@ class _LoopReader:
 
     def __init__(self, filename: str, pragmas: dict[str, Any]) -> None:
         self._thread = threading.get_ident()
-        conn = sqlite3.connect(filename, isolation_level=None)
-        _prepare_reader(conn, {**pragmas, "busy_timeout": 0})
-        conn.set_progress_handler(self._overran, _STEPS_PER_CHECK)
-        self._conn = conn
+        self._filename = filename
+        self._pragmas = {**pragmas, "busy_timeout": 0}
+        self._conn = self._connect()
         self._deadline = 0.0
         #: Statement text → how many of its next reads go straight to the read thread.
         self._sent: dict[str, int] = {}
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._filename, isolation_level=None)
+        _prepare_reader(conn, self._pragmas)
+        conn.set_progress_handler(self._overran, _STEPS_PER_CHECK)
+        return conn
 
     def _overran(self) -> bool:
         return perf_counter() > self._deadline
@@ -288,16 +293,33 @@ class _LoopReader:
             return None
         self._deadline = perf_counter() + LOOP_READ_BUDGET_S
         try:
-            return self._conn.execute(query, values).fetchall()
+            cursor = self._conn.execute(query, values)
         except sqlite3.OperationalError as exc:
-            if str(exc) == "interrupted":
-                if len(self._sent) >= _LONG_TEXTS:
-                    self._sent.clear()
-                self._sent[query] = SENT_AFTER_OVERRUN
-                return None
-            if is_locked(exc):
-                return None
-            raise
+            self._leave(query, exc)
+            return None
+        try:
+            return cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            # CPython 3.11 leaves a statement stopped after its first row "in use" in the
+            # connection's statement cache (its reset reports the step's error, and the flag
+            # stays set), so every later read of that text was prepared anew: a projection's
+            # statement took 170 µs instead of 20, for the life of the process. A new
+            # connection (~1 ms, once per overrun) has a clean cache.
+            self._conn.close()
+            self._conn = self._connect()
+            self._leave(query, exc)
+            return None
+
+    def _leave(self, query: str, exc: sqlite3.OperationalError) -> None:
+        """A read that failed here goes to the read thread when it was interrupted (its text
+        is sent there for its next reads too) or found the file locked; any other error is
+        the read's own."""
+        if str(exc) == "interrupted":
+            if len(self._sent) >= _LONG_TEXTS:
+                self._sent.clear()
+            self._sent[query] = SENT_AFTER_OVERRUN
+        elif not is_locked(exc):
+            raise exc
 
     def close(self) -> None:
         self._conn.close()

@@ -214,6 +214,41 @@ async def test_a_long_read_goes_to_the_read_thread(
     assert asyncio.get_running_loop().time() - started < 30
 
 
+async def test_a_read_stopped_after_its_first_rows_leaves_its_text_prepared_once(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CPython 3.11 leaves a statement stopped after its first row marked in use in the
+    connection's statement cache, and every later read of its text was prepared anew (a
+    projection's read 20 → 170 µs for the rest of the process). After such an interruption
+    the loop's reader opens a new connection: the text is prepared once again, then reused.
+    SQLite calls the authorizer only while it prepares a statement."""
+    from continuity import sqlite
+
+    conn, loop_reader, hops = await _read_connections(monkeypatch)
+    for n in range(40):
+        await Customer.create(account_number=f"C-{n}", name=f"N{n}")
+    rows = "SELECT a.id, b.id FROM customer a, customer b"  # 1,600 rows, the first at once
+    monkeypatch.setattr(sqlite, "LOOP_READ_BUDGET_S", -1.0)  # interrupted at the first check
+    assert len(await conn.execute_query_dict(rows)) == 1600
+    assert len(hops) == 1  # interrupted on the loop's thread after its first rows
+    monkeypatch.setattr(sqlite, "LOOP_READ_BUDGET_S", 60.0)
+    loop_reader._sent.clear()
+    prepared: list[int] = []
+
+    def authorizer(*_args: object) -> int:
+        prepared.append(1)
+        return sqlite3.SQLITE_OK
+
+    loop_reader._conn.set_authorizer(authorizer)  # expires what was prepared: once more
+    assert len(await conn.execute_query_dict(rows)) == 1600
+    assert prepared
+    prepared.clear()
+    for _ in range(3):
+        assert len(await conn.execute_query_dict(rows)) == 1600
+    assert prepared == []  # the cached statement, not a new one each time
+    assert len(hops) == 1
+
+
 async def test_a_locked_file_sends_the_read_to_the_read_thread(
     db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
