@@ -70,7 +70,10 @@ def render(conn: BaseDBAsyncClient, sql: str, params: Mapping[str, Any]) -> tupl
         if kind in _PLAIN:  # most values: no call
             values.append(value)
         elif isinstance(value, (list, tuple)):
-            values.extend(_value(item, postgres) for item in value)
+            # a list, not a generator (one resume per item); ids need no call
+            values.extend(
+                [item if type(item) in _PLAIN else _value(item, postgres) for item in value]
+            )
         else:
             values.append(_value(value, postgres))
     return text, values
