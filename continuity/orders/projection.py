@@ -129,7 +129,11 @@ async def upcoming_shipments(order: ContinuityOrder, count: int) -> list[Project
     """The next ``count`` shipments of an order, as the jobs will ship them. Skip events and
     skipped occurrences ship nothing and are left out; so is everything of an ended order, of
     an order on payment hold, and of one paused with no end date."""
-    return (await upcoming_shipments_of([order], count))[order.id]
+    _check_count(count)
+    if not _projectable(order):
+        return []
+    [state], waiting = await _states([order])
+    return _project(order, state, waiting, count)
 
 
 async def upcoming_shipments_of(
@@ -139,12 +143,21 @@ async def upcoming_shipments_of(
     _check_count(count)
     projected: dict[int, list[ProjectedShipment]] = {order.id: [] for order in orders}
     live = [order for order in orders if _projectable(order)]
-    if not live:
-        return projected
+    if live:
+        states, waiting = await _states(live)
+        for order, state in zip(live, states, strict=True):
+            projected[order.id] = _project(order, state, waiting, count)
+    return projected
+
+
+async def _states(
+    orders: Sequence[ContinuityOrder],
+) -> tuple[list[OrderState], dict[int, date | None]]:
+    """The orders' states (in their order) and their gating charges, in one statement."""
     conn = get_connection("default")
     specs: dict[int, ProgramSpec] = {}
     facts: list[tuple[OrderFacts, ProgramSpec]] = []
-    for order in live:
+    for order in orders:
         version_id = order.program_version_id
         spec = specs.get(version_id) or recalled_spec(version_id, conn)
         if spec is None:
@@ -152,14 +165,10 @@ async def upcoming_shipments_of(
         specs[version_id] = spec
         facts.append((OrderFacts.of(order), spec))
     parts: tuple[list[Sequence[Any]], ...] = ([], [], [])
-    for row in await fetch_rows(conn, _STATE, orders=[order.id for order in live]):
+    for row in await fetch_rows(conn, _STATE, orders=[order.id for order in orders]):
         part = int(row[0])
         parts[part].append(row[_PARTS[part]])
-    states = states_from_rows(facts, parts[0], parts[1])
-    waiting = gates_from_rows(parts[2])
-    for order, state in zip(live, states, strict=True):
-        projected[order.id] = _project(order, state, waiting, count)
-    return projected
+    return states_from_rows(facts, parts[0], parts[1]), gates_from_rows(parts[2])
 
 
 def _project(
