@@ -42,17 +42,18 @@ from continuity.sql import as_date, execute, execute_many, fetch_rows
 #: each line's child order and counts only for a run date's threshold (``load_states``'s
 #: ``as_of``); without one every line reads 0 and the join is left out (``_HELD_AS_OF`` has
 #: it). Unsorted: ``states_from_rows`` sorts.
-HELD_SELECT = """
-SELECT l.id, l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq, l.action,
-       l.product_id, l.quantity, l.price_minor, l.planned_ship_date, l.status, 0 AS in_flight
+_LINE_COLUMNS = """l.id, l.continuity_order_id, l.event_number, l.repeat_index, l.item_seq,
+       l.action, l.product_id, l.quantity, l.price_minor, l.planned_ship_date, l.status"""
+HELD_SELECT = f"""
+SELECT {_LINE_COLUMNS}, 0 AS in_flight
 FROM continuity_line l
 WHERE l.continuity_order_id IN (:orders)
 """
-_HELD_AS_OF = HELD_SELECT.replace(
-    "0 AS in_flight\nFROM continuity_line l",
-    "CASE WHEN c.created_for >= :as_of THEN 1 ELSE 0 END AS in_flight\n"
-    "FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id",
-)
+_HELD_AS_OF = f"""
+SELECT {_LINE_COLUMNS}, CASE WHEN c.created_for >= :as_of THEN 1 ELSE 0 END AS in_flight
+FROM continuity_line l LEFT JOIN child_order c ON c.id = l.child_order_id
+WHERE l.continuity_order_id IN (:orders)
+"""
 
 #: An order's substitutions (``_substitution``, by position). Unsorted: ``states_from_rows``
 #: applies them in the order they were made (``id``).
@@ -213,9 +214,20 @@ _STATUSES = {status.value: status for status in ContinuityLineStatus}
 
 def _held(row: Sequence[Any]) -> HeldLine:
     """A row of ``HELD_SELECT``, by position (a row as the driver gives it, no dict made)."""
-    line_id, _order, event, repeat, seq, action, product_id, quantity, price, ship, status, fly = (
-        row
-    )
+    (
+        line_id,
+        _order,
+        event,
+        repeat,
+        seq,
+        action,
+        product_id,
+        quantity,
+        price,
+        ship,
+        status,
+        in_flight,
+    ) = row
     return HeldLine(
         int(line_id),
         LineRow(
@@ -229,7 +241,7 @@ def _held(row: Sequence[Any]) -> HeldLine:
             as_date(ship),
             _STATUSES.get(status) or ContinuityLineStatus(status),
         ),
-        bool(fly),
+        bool(in_flight),
     )
 
 
