@@ -307,10 +307,20 @@ class _LoopReader:
             # stays set), so every later read of that text was prepared anew: a projection's
             # statement took 170 µs instead of 20, for the life of the process. A new
             # connection (~1 ms, once per overrun) has a clean cache.
-            self._conn.close()
-            self._conn = self._connect()
+            self._renew()
             self._leave(query, exc)
             return None
+
+    def _renew(self) -> None:
+        """A new connection in place of this one; if none can be opened now, this one stays
+        (slower for a text it cannot reuse, but answering)."""
+        try:
+            fresh = self._connect()
+        except sqlite3.Error as exc:
+            log.warning("could not reopen the loop's read connection: %s", exc)
+            return
+        stale, self._conn = self._conn, fresh
+        stale.close()
 
     def _leave(self, query: str, exc: sqlite3.OperationalError) -> None:
         """A read that failed here goes to the read thread when it was interrupted (its text

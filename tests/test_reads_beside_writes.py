@@ -249,6 +249,32 @@ async def test_a_read_stopped_after_its_first_rows_leaves_its_text_prepared_once
     assert len(hops) == 1
 
 
+async def test_a_reader_that_cannot_reopen_keeps_answering(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When no new connection can be opened after such an interruption, the reader keeps the
+    one it has: the read is answered on the read thread, and the next reads on the loop's."""
+    from continuity import sqlite
+
+    conn, loop_reader, hops = await _read_connections(monkeypatch)
+    for n in range(40):
+        await Customer.create(account_number=f"C-{n}", name=f"N{n}")
+    kept = loop_reader._conn
+
+    def cannot_open() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(loop_reader, "_connect", cannot_open)
+    monkeypatch.setattr(sqlite, "LOOP_READ_BUDGET_S", -1.0)
+    rows = "SELECT a.id, b.id FROM customer a, customer b"
+    assert len(await conn.execute_query_dict(rows)) == 1600
+    assert len(hops) == 1
+    assert loop_reader._conn is kept
+    monkeypatch.setattr(sqlite, "LOOP_READ_BUDGET_S", 60.0)
+    assert await conn.execute_query_dict("SELECT COUNT(*) AS n FROM customer") == [{"n": 40}]
+    assert len(hops) == 1  # answered on the loop's thread, by the connection it kept
+
+
 async def test_a_locked_file_sends_the_read_to_the_read_thread(
     db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
