@@ -29,6 +29,7 @@ from tortoise.functions import Count, Sum
 from tortoise.transactions import in_transaction
 
 from continuity.enums import PaymentStatus
+from continuity.jobs.locking import locking
 from continuity.models import Payment
 from continuity.rows import select
 from continuity.sql import execute
@@ -61,9 +62,7 @@ async def claim_payments(payment_ids: list[int], as_of: date, run_id: int) -> li
     are skipped) and return those this run will collect."""
     now = datetime.now(UTC)
     async with in_transaction() as conn:
-        query = Payment.filter(due(as_of, now), id__in=payment_ids).using_db(conn)
-        if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update(skip_locked=True)
+        query = locking(Payment.filter(due(as_of, now), id__in=payment_ids), conn)
         claimed = await select(query.order_by("id"))
         if claimed:
             await execute(
