@@ -212,11 +212,28 @@ class Plan:
 def upcoming(schedule: OrderSchedule, held: Sequence[HeldLine]) -> Iterator[Occurrence]:
     """The occurrences still to ship, in order: not history, not a ``skip`` event, not
     skipped by the customer (endless for ``forever``; bounded like every walk)."""
-    passed = history_keys(held, schedule.anchor) | {line.key for line in held if line.customer_skip}
+    passed = _passed(held, schedule.anchor)
     for occurrence in islice(schedule.occurrences(), MAX_FINITE_OCCURRENCES):
-        if not occurrence.ships or occurrence.key in passed:
-            continue
-        yield occurrence
+        if occurrence.ships and occurrence.key not in passed:
+            yield occurrence
+
+
+def _passed(held: Sequence[HeldLine], anchor: Anchor) -> set[Key]:
+    """The occurrences that ship nothing more whatever the schedule says: history
+    (``history_keys``) and the customer's skips (``HeldLine.customer_skip``), in one pass
+    over the lines (every projection asks, for each order it shows)."""
+    anchor_key = (anchor.event_number, anchor.repeat_index)
+    passed: set[Key] = set()
+    for _id, row, _in_flight in held:
+        key = (row.event_number, row.repeat_index)
+        status = row.status
+        if (
+            status in HISTORY
+            or key < anchor_key
+            or (status is ContinuityLineStatus.SKIPPED and row.action is not EventAction.SKIP)
+        ):
+            passed.add(key)
+    return passed
 
 
 def ships_later(schedule: OrderSchedule, held: Sequence[HeldLine], product_id: int) -> bool:

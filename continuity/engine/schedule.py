@@ -53,17 +53,19 @@ class Occurrence:
     #: when it starts a run): re-anchoring here with it keeps later months on the same day.
     run_start: date | None = None
 
-    @property
+    # Kept once computed (``cached_property`` stores the value in the instance, so a later
+    # read is a plain attribute): a walk's occurrences are shared by every order that
+    # replays it (``_Walk``), and every projection and plan reads these of each.
+    @cached_property
     def key(self) -> tuple[int, int]:
         return self.event_number, self.repeat_index
 
-    @property
+    @cached_property
     def ships(self) -> bool:
         return self.action is not EventAction.SKIP
 
     @cached_property
     def amount_minor(self) -> int:
-        # kept: a walk's occurrences are shared by every order that replays it
         return sum(item.amount_minor for item in self.items)
 
 
