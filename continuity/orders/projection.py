@@ -14,10 +14,12 @@ offer exactly as placement does (``continuity.programs.offered_schedule``).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from tortoise.connection import get_connection
@@ -95,11 +97,20 @@ def _check_count(count: int) -> None:
         raise InvalidInput(f"must be 1 to {MAX_PROJECTED}", field=["count"])
 
 
-#: The three reads of a projection in one statement: the orders' lines, substitutions and
-#: gating charges, each part's columns in a range of their own (``_PARTS``: its parser reads
-#: them by position), NULL elsewhere (cast in the first part so that PostgreSQL can type the
-#: union). Unsorted: ``states_from_rows`` sorts what it reads.
-_STATE = f"""
+def _state_select(*, gates: bool) -> str:
+    """The reads of a projection in one statement: the orders' lines, substitutions and (with
+    ``gates``) gating charges, each part's columns in a range of their own (``_PARTS``: its
+    parser reads them by position), NULL elsewhere (cast in the first part so that PostgreSQL
+    can type the union). Unsorted: ``states_from_rows`` sorts what it reads. Only a prepaid
+    order has charges that gate its shipping (``continuity.payments.records.prepaid_charges``),
+    so a read of per-shipment orders alone leaves that part out (a tenth of the statement)."""
+    gate_part = f"""
+UNION ALL
+SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, g.*
+FROM ({GATE_SELECT}) g
+"""
+    return f"""
 SELECT 0 AS part, h.*,
        CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
        CAST(NULL AS INTEGER), CAST(NULL AS TEXT), CAST(NULL AS INTEGER),
@@ -109,14 +120,22 @@ UNION ALL
 SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, s.*,
        NULL, NULL, NULL
 FROM ({SUBSTITUTIONS_SELECT}) s
-UNION ALL
-SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL, NULL, g.*
-FROM ({GATE_SELECT}) g
-"""
+{gate_part if gates else ""}"""
+
+
+_STATE = _state_select(gates=True)
+_STATE_PER_SHIPMENT = _state_select(gates=False)
 #: Where each part's columns are in a row of ``_STATE`` (after ``part``): 12 of a line, 6 of
-#: a substitution, 3 of a gate.
+#: a substitution, 3 of a gate; and where each part's order id is.
 _PARTS = (slice(1, 13), slice(13, 19), slice(19, 22))
+_ORDER_COLUMN = (2, 14, 19)
+#: What of each part a projection is computed from: a row without its own id and its order's
+#: (a substitution's id only orders the substitutions: ``_memo_key``).
+_CONTENT = (slice(3, 13), slice(15, 19), slice(20, 22))
+
+#: Projections a program version keeps (``_projections``), the least recently used dropped
+#: first; 0 keeps none (every projection computed: ``bench/worker.py`` measures that too).
+PROJECTIONS_KEPT = 1024
 
 
 def _projectable(order: ContinuityOrder) -> bool:
@@ -132,8 +151,8 @@ async def upcoming_shipments(order: ContinuityOrder, count: int) -> list[Project
     _check_count(count)
     if not _projectable(order):
         return []
-    [state], waiting = await _states([order])
-    return _project(order, state, waiting, count)
+    [shipments] = await _projections([order], count)
+    return shipments
 
 
 async def upcoming_shipments_of(
@@ -144,31 +163,110 @@ async def upcoming_shipments_of(
     projected: dict[int, list[ProjectedShipment]] = {order.id: [] for order in orders}
     live = [order for order in orders if _projectable(order)]
     if live:
-        states, waiting = await _states(live)
-        for order, state in zip(live, states, strict=True):
-            projected[order.id] = _project(order, state, waiting, count)
+        for order, shipments in zip(live, await _projections(live, count), strict=True):
+            projected[order.id] = shipments
     return projected
 
 
-async def _states(
-    orders: Sequence[ContinuityOrder],
-) -> tuple[list[OrderState], dict[int, date | None]]:
-    """The orders' states (in their order) and their gating charges, in one statement."""
+#: One order's rows of ``_STATE``, by part (lines, substitutions, gates).
+_Rows = tuple[list[Sequence[Any]], list[Sequence[Any]], list[Sequence[Any]]]
+
+
+async def _projections(
+    orders: Sequence[ContinuityOrder], count: int
+) -> list[list[ProjectedShipment]]:
+    """The orders' projections (in their order), read in one statement.
+
+    A projection is a function of its order's schedule facts, the rows read here and the
+    program version (immutable), nothing else: not the day, not the order's id. Orders placed
+    alike on a program share all of these until one of them changes (a skip, a swap, a
+    charge), so each version keeps what it projected by those inputs (``_memo_key``) and a
+    projection already made costs the read and a look-up instead of the planner's state and
+    walk (docs/PERFORMANCE.md)."""
     conn = get_connection("default")
-    specs: dict[int, ProgramSpec] = {}
-    facts: list[tuple[OrderFacts, ProgramSpec]] = []
+    prepaid = False
+    specs: list[ProgramSpec] = []
     for order in orders:
         version_id = order.program_version_id
-        spec = specs.get(version_id) or recalled_spec(version_id, conn)
-        if spec is None:
-            spec = await version_spec(version_id, conn)
-        specs[version_id] = spec
-        facts.append((OrderFacts.of(order), spec))
-    parts: tuple[list[Sequence[Any]], ...] = ([], [], [])
-    for row in await fetch_rows(conn, _STATE, orders=[order.id for order in orders]):
-        part = int(row[0])
-        parts[part].append(row[_PARTS[part]])
-    return states_from_rows(facts, parts[0], parts[1]), gates_from_rows(parts[2])
+        spec = recalled_spec(version_id, conn) or await version_spec(version_id, conn)
+        specs.append(spec)
+        prepaid = prepaid or order.billing_mode is not BillingMode.PER_SHIPMENT
+    rows = await fetch_rows(
+        conn,
+        _STATE if prepaid else _STATE_PER_SHIPMENT,
+        orders=[order.id for order in orders],
+    )
+    if len(orders) == 1:
+        mine: _Rows = ([], [], [])
+        for row in rows:
+            mine[row[0]].append(row)
+        by_order = {orders[0].id: mine}
+    else:
+        by_order = {order.id: ([], [], []) for order in orders}
+        for row in rows:
+            part = row[0]
+            by_order[row[_ORDER_COLUMN[part]]][part].append(row)
+    return [
+        _projection(order, spec, by_order[order.id], count)
+        for order, spec in zip(orders, specs, strict=True)
+    ]
+
+
+def _projection(
+    order: ContinuityOrder, spec: ProgramSpec, rows: _Rows, count: int
+) -> list[ProjectedShipment]:
+    """One order's projection, from the versions's memo or computed (``_projections``)."""
+    kept: OrderedDict[tuple[Any, ...], tuple[ProjectedShipment, ...]] | None
+    kept = spec.derived.get("projections")
+    if kept is None:
+        kept = spec.derived["projections"] = OrderedDict()
+    key = _memo_key(order, rows, count)
+    shipments = kept.get(key)
+    if shipments is not None:
+        kept.move_to_end(key)
+        return list(shipments)
+    lines, substitutions, gates = rows
+    [state] = states_from_rows(
+        [(OrderFacts.of(order), spec)],
+        [row[_PARTS[0]] for row in lines],
+        [row[_PARTS[1]] for row in substitutions],
+    )
+    shipments = tuple(
+        _project(order, state, gates_from_rows(row[_PARTS[2]] for row in gates), count)
+    )
+    if PROJECTIONS_KEPT:
+        kept[key] = shipments
+        if len(kept) > PROJECTIONS_KEPT:
+            kept.popitem(last=False)
+    return list(shipments)
+
+
+def _memo_key(order: ContinuityOrder, rows: _Rows, count: int) -> tuple[Any, ...]:
+    """Everything a projection of ``order`` is computed from besides its program version:
+    the order's schedule facts and state (``OrderFacts.of``, ``_project``) and its rows
+    without their ids (lines by key, substitutions in the order they were made)."""
+    lines, substitutions, gates = rows
+    line_content, substitution_content, gate_content = _CONTENT
+    return (
+        count,
+        order.status,
+        order.paused_until,
+        order.billing_mode,
+        order.first_event_number,
+        order.anchor_date,
+        order.anchor_event_number,
+        order.anchor_repeat_index,
+        order.anchor_run_start,
+        order.quantity,
+        tuple(sorted([row[line_content] for row in lines])),
+        tuple([row[substitution_content] for row in sorted(substitutions, key=_SUBSTITUTION_ID)])
+        if substitutions
+        else (),
+        tuple([row[gate_content] for row in gates]) if gates else (),
+    )
+
+
+_SUBSTITUTION_ID = itemgetter(_PARTS[1].start)
 
 
 def _project(
