@@ -215,7 +215,7 @@ async def _projections(
 def _projection(
     order: ContinuityOrder, spec: ProgramSpec, rows: _Rows, count: int
 ) -> list[ProjectedShipment]:
-    """One order's projection, from the versions's memo or computed (``_projections``)."""
+    """One order's projection, from the version's memo or computed (``_projections``)."""
     kept: OrderedDict[tuple[Any, ...], tuple[ProjectedShipment, ...]] | None
     kept = spec.derived.get("projections")
     if kept is None:
