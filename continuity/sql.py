@@ -36,6 +36,19 @@ def dialect(conn: BaseDBAsyncClient) -> str:
     return "postgres" if conn.capabilities.dialect == "postgres" else "sqlite"
 
 
+def for_update(conn: BaseDBAsyncClient, *, skip_locked: bool = False, of: str | None = None) -> str:
+    """The clause that ends a hand-written ``SELECT`` locking its rows for the transaction:
+    the one place that knows which dialect locks rows. PostgreSQL: ``FOR UPDATE`` (``of``:
+    only that alias's rows, in a join; ``skip_locked``: rows another transaction holds are
+    skipped, not waited for). SQLite has no row locks and serializes writers: none. (The ORM's
+    ``select_for_update`` needs no such check: Tortoise leaves the clause out on a database
+    without row locks.)"""
+    if dialect(conn) != "postgres":
+        return ""
+    clause = f"FOR UPDATE OF {of}" if of else "FOR UPDATE"
+    return f"{clause} SKIP LOCKED" if skip_locked else clause
+
+
 #: Types every driver takes as they are: the common case skips the checks below (a placement
 #: binds ~200 values, most of them these).
 _PLAIN = frozenset({int, str, float, bytes, type(None)})

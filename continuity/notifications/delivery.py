@@ -84,9 +84,8 @@ async def claim_due(
             .order_by("id")
             .limit(options.batch_size)
             .using_db(conn)
+            .select_for_update(skip_locked=True)  # PostgreSQL; SQLite serializes writers
         )
-        if conn.capabilities.dialect == "postgres":
-            query = query.select_for_update(skip_locked=True)
         rows = await query
         if not rows:
             return []

@@ -35,7 +35,7 @@ from continuity.notifications.outcomes import hold_event, payment_event
 from continuity.orders.history import record
 from continuity.payments.gateway import AUTHENTICATION_REQUIRED
 from continuity.payments.records import PREPAID, refund_unowed_money
-from continuity.sql import dialect, execute, execute_many, fetch
+from continuity.sql import execute, execute_many, fetch, for_update
 
 #: Payments that pay an order (the others refund one).
 PAYING = (PaymentKind.CHARGE, PaymentKind.AUTHORIZATION)
@@ -124,10 +124,9 @@ async def _still_ours(done: list[Payment], conn: BaseDBAsyncClient, as_of: date)
     call was in flight (the order was cancelled meanwhile) keeps its cancelled status, unless
     the money moved: then the charge is recorded as it happened and given back
     (``refund_unowed``). The rows are locked so a concurrent cancel waits or has finished."""
-    lock = " FOR UPDATE" if dialect(conn) == "postgres" else ""
     current = {
         int(row["id"]): (str(row["status"]), row["gateway_reference"])
-        for row in await fetch(conn, _CURRENT + lock, ids=[p.id for p in done])
+        for row in await fetch(conn, f"{_CURRENT} {for_update(conn)}", ids=[p.id for p in done])
     }
     cancelled = await cancelled_orders(done, conn)
     kept: list[Payment] = []

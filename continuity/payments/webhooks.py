@@ -160,10 +160,7 @@ async def _apply(
 
 
 async def _locked(conn: BaseDBAsyncClient, **where: object) -> Payment | None:
-    query = Payment.filter(**where).using_db(conn).order_by("id")
-    if conn.capabilities.dialect == "postgres":
-        query = query.select_for_update()
-    return await query.first()
+    return await Payment.filter(**where).using_db(conn).order_by("id").select_for_update().first()
 
 
 async def _ours(event: GatewayEvent, conn: BaseDBAsyncClient) -> Payment | None:
@@ -283,11 +280,12 @@ async def _refunded(
 ) -> tuple[str, Payment | None]:
     if not event.reference:
         return "ignored", None
-    query = Payment.filter(kind=PaymentKind.REFUND, gateway_reference=event.reference)
-    query = query.using_db(conn).order_by("id")
-    if conn.capabilities.dialect == "postgres":
-        query = query.select_for_update()
-    refunds = await query
+    refunds = await (
+        Payment.filter(kind=PaymentKind.REFUND, gateway_reference=event.reference)
+        .using_db(conn)
+        .order_by("id")
+        .select_for_update()
+    )
     total = event.amount_minor or 0
     known = sum(r.amount_minor for r in refunds if r.status is PaymentStatus.SUCCEEDED)
     first: Payment | None = None
