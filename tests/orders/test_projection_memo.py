@@ -4,7 +4,7 @@ them changes, and a kept projection is always the one computing it again would g
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ from continuity.orders.pause import pause_order
 from continuity.orders.projection import ProjectedShipment, upcoming_shipments
 from continuity.payments.gateway import TestGateway
 from continuity.programs import recalled_spec
+from continuity.sql import execute
 from tests.orders.changing import place
-from tests.orders.fixtures import RULES, TODAY, setup
+from tests.orders.fixtures import RULES, TODAY, Buyer, setup
 
 pytestmark = pytest.mark.db
 
@@ -50,6 +51,12 @@ async def _project(
     return shown
 
 
+async def _alike(rules_dir: Path, count: int) -> tuple[Buyer, list[ContinuityOrder]]:
+    """``count`` orders placed alike: one buyer, one program, one day."""
+    buyer = await setup(rules_dir)
+    return buyer, [await place(buyer, "COFFEECLUB") for _ in range(count)]
+
+
 def _skus(shipments: list[ProjectedShipment]) -> list[list[str]]:
     return [[item.sku for item in s.items] for s in shipments]
 
@@ -57,10 +64,7 @@ def _skus(shipments: list[ProjectedShipment]) -> list[list[str]]:
 async def test_orders_placed_alike_share_a_projection_until_one_changes(
     db: TortoiseContext, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    buyer = await setup(rules_dir)
-    first = await place(buyer, "COFFEECLUB")
-    second = await place(buyer, "COFFEECLUB")
-    third = await place(buyer, "COFFEECLUB")
+    buyer, (first, second, third) = await _alike(rules_dir, 3)
     alike = await _project(first.id, 4, monkeypatch)
     assert await _project(second.id, 4, monkeypatch) == alike
     assert await _project(third.id, 4, monkeypatch) == alike
@@ -106,8 +110,7 @@ async def test_a_version_keeps_a_bounded_number_of_projections(
     db: TortoiseContext, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection, "PROJECTIONS_KEPT", 3)
-    buyer = await setup(rules_dir)
-    order = await place(buyer, "COFFEECLUB")
+    _buyer, [order] = await _alike(rules_dir, 1)
     shown = {count: await _project(order.id, count, monkeypatch) for count in range(1, 6)}
     assert len(_kept(order)) == 3
     assert [len(shipments) for shipments in shown.values()] == [1, 2, 3, 4, 5]
@@ -133,13 +136,7 @@ async def test_each_input_of_a_projection_alone_makes_another_projection(
 ) -> None:
     """Two orders alike but for one input that their lines do not show (the rows are
     changed directly: through the API every such change rewrites the lines too)."""
-    from datetime import UTC, datetime
-
-    from continuity.sql import execute
-
-    buyer = await setup(rules_dir)
-    first = await place(buyer, "COFFEECLUB")
-    second = await place(buyer, "COFFEECLUB")
+    _buyer, (first, second) = await _alike(rules_dir, 2)
     alike = await _project(first.id, 12, monkeypatch)
     assert await _project(second.id, 12, monkeypatch) == alike
     await execute(
@@ -157,9 +154,7 @@ async def test_each_input_of_a_projection_alone_makes_another_projection(
 async def test_two_pauses_to_different_dates_are_two_projections(
     db: TortoiseContext, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    buyer = await setup(rules_dir)
-    first = await place(buyer, "COFFEECLUB")
-    second = await place(buyer, "COFFEECLUB")
+    _buyer, (first, second) = await _alike(rules_dir, 2)
     start = (await _project(first.id, 3, monkeypatch))[0].ship_date
     for order, days in ((first, 10), (second, 20)):
         await pause_order(order.id, until=start + timedelta(days=days), today=TODAY, actor="web")
