@@ -188,10 +188,18 @@ class HeldLine(NamedTuple):
 
     @property
     def customer_skip(self) -> bool:
-        return (
-            self.row.status is ContinuityLineStatus.SKIPPED
-            and self.row.action is not EventAction.SKIP
-        )
+        return _is_customer_skip(self.row)
+
+
+def _is_customer_skip(row: LineRow) -> bool:
+    """Skipped by the customer (a ``skip`` event's line is the program's own)."""
+    return row.status is ContinuityLineStatus.SKIPPED and row.action is not EventAction.SKIP
+
+
+def _is_history(row: LineRow, anchor_key: Key) -> bool:
+    """Kept as it is (the module's first rule): on a child order, closed or cancelled, or
+    before the anchor."""
+    return row.status in HISTORY or row.key < anchor_key
 
 
 @dataclass(frozen=True)
@@ -219,21 +227,14 @@ def upcoming(schedule: OrderSchedule, held: Sequence[HeldLine]) -> Iterator[Occu
 
 
 def _passed(held: Sequence[HeldLine], anchor: Anchor) -> set[Key]:
-    """The occurrences that ship nothing more whatever the schedule says: history
-    (``history_keys``) and the customer's skips (``HeldLine.customer_skip``), in one pass
-    over the lines (every projection asks, for each order it shows)."""
-    anchor_key = (anchor.event_number, anchor.repeat_index)
-    passed: set[Key] = set()
-    for _id, row, _in_flight in held:
-        key = (row.event_number, row.repeat_index)
-        status = row.status
-        if (
-            status in HISTORY
-            or key < anchor_key
-            or (status is ContinuityLineStatus.SKIPPED and row.action is not EventAction.SKIP)
-        ):
-            passed.add(key)
-    return passed
+    """The occurrences that ship nothing more whatever the schedule says: history and the
+    customer's skips, in one pass over the lines (every projection computed asks)."""
+    anchor_key = anchor.key
+    return {
+        line.key
+        for line in held
+        if _is_history(line.row, anchor_key) or _is_customer_skip(line.row)
+    }
 
 
 def ships_later(schedule: OrderSchedule, held: Sequence[HeldLine], product_id: int) -> bool:
@@ -248,9 +249,8 @@ def ships_later(schedule: OrderSchedule, held: Sequence[HeldLine], product_id: i
 
 
 def history_keys(held: Sequence[HeldLine], anchor: Anchor) -> frozenset[Key]:
-    return frozenset(
-        line.key for line in held if line.row.status in HISTORY or line.key < anchor.key
-    )
+    anchor_key = anchor.key
+    return frozenset(line.key for line in held if _is_history(line.row, anchor_key))
 
 
 def plan(
