@@ -196,16 +196,10 @@ async def _projections(
         _STATE if prepaid else _STATE_PER_SHIPMENT,
         orders=[order.id for order in orders],
     )
-    if len(orders) == 1:
-        mine: _Rows = ([], [], [])
-        for row in rows:
-            mine[row[0]].append(row)
-        by_order = {orders[0].id: mine}
-    else:
-        by_order = {order.id: ([], [], []) for order in orders}
-        for row in rows:
-            part = row[0]
-            by_order[row[_ORDER_COLUMN[part]]][part].append(row)
+    by_order: dict[int, _Rows] = {order.id: ([], [], []) for order in orders}
+    for row in rows:
+        part = row[0]
+        by_order[row[_ORDER_COLUMN[part]]][part].append(row)
     return [
         _projection(order, spec, by_order[order.id], count)
         for order, spec in zip(orders, specs, strict=True)
@@ -220,14 +214,15 @@ def _projection(
     kept = spec.derived.get("projections")
     if kept is None:
         kept = spec.derived["projections"] = OrderedDict()
-    key = _memo_key(order, rows, count)
+    facts = OrderFacts.of(order)
+    key = _memo_key(order, facts, rows, count)
     shipments = kept.get(key)
     if shipments is not None:
         kept.move_to_end(key)
         return list(shipments)
     lines, substitutions, gates = rows
     [state] = states_from_rows(
-        [(OrderFacts.of(order), spec)],
+        [(facts, spec)],
         [row[_PARTS[0]] for row in lines],
         [row[_PARTS[1]] for row in substitutions],
     )
@@ -241,23 +236,20 @@ def _projection(
     return list(shipments)
 
 
-def _memo_key(order: ContinuityOrder, rows: _Rows, count: int) -> tuple[Any, ...]:
+def _memo_key(
+    order: ContinuityOrder, facts: OrderFacts, rows: _Rows, count: int
+) -> tuple[Any, ...]:
     """Everything a projection of ``order`` is computed from besides its program version:
-    the order's schedule facts and state (``OrderFacts.of``, ``_project``) and its rows
-    without their ids (lines by key, substitutions in the order they were made)."""
+    what the planner reads of the order (``OrderFacts.schedule_facts``), its pause
+    (``_project``) and its rows without their ids (lines by key, substitutions in the order
+    they were made)."""
     lines, substitutions, gates = rows
     line_content, substitution_content, gate_content = _CONTENT
     return (
         count,
+        facts.schedule_facts,
         order.status,
         order.paused_until,
-        order.billing_mode,
-        order.first_event_number,
-        order.anchor_date,
-        order.anchor_event_number,
-        order.anchor_repeat_index,
-        order.anchor_run_start,
-        order.quantity,
         tuple(sorted([row[line_content] for row in lines])),
         tuple([row[substitution_content] for row in sorted(substitutions, key=_SUBSTITUTION_ID)])
         if substitutions

@@ -109,6 +109,13 @@ class OrderFacts(NamedTuple):
     up_front: bool
     schedule_complete: bool
 
+    @property
+    def schedule_facts(self) -> tuple[Any, ...]:
+        """Everything but the order's identity and program version (``id``, ``program_id``,
+        ``program_version_id``, the first three fields): what makes two orders of one version
+        plan alike (a projection's memo key, ``continuity.orders.projection``)."""
+        return self[3:]
+
     @classmethod
     def of(cls, order: ContinuityOrder) -> OrderFacts:
         return cls(
