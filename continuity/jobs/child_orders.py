@@ -29,7 +29,7 @@ from continuity.enums import ContinuityLineStatus, ContinuityOrderStatus
 from continuity.faults import kill_point
 from continuity.jobs.batch import Outcome, read_ahead, run_batches
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
-from continuity.jobs.locking import id_list, skip_locked
+from continuity.jobs.locking import id_list
 from continuity.jobs.release import release_batch
 from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import (
@@ -44,7 +44,7 @@ from continuity.parameters import load_call_center_parameters
 from continuity.payments.collect import collect_many
 from continuity.payments.records import awaiting_payment
 from continuity.rows import select
-from continuity.sql import fetch
+from continuity.sql import fetch, for_update
 
 JOB_NAME = "create-child-orders"
 ACTOR = f"job:{JOB_NAME}"
@@ -178,7 +178,9 @@ async def _release(
     charge_now = params.authorize_child_orders
     full = False
     async with in_transaction() as conn:
-        locked = await fetch(conn, _LOCK.format(lock=skip_locked(conn, of="o")), orders=candidates)
+        locked = await fetch(
+            conn, _LOCK.format(lock=for_update(conn, skip_locked=True, of="o")), orders=candidates
+        )
         if not locked:
             return Outcome()
         eligible = await _eligible(conn, locked, as_of, run)

@@ -25,13 +25,12 @@ from tortoise.transactions import in_transaction
 
 from continuity.jobs.batch import Select, in_windows, run_batches, target_seconds
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
-from continuity.jobs.locking import skip_locked
 from continuity.jobs.runs import RunRecorder, recorded_run
 from continuity.models import ContinuityOrder, JobRun
 from continuity.orders.replan import ORDER_COLUMNS, OrderFacts, SpecCache, load_states, write_plans
 from continuity.orders.status import OPEN_VALUES
 from continuity.parameters import load_call_center_parameters
-from continuity.sql import execute_many, fetch, json_text
+from continuity.sql import execute_many, fetch, for_update, json_text
 
 JOB_NAME = "extend-lines"
 ACTOR = f"job:{JOB_NAME}"
@@ -139,7 +138,7 @@ async def _extend_batch(
     async with in_transaction() as conn:
         rows = await fetch(
             conn,
-            _ORDERS.replace("{lock}", skip_locked(conn)),
+            _ORDERS.replace("{lock}", for_update(conn, skip_locked=True)),
             orders=ids,
             no=False,
             open=OPEN_VALUES,

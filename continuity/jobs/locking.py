@@ -17,9 +17,9 @@ from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
 from continuity.models import ContinuityOrder
-from continuity.sql import for_update, id_list
+from continuity.sql import id_list
 
-__all__ = ["claim_order", "id_list", "lock_skipping", "locking", "skip_locked"]
+__all__ = ["claim_order", "id_list", "lock_skipping", "locking"]
 
 M = TypeVar("M", bound=Model)
 
@@ -28,12 +28,6 @@ def locking(query: QuerySet[M], conn: BaseDBAsyncClient) -> QuerySet[M]:
     """``query`` in ``conn``, its rows locked for the transaction (PostgreSQL: rows another
     replica holds are skipped)."""
     return query.using_db(conn).select_for_update(skip_locked=True)
-
-
-def skip_locked(conn: BaseDBAsyncClient, of: str | None = None) -> str:
-    """The clause that ends a hand-written ``SELECT`` locking its rows like ``locking``;
-    ``of``: the alias of the one table whose rows are locked, in a join."""
-    return for_update(conn, skip_locked=True, of=of)
 
 
 async def lock_skipping(conn: BaseDBAsyncClient, query: QuerySet[Any]) -> list[int]:
