@@ -51,7 +51,7 @@ from continuity.models import (
 )
 from continuity.notifications.events import EventType, emit, money
 from continuity.orders.history import record
-from continuity.orders.numbers import new_number
+from continuity.orders.numbers import insert_numbered
 from continuity.orders.replan import write_lines
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
@@ -361,10 +361,11 @@ async def place_sales_order(
     # a few rows and reads: on SQLite the transaction runs on the event loop's thread
     with short_writes():
         async with in_transaction() as conn:
-            sales_order = await insert(
+            sales_order = await insert_numbered(
                 SalesOrder,
                 conn,
-                number=new_number("SO", order_date),
+                "SO",
+                order_date,
                 customer_id=customer.id,
                 ship_to_id=address.id,
                 payment_method_id=method.id,
@@ -450,10 +451,11 @@ async def _create_continuity_order(
         mode = BillingMode.PER_SHIPMENT
     else:
         mode = BillingMode.INSTALLMENTS if parent.schedule else BillingMode.UP_FRONT
-    order = await insert(
+    order = await insert_numbered(
         ContinuityOrder,
         conn,
-        number=new_number("CO", order_date),
+        "CO",
+        order_date,
         sales_order_id=sales_order.id,
         sales_line_id=sales_line.id,
         customer_id=sales_order.customer_id,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from continuity.orders import numbers
 from continuity.payments.gateway import TestGateway
 from tests.api.customers import make_customer, place
 from tests.api.graphql import global_id, gql, program_id, schedule_id
@@ -380,3 +381,24 @@ def test_an_orders_lines_page_both_ways(client: TestClient) -> None:
         },
     ).json()
     assert wrong["errors"][0]["extensions"] == {"code": "INVALID_INPUT", "field": ["after"]}
+
+
+def test_a_number_already_given_is_drawn_again(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order numbers are 32 random bits a day: at 100,000 orders a day about one draw a day
+    takes a number already given. The placement draws again instead of failing."""
+    draws = iter(["0000AAAA", "0000BBBB", "0000AAAA", "0000CCCC", "0000BBBB", "0000DDDD"])
+    monkeypatch.setattr(numbers.secrets, "token_hex", lambda _n: next(draws))
+    ids = make_customer(client)
+    first = place(client, ids, {"sku": "BOOKCLUB"})
+    second = place(client, ids, {"sku": "BOOKCLUB"})
+    assert first["userErrors"] == second["userErrors"] == []
+    assert first["salesOrder"]["number"].endswith("-0000AAAA")
+    assert first["continuityOrders"][0]["number"].endswith("-0000BBBB")
+    # each taken number was drawn again: the second order got the next draw of each
+    assert second["salesOrder"]["number"].endswith("-0000CCCC")
+    assert second["continuityOrders"][0]["number"].endswith("-0000DDDD")
+    found = gql(client, ORDER, id=second["continuityOrders"][0]["id"])["continuityOrder"]
+    assert found["salesOrder"]["number"] == second["salesOrder"]["number"]
+    assert found["lines"]["totalCount"] == 12
