@@ -309,12 +309,18 @@ def _insert_of(model: type[Model]) -> _Insert:
 @cache
 def _insert_sql(model: type[Model], postgres: bool, unless_taken: str | None) -> str:
     """The insert of every column of ``model``, bound by position in column order, with the
-    driver's placeholders; ``unless_taken``: a row whose value of that unique column is
+    driver's placeholders; ``unless_taken``: a row whose value of that unique field is
     already taken is not written (and returns nothing), any other conflict still fails."""
     plan = _insert_of(model)
     names = ", ".join(f'"{c.column}"' for c in plan.columns)
     marks = ", ".join(f"${i}" if postgres else "?" for i in range(1, len(plan.columns) + 1))
-    conflict = f' ON CONFLICT ("{unless_taken}") DO NOTHING' if unless_taken else ""
+    conflict = ""
+    if unless_taken is not None:
+        unique = [c.column for c in plan.columns if c.name == unless_taken and c.field.unique]
+        if not unique:
+            raise ValueError(f"{model.__name__}.{unless_taken} is not a unique field")
+        conflict = f' ON CONFLICT ("{unique[0]}") DO NOTHING'
+
     return (
         f'INSERT INTO "{plan.table}" ({names}) VALUES ({marks}){conflict} '
         f'RETURNING "{plan.pk_column}"'
@@ -340,7 +346,7 @@ async def insert(model: type[M], conn: BaseDBAsyncClient | None = None, **values
 async def insert_unless_taken(
     model: type[M], conn: BaseDBAsyncClient | None, unique: str, **values: Any
 ) -> M | None:
-    """``insert``, or ``None`` when the value of the unique column ``unique`` is taken (on
+    """``insert``, or ``None`` when the value of the unique field ``unique`` is taken (on
     both databases a plain conflict would fail the statement, and on PostgreSQL the whole
     transaction with it): the caller draws another value in the same transaction."""
     return await _insert(model, conn, unique, values)
@@ -383,9 +389,9 @@ async def _insert(
         python[c.column] = value
         stored = field.to_db_value(value, model)
         params.append(stored if type(stored) in _PLAIN else _value(stored, postgres))
-    # bound by position: ``render`` rebuilt the text and the order of ~25 named parameters
-    # for every row (~10 µs a row); Tortoise's ``execute_query`` on PostgreSQL returns no
-    # rows for an ``INSERT``, so that dialect reads its one row as a dict
+    # bound by position (``render`` would rebuild the text and the order of ~25 named
+    # parameters for every row, ~10 µs a row); Tortoise's ``execute_query`` on PostgreSQL
+    # returns no rows for an ``INSERT``, so that dialect reads its one row as a dict
     query = _insert_sql(model, postgres, unless_taken)
     if postgres:
         rows: Sequence[Any] = await conn.execute_query_dict(query, params)

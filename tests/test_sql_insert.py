@@ -94,3 +94,9 @@ async def test_unless_taken_leaves_out_a_row_whose_value_is_taken(db: object) ->
     assert taken is None  # and the transaction went on: both other rows are there
     rows = await Customer.all().order_by("id").values_list("account_number", "name")
     assert rows == [("A-3", "Cy"), ("A-4", "Di")]
+
+
+async def test_unless_taken_names_a_unique_field(db: object) -> None:
+    with pytest.raises(ValueError, match=r"Customer\.name is not a unique field"):
+        await insert_unless_taken(Customer, None, "name", account_number="A-5", name="Ed")
+    assert await Customer.all().count() == 0

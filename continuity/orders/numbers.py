@@ -29,7 +29,7 @@ async def insert_numbered(
     model: type[M], conn: BaseDBAsyncClient, prefix: str, on: date, **values: Any
 ) -> M:
     """Insert a row of ``model`` under a new number, drawing again (in the same transaction)
-    while the number drawn is taken: a taken number used to fail the placement."""
+    while the number drawn is taken, which would otherwise fail the whole placement."""
     for _ in range(NUMBER_DRAWS):
         row = await insert_unless_taken(
             model, conn, "number", number=new_number(prefix, on), **values

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from continuity.orders import numbers
 from continuity.payments.gateway import TestGateway
 from tests.api.customers import make_customer, place
 from tests.api.graphql import global_id, gql, program_id, schedule_id
@@ -389,7 +388,7 @@ def test_a_number_already_given_is_drawn_again(
     """Order numbers are 32 random bits a day: at 100,000 orders a day about one draw a day
     takes a number already given. The placement draws again instead of failing."""
     draws = iter(["0000AAAA", "0000BBBB", "0000AAAA", "0000CCCC", "0000BBBB", "0000DDDD"])
-    monkeypatch.setattr(numbers.secrets, "token_hex", lambda _n: next(draws))
+    monkeypatch.setattr("continuity.orders.numbers.secrets.token_hex", lambda _n: next(draws))
     ids = make_customer(client)
     first = place(client, ids, {"sku": "BOOKCLUB"})
     second = place(client, ids, {"sku": "BOOKCLUB"})
