@@ -313,7 +313,7 @@ def _insert_sql(model: type[Model], postgres: bool, unless_taken: str | None) ->
     already taken is not written (and returns nothing), any other conflict still fails."""
     plan = _insert_of(model)
     names = ", ".join(f'"{c.column}"' for c in plan.columns)
-    marks = ", ".join(f"${i}" if postgres else "?" for i in range(1, len(plan.columns) + 1))
+    marks = ", ".join(f":{c.name}" for c in plan.columns)
     conflict = ""
     if unless_taken is not None:
         unique = [c.column for c in plan.columns if c.name == unless_taken and c.field.unique]
@@ -321,10 +321,14 @@ def _insert_sql(model: type[Model], postgres: bool, unless_taken: str | None) ->
             raise ValueError(f"{model.__name__}.{unless_taken} is not a unique field")
         conflict = f' ON CONFLICT ("{unique[0]}") DO NOTHING'
 
-    return (
+    named = (
         f'INSERT INTO "{plan.table}" ({names}) VALUES ({marks}){conflict} '
         f'RETURNING "{plan.pk_column}"'
     )
+    # the driver's placeholders from the one place that writes them; one value each, so
+    # they bind in column order
+    text, _order = _compiled(named, postgres, tuple((c.name, -1) for c in plan.columns))
+    return text
 
 
 async def insert(model: type[M], conn: BaseDBAsyncClient | None = None, **values: Any) -> M:
@@ -353,7 +357,10 @@ async def insert_unless_taken(
 
 
 async def _insert(
-    model: type[M], conn: BaseDBAsyncClient | None, unless_taken: str | None, values: Any
+    model: type[M],
+    conn: BaseDBAsyncClient | None,
+    unless_taken: str | None,
+    values: Mapping[str, Any],
 ) -> M | None:
     plan = _insert_of(model)
     unknown = values.keys() - plan.names
