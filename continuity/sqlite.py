@@ -62,7 +62,9 @@ waits for the disk to sync the WAL (``synchronous=FULL``: a placement acknowledg
 moved as a read can, so nothing else may enter it: a rule sync or a shipment import on the
 loop's thread would stop every request for its duration. The twin too never waits for the
 lock: when another process holds it, the transaction begins on aiosqlite's thread, which
-waits. A job's work (``background``) never uses it.
+waits. A job's work (``background``) never uses it. Short transactions that arrive while one
+runs or commits are committed together, one sync of the WAL for all of them, none of them
+acknowledged or visible before it (``continuity.group_commit``).
 """
 
 from __future__ import annotations
@@ -89,8 +91,9 @@ from tortoise.backends.sqlite.client import (
     translate_exceptions,
 )
 from tortoise.connection import get_connections
-from tortoise.exceptions import OperationalError
+from tortoise.exceptions import OperationalError, TransactionManagementError
 
+from continuity.group_commit import Batch, GroupCommit
 from continuity.rows import row_dicts
 
 log = logging.getLogger("continuity.sqlite")
@@ -127,20 +130,32 @@ def is_locked(exc: BaseException) -> bool:
 
 
 class _ImmediateTransaction(SqliteTransactionWrapper):
-    async def begin(self) -> None:
+    #: The batch this transaction is a member of (``short_writes`` work on the writing twin).
+    _batch: Batch | None = None
+    _group: GroupCommit
+
+    def group(self) -> GroupCommit | None:
+        """The batches this transaction may join: ``short_writes`` work, not a job's, on the
+        loop's thread of a file (module docstring)."""
         parent = self._parent
+        if not (_SHORT.get() and not _BACKGROUND.get()):
+            return None
+        if not isinstance(parent, ContinuitySqliteClient):
+            return None
+        writer = parent._loop_writer()
+        if writer is None or threading.get_ident() != writer._thread:
+            return None
+        return writer.group
+
+    def join(self, group: GroupCommit, batch: Batch) -> None:
+        # every statement of the transaction and its savepoints go to the twin from here
+        # (Tortoise reads ``_connection``)
+        self._connection = cast(aiosqlite.Connection, group.twin)
+        self._group = group
+        self._batch = batch
+
+    async def begin(self) -> None:
         try:
-            if (
-                isinstance(parent, ContinuitySqliteClient)
-                and _SHORT.get()
-                and not _BACKGROUND.get()
-                and (writer := parent._loop_writer()) is not None
-                and writer.begin()
-            ):
-                # every statement of the transaction, its commit or rollback and its
-                # savepoints go to the twin from here (Tortoise reads ``_connection``)
-                self._connection = cast(aiosqlite.Connection, writer)
-                return
             # Tortoise's wrapper commits first, for a transaction the connection might still
             # hold; with none open (the usual case: autocommit, transactions under one lock)
             # that commit is a no-op, and a round trip through aiosqlite's thread saved.
@@ -150,9 +165,28 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
         except sqlite3.OperationalError as exc:
             raise OperationalError(exc) from exc
 
+    async def commit(self) -> None:
+        if self._batch is not None:
+            raise TransactionManagementError("a short transaction commits when its block ends")
+        await super().commit()
+
+    async def rollback(self) -> None:
+        if self._batch is not None:
+            raise TransactionManagementError("a short transaction rolls back when its block fails")
+        await super().rollback()
+
 
 class _TransactionContext(SqliteTransactionContext):
     async def __aenter__(self) -> TransactionalDBClient:
+        tx = self.connection
+        group = tx.group()
+        if group is not None:
+            await self.ensure_connection()  # opens the client as Tortoise would (checkpointer)
+            batch = await group.enter()
+            if batch is not None:
+                tx.join(group, batch)
+                self.token = get_connections().set(self.connection_name, tx)
+                return tx  # type: ignore[no-any-return]
         # Tortoise's own context keeps its lock when ``begin`` fails, and every later
         # transaction of the process would wait for it for ever: a busy file must not do that.
         await self._trxlock.acquire()
@@ -168,6 +202,16 @@ class _TransactionContext(SqliteTransactionContext):
             self._trxlock.release()
             raise
         return self.connection  # type: ignore[no-any-return]
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        tx = self.connection
+        batch = tx._batch
+        if batch is None:
+            await super().__aexit__(exc_type, exc_val, exc_tb)
+            return
+        tx._finalized = True
+        get_connections().reset(self.token)
+        await tx._group.leave(batch, ok=exc_type is None)
 
 
 def _add_functions(conn: sqlite3.Connection) -> None:
@@ -343,13 +387,16 @@ class _LoopWriter:
     ``aiosqlite.Connection`` that Tortoise's transaction wrapper uses, run at once instead
     of on aiosqlite's thread: each statement of a placement cost a round trip there."""
 
-    def __init__(self, filename: str, pragmas: dict[str, Any]) -> None:
+    def __init__(self, filename: str, pragmas: dict[str, Any], lock: asyncio.Lock) -> None:
         self._thread = threading.get_ident()
-        # the commit runs on a thread of its own (``commit``); everything else on the loop's
+        # a commit runs on a thread of its own (``GroupCommit``); everything else on the loop's
         conn = sqlite3.connect(filename, isolation_level=None, check_same_thread=False)
         _prepare(conn, {**pragmas, "busy_timeout": 0})  # never waiting for a lock (``begin``)
         self._conn = conn
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="continuity-commit")
+        #: Its transactions, committed together (``continuity.group_commit``); ``lock`` is
+        #: the client's, which a batch holds from its begin to its commit.
+        self.group = GroupCommit(self, lock)
 
     def begin(self) -> bool:
         """``BEGIN IMMEDIATE`` here; ``False`` when the transaction belongs on aiosqlite's
@@ -391,24 +438,6 @@ class _LoopWriter:
 
     async def executescript(self, sql_script: str) -> sqlite3.Cursor:
         return self._conn.executescript(sql_script)
-
-    async def commit(self) -> None:
-        """On the committer's thread: a commit waits for the disk (``synchronous=FULL``
-        syncs the WAL, ~0.3–0.6 ms), which on the loop's thread stopped every request for
-        as long. The transaction's lock is held until it has ended, even when the caller is
-        cancelled meanwhile: the next transaction must not begin on a connection still
-        committing."""
-        done = asyncio.get_running_loop().run_in_executor(self._committer, self._conn.commit)
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            await asyncio.wait([done])
-            if not done.cancelled() and done.exception() is not None:
-                log.error("a cancelled transaction's commit failed", exc_info=done.exception())
-            raise
-
-    async def rollback(self) -> None:
-        self._conn.rollback()
 
     def close(self) -> None:
         self._committer.shutdown(wait=True)
@@ -477,7 +506,7 @@ class ContinuitySqliteClient(SqliteClient):
         """The writing connection's twin (``None`` in memory: another connection would open
         another database), opened at the first ``short_writes`` transaction."""
         if self._writer_twin is None and not _in_memory(self.filename):
-            self._writer_twin = _LoopWriter(self.filename, self.pragmas)
+            self._writer_twin = _LoopWriter(self.filename, self.pragmas, self._lock)
         return self._writer_twin
 
     async def create_connection(self, with_db: bool) -> None:

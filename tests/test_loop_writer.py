@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from tortoise.context import TortoiseContext
-from tortoise.exceptions import IntegrityError
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from continuity.models import Customer
@@ -269,3 +269,153 @@ async def test_a_cancelled_callers_failed_commit_is_logged(
     held.fails = False
     await _add("Bo", "C-2")
     assert _names(client.filename) == ["Zed", "Bo"]
+
+
+# Group commit (``continuity.group_commit``): short transactions that wait while one commits
+# run as one batch, each in a savepoint, made durable by one commit.
+
+
+class _GatedCommit(_HeldCommit):
+    """The twin's connection, each commit let through by one ``allow()``."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._gate = threading.Semaphore(0)
+
+    def allow(self) -> None:
+        self._gate.release()
+
+    def commit(self) -> None:
+        self.threads.append(threading.get_ident())
+        self.started.set()
+        if not self._gate.acquire(timeout=10):
+            raise AssertionError("a commit was never let through")
+        if self.fails:
+            self._conn.rollback()
+            raise sqlite3.OperationalError("disk I/O error")
+        self._conn.commit()
+
+
+async def _gated_twin(client: Any) -> _GatedCommit:
+    with short_writes():
+        async with in_transaction() as tx:
+            await Customer.create(account_number="C-0", name="Zed", using_db=tx)
+    twin = client._writer_twin
+    gated = _GatedCommit(twin._conn)
+    twin._conn = gated
+    return gated
+
+
+async def _commits(gated: _GatedCommit, count: int) -> None:
+    for _ in range(500):
+        if len(gated.threads) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(gated.threads)} commits, not {count}")
+
+
+async def test_transactions_waiting_for_a_commit_commit_together_once_durable(
+    db: TortoiseContext,
+) -> None:
+    """Three placements that wait while one commits run as one batch with one commit. None
+    of them ends, and nobody else reads their rows, before that commit has synced; a write
+    outside the batch waits for it."""
+    client = sqlite_client("SQLite's writing connections")
+    gated = await _gated_twin(client)
+    first = asyncio.ensure_future(_add("Ada", "C-1"))
+    await _commits(gated, 1)
+    batch = [
+        asyncio.ensure_future(_add(name, f"C-{number}"))
+        for number, name in [(2, "Bo"), (3, "Cy"), (4, "Di")]
+    ]
+    await asyncio.sleep(0.05)
+    gated.allow()
+    await asyncio.wait_for(first, 10)
+    await _commits(gated, 2)  # the batch's commit, holding all three, waits for the disk
+    outside = asyncio.ensure_future(Customer.create(account_number="C-5", name="Ed"))
+    await asyncio.sleep(0.1)
+    assert not any(task.done() for task in [*batch, outside])
+    assert _names(client.filename) == ["Zed", "Ada"]
+    gated.allow()
+    await asyncio.wait_for(asyncio.gather(*batch, outside), 10)
+    assert len(gated.threads) == 2  # Ada's commit, then one for Bo, Cy and Di
+    assert _names(client.filename) == ["Zed", "Ada", "Bo", "Cy", "Di", "Ed"]
+    assert not client._writer_twin.in_transaction
+
+
+async def test_a_failed_member_undoes_only_its_own_rows(db: TortoiseContext) -> None:
+    client = sqlite_client("SQLite's writing connections")
+    gated = await _gated_twin(client)
+    first = asyncio.ensure_future(_add("Ada", "C-1"))
+    await _commits(gated, 1)
+
+    async def failing() -> None:
+        with short_writes():
+            async with in_transaction() as tx:
+                await Customer.create(account_number="C-9", name="Fay", using_db=tx)
+                await Customer.create(account_number="C-1", name="Twin", using_db=tx)
+
+    bo = asyncio.ensure_future(_add("Bo", "C-2"))
+    fails = asyncio.ensure_future(failing())
+    di = asyncio.ensure_future(_add("Di", "C-4"))
+    await asyncio.sleep(0.05)
+    gated.allow()
+    gated.allow()
+    await asyncio.wait_for(asyncio.gather(first, bo, di), 10)
+    with pytest.raises(IntegrityError):
+        await fails
+    assert len(gated.threads) == 2
+    assert _names(client.filename) == ["Zed", "Ada", "Bo", "Di"]
+
+
+async def test_a_failed_commit_fails_every_member_and_keeps_nothing(
+    db: TortoiseContext,
+) -> None:
+    client = sqlite_client("SQLite's writing connections")
+    gated = await _gated_twin(client)
+    first = asyncio.ensure_future(_add("Ada", "C-1"))
+    await _commits(gated, 1)
+    batch = [asyncio.ensure_future(_add(name, f"C-{n}")) for n, name in [(2, "Bo"), (3, "Cy")]]
+    await asyncio.sleep(0.05)
+    gated.allow()
+    await asyncio.wait_for(first, 10)
+    await _commits(gated, 2)
+    gated.fails = True
+    gated.allow()
+    results = await asyncio.wait_for(asyncio.gather(*batch, return_exceptions=True), 10)
+    assert [type(result) for result in results] == [OperationalError, OperationalError]
+    assert all("disk I/O error" in str(result) for result in results)
+    assert _names(client.filename) == ["Zed", "Ada"]
+    gated.fails = False
+    gated.allow()
+    await asyncio.wait_for(_add("Ed", "C-5"), 10)  # the next one begins afresh
+    assert _names(client.filename) == ["Zed", "Ada", "Ed"]
+
+
+async def test_a_member_cancelled_before_its_turn_leaves_the_others_committed(
+    db: TortoiseContext,
+) -> None:
+    """The last member, cancelled as its turn came (a client gone), never runs; the members
+    before it are committed all the same (nobody else was left to commit them)."""
+    client = sqlite_client("SQLite's writing connections")
+    go = asyncio.Event()
+
+    async def ada() -> None:
+        with short_writes():
+            async with in_transaction() as tx:
+                await Customer.create(account_number="C-1", name="Ada", using_db=tx)
+                await go.wait()
+
+    first = asyncio.ensure_future(ada())
+    await asyncio.sleep(0.05)  # Ada's batch is open, her block waits
+    second = asyncio.ensure_future(_add("Bo", "C-2"))
+    await asyncio.sleep(0.05)  # Bo joined it and waits for his turn
+    go.set()
+    await asyncio.sleep(0)  # Ada's block ends and passes the turn to Bo...
+    second.cancel()  # ...who is cancelled before he runs
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(second, 10)
+    await asyncio.wait_for(first, 10)
+    assert _names(client.filename) == ["Ada"]
+    await _add("Cy", "C-3")
+    assert _names(client.filename) == ["Ada", "Cy"]

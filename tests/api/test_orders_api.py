@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -401,3 +402,25 @@ def test_a_number_already_given_is_drawn_again(
     found = gql(client, ORDER, id=second["continuityOrders"][0]["id"])["continuityOrder"]
     assert found["salesOrder"]["number"] == second["salesOrder"]["number"]
     assert found["lines"]["totalCount"] == 12
+
+
+def test_twelve_placements_at_once_are_each_whole(client: TestClient, gateway: TestGateway) -> None:
+    """Placements that arrive together are committed together on SQLite (group commit,
+    ``continuity.group_commit``): each still gets its own numbers, lines, history and charge."""
+    ids = make_customer(client)
+
+    def one(_n: int) -> dict[str, Any]:
+        return place(client, ids, {"sku": "BOOKCLUB"}, {"sku": "BOOK-001", "quantity": 2})
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        payloads = list(pool.map(one, range(12)))
+    assert [p["userErrors"] for p in payloads] == [[]] * 12
+    assert len({p["salesOrder"]["number"] for p in payloads}) == 12
+    assert len({p["continuityOrders"][0]["number"] for p in payloads}) == 12
+    assert gateway.moved_minor == 12 * 2998
+    for payload in payloads:
+        assert payload["salesOrder"]["payments"]["nodes"][0]["status"] == "SUCCEEDED"
+        order = gql(client, ORDER, id=payload["continuityOrders"][0]["id"])["continuityOrder"]
+        assert order["salesOrder"]["number"] == payload["salesOrder"]["number"]
+        assert order["lines"]["totalCount"] == 12
+        assert [h["action"] for h in order["history"]["nodes"]] == ["PLACED"]
