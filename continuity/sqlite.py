@@ -391,7 +391,10 @@ class _LoopWriter:
         self._thread = threading.get_ident()
         # a commit runs on a thread of its own (``GroupCommit``); everything else on the loop's
         conn = sqlite3.connect(filename, isolation_level=None, check_same_thread=False)
-        _prepare(conn, {**pragmas, "busy_timeout": 0})  # never waiting for a lock (``begin``)
+        # never waiting for a lock (``begin``); the journal of each batch member's savepoint
+        # in memory, not in a temporary file that every member created, wrote and removed on
+        # the loop's thread (its 12 lines took 270 µs instead of 140, waiting for the disk)
+        _prepare(conn, {**pragmas, "busy_timeout": 0, "temp_store": "MEMORY"})
         self._conn = conn
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="continuity-commit")
         #: Its transactions, committed together (``continuity.group_commit``); ``lock`` is

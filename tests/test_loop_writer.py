@@ -66,6 +66,8 @@ async def test_a_short_transaction_runs_on_the_loops_thread(db: TortoiseContext)
         tortoises = await (await client._connection.execute(f"PRAGMA {pragma}")).fetchone()
         assert ours == tortoises[0], pragma
     assert twin._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+    # its savepoints' journals in memory: no temporary file a member on the loop's thread
+    assert twin._conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
     # committed rows are read back at once, through the API's read connection too
     assert await Customer.filter(name="Ada").count() == 1
 
