@@ -181,13 +181,13 @@ class _HeldCommit:
         return getattr(self._conn, name)
 
 
-async def _held_twin(client: Any) -> _HeldCommit:
-    """The writing twin, opened by a first short transaction, its commits held."""
+async def _held_twin(client: Any, kind: type[_HeldCommit] = _HeldCommit) -> _HeldCommit:
+    """The writing twin, opened by a first short transaction, its commits held (``kind``)."""
     with short_writes():
         async with in_transaction() as tx:
             await Customer.create(account_number="C-0", name="Zed", using_db=tx)
     twin = client._writer_twin
-    held = _HeldCommit(twin._conn)
+    held = kind(twin._conn)
     twin._conn = held
     return held
 
@@ -299,12 +299,8 @@ class _GatedCommit(_HeldCommit):
 
 
 async def _gated_twin(client: Any) -> _GatedCommit:
-    with short_writes():
-        async with in_transaction() as tx:
-            await Customer.create(account_number="C-0", name="Zed", using_db=tx)
-    twin = client._writer_twin
-    gated = _GatedCommit(twin._conn)
-    twin._conn = gated
+    gated = await _held_twin(client, _GatedCommit)
+    assert isinstance(gated, _GatedCommit)
     return gated
 
 
