@@ -54,7 +54,8 @@ class State(enum.Enum):
     NEW = "new"  # its transaction not begun yet
     OPEN = "open"  # begun, the write lock held: members run in it
     COMMITTING = "committing"
-    ENDED = "ended"  # committed, failed, or could not begin
+    ENDED = "ended"  # committed, or lost with a member's error (``_fail``)
+    ELSEWHERE = "elsewhere"  # could not begin here: another process holds the file's lock
 
 
 class Batch:
@@ -108,13 +109,15 @@ class GroupCommit:
                 if batch.state is State.OPEN:
                     self._conn.execute(f"SAVEPOINT {SAVEPOINT}")
                     return batch
-            except BaseException:
+            except BaseException as exc:
                 batch.turn.release()
                 self._abandon(batch)
+                if isinstance(exc, sqlite3.Error):  # as the client's own statements raise
+                    raise OperationalError(exc) from exc
                 raise
             batch.turn.release()
             self._abandon(batch)
-            if batch.done.cancelled():  # it could not begin: the file is another process's
+            if batch.state is State.ELSEWHERE:
                 return None
             # its transaction was lost with an earlier member's error (``_fail``): a new one
 
@@ -130,8 +133,7 @@ class GroupCommit:
             return
         self._lock.release()
         self._close(batch)
-        batch.state = State.ENDED
-        batch.done.cancel()  # marks "could not begin" for the members waiting (``enter``)
+        batch.state = State.ELSEWHERE  # its members run ordinary transactions (``enter``)
 
     async def leave(self, batch: Batch, ok: bool) -> None:
         """Ends the member whose turn it is: its savepoint released (``ok``) or rolled back.

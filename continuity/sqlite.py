@@ -143,7 +143,7 @@ class _ImmediateTransaction(SqliteTransactionWrapper):
         if not isinstance(parent, ContinuitySqliteClient):
             return None
         writer = parent._loop_writer()
-        if writer is None or threading.get_ident() != writer._thread:
+        if writer is None or not writer.on_its_thread():
             return None
         return writer.group
 
@@ -401,12 +401,15 @@ class _LoopWriter:
         #: the client's, which a batch holds from its begin to its commit.
         self.group = GroupCommit(self, lock)
 
+    def on_its_thread(self) -> bool:
+        """Whether the caller runs on the loop's thread, the only one that may use the twin
+        (another thread's transaction goes to aiosqlite's)."""
+        return threading.get_ident() == self._thread
+
     def begin(self) -> bool:
-        """``BEGIN IMMEDIATE`` here; ``False`` when the transaction belongs on aiosqlite's
-        thread instead: called from another thread, or the file's write lock is held (by
-        another process), which that thread may wait for without holding up the loop."""
-        if threading.get_ident() != self._thread:
-            return False
+        """``BEGIN IMMEDIATE`` here (on its thread: ``on_its_thread``); ``False`` when the
+        file's write lock is held by another process: the transaction then belongs on
+        aiosqlite's thread, which may wait for it without holding up the loop."""
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
