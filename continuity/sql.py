@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -279,6 +279,8 @@ class _Column:
 class _Insert:
     columns: tuple[_Column, ...]
     names: frozenset[str]  # the fields' names (``_Column.name``)
+    column_names: tuple[str, ...]  # ``columns``' columns
+    pk_name: str
     pk_column: str
     table: str
 
@@ -303,28 +305,24 @@ def _insert_of(model: type[Model]) -> _Insert:
             )
         )
     pk_column = pk.source_field or pk.model_field_name
-    return _Insert(tuple(columns), frozenset(c.name for c in columns), pk_column, meta.db_table)
+    return _Insert(
+        tuple(columns),
+        frozenset(c.name for c in columns),
+        tuple(c.column for c in columns),
+        pk.model_field_name,
+        pk_column,
+        meta.db_table,
+    )
 
 
 @cache
-def _insert_sql(model: type[Model], postgres: bool, unless_taken: str | None) -> str:
+def _insert_sql(model: type[Model], postgres: bool) -> str:
     """The insert of every column of ``model``, bound by position in column order, with the
-    driver's placeholders; ``unless_taken``: a row whose value of that unique field is
-    already taken is not written (and returns nothing), any other conflict still fails."""
+    driver's placeholders."""
     plan = _insert_of(model)
     names = ", ".join(f'"{c.column}"' for c in plan.columns)
     marks = ", ".join(f":{c.name}" for c in plan.columns)
-    conflict = ""
-    if unless_taken is not None:
-        unique = [c.column for c in plan.columns if c.name == unless_taken and c.field.unique]
-        if not unique:
-            raise ValueError(f"{model.__name__}.{unless_taken} is not a unique field")
-        conflict = f' ON CONFLICT ("{unique[0]}") DO NOTHING'
-
-    named = (
-        f'INSERT INTO "{plan.table}" ({names}) VALUES ({marks}){conflict} '
-        f'RETURNING "{plan.pk_column}"'
-    )
+    named = f'INSERT INTO "{plan.table}" ({names}) VALUES ({marks}) RETURNING "{plan.pk_column}"'
     # the driver's placeholders from the one place that writes them; one value each, so
     # they bind in column order
     text, _order = _compiled(named, postgres, tuple((c.name, -1) for c in plan.columns))
@@ -342,35 +340,45 @@ async def insert(model: type[M], conn: BaseDBAsyncClient | None = None, **values
     the objects of its queries (``_init_from_db``): a saved model whose ``save()`` updates.
     ``values`` are fields by name (a foreign key by its ``…_id`` field).
     """
-    row = await _insert(model, conn, None, values)
-    assert row is not None  # nothing but a conflict on ``unless_taken`` leaves a row out
-    return row
-
-
-async def insert_unless_taken(
-    model: type[M], conn: BaseDBAsyncClient | None, unique: str, **values: Any
-) -> M | None:
-    """``insert``, or ``None`` when the value of the unique field ``unique`` is taken (on
-    both databases a plain conflict would fail the statement, and on PostgreSQL the whole
-    transaction with it): the caller draws another value in the same transaction."""
-    return await _insert(model, conn, unique, values)
-
-
-async def _insert(
-    model: type[M],
-    conn: BaseDBAsyncClient | None,
-    unless_taken: str | None,
-    values: Mapping[str, Any],
-) -> M | None:
     plan = _insert_of(model)
-    unknown = values.keys() - plan.names
-    if unknown:
-        raise TypeError(f"{model.__name__} has no field(s) {sorted(unknown)}")
+    if plan.pk_name in values:  # the statement leaves the key to the database
+        raise TypeError(f"{model.__name__}: insert takes no primary key")
     conn = conn or model._choose_db(True)
     postgres = dialect(conn) == "postgres"
+    _columns, python, stored = new_row(model, values)
+    params = [value if type(value) in _PLAIN else _value(value, postgres) for value in stored]
+    # bound by position (``render`` would rebuild the text and the order of ~25 named
+    # parameters for every row, ~10 µs a row); Tortoise's ``execute_query`` on PostgreSQL
+    # returns no rows for an ``INSERT``, so that dialect reads its one row as a dict
+    query = _insert_sql(model, postgres)
+    if postgres:
+        rows: Sequence[Any] = await conn.execute_query_dict(query, params)
+    else:
+        _changed, rows = await conn.execute_query(query, params)
+    python[plan.pk_column] = rows[0][plan.pk_column]
+    return model._init_from_db(**python)
+
+
+def new_row(
+    model: type[Model], values: Mapping[str, Any]
+) -> tuple[tuple[str, ...], dict[str, Any], list[Any]]:
+    """A new row of ``model`` as ``Model.__init__`` and ``save`` would write it: its columns,
+    its values by column as ``_init_from_db`` takes them, and the values stored (each field's
+    ``to_db_value``, in column order). Defaults and ``auto_now``/``auto_now_add`` datetimes
+    are filled in; ``values`` are fields by name (a foreign key by its ``…_id`` field), and
+    may give the primary key (an id allocated beforehand, ``continuity.writes``)."""
+    plan = _insert_of(model)
+    unknown = values.keys() - plan.names - {plan.pk_name}
+    if unknown:
+        raise TypeError(f"{model.__name__} has no field(s) {sorted(unknown)}")
     now: datetime | None = None
     python: dict[str, Any] = {}  # by column, as _init_from_db takes them
-    params: list[Any] = []  # in column order, as the statement binds them
+    stored: list[Any] = []  # in column order, as a statement binds them
+    columns = plan.column_names
+    if plan.pk_name in values:
+        python[plan.pk_column] = values[plan.pk_name]
+        stored.append(values[plan.pk_name])
+        columns = (plan.pk_column, *columns)
     for c in plan.columns:
         field = c.field
         if c.auto_now or (c.auto_now_add and values.get(c.name) is None):
@@ -394,17 +402,13 @@ async def _insert(
         else:
             value = None
         python[c.column] = value
-        stored = field.to_db_value(value, model)
-        params.append(stored if type(stored) in _PLAIN else _value(stored, postgres))
-    # bound by position (``render`` would rebuild the text and the order of ~25 named
-    # parameters for every row, ~10 µs a row); Tortoise's ``execute_query`` on PostgreSQL
-    # returns no rows for an ``INSERT``, so that dialect reads its one row as a dict
-    query = _insert_sql(model, postgres, unless_taken)
+        stored.append(field.to_db_value(value, model))
+    return columns, python, stored
+
+
+def bound_values(row: Iterable[Any], postgres: bool) -> list[Any]:
+    """A row's values as the driver binds them (``_value``): dates, datetimes and booleans
+    as SQLite stores them; every value as it is for asyncpg."""
     if postgres:
-        rows: Sequence[Any] = await conn.execute_query_dict(query, params)
-    else:
-        _changed, rows = await conn.execute_query(query, params)
-    if not rows:
-        return None
-    python[plan.pk_column] = rows[0][plan.pk_column]
-    return model._init_from_db(**python)
+        return list(row)
+    return [value if type(value) in _PLAIN else _value(value, False) for value in row]

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from continuity.enums import JobRunStatus
 from continuity.models import Customer, JobRun
-from continuity.sql import fetch, insert, insert_unless_taken
+from continuity.sql import fetch, insert
 
 pytestmark = pytest.mark.db
 
@@ -76,27 +76,3 @@ async def test_refuses_unknown_fields_and_nulls(db: object) -> None:
         await insert(Customer, None, account_number="A-2", name="Bo", nickname="B")
     with pytest.raises(ValueError, match="non nullable"):
         await insert(Customer, None, account_number="A-2", name=None)
-
-
-async def test_unless_taken_leaves_out_a_row_whose_value_is_taken(db: object) -> None:
-    async with in_transaction() as conn:
-        first = await insert_unless_taken(
-            Customer, conn, "account_number", account_number="A-3", name="Cy"
-        )
-        taken = await insert_unless_taken(
-            Customer, conn, "account_number", account_number="A-3", name="Di"
-        )
-        other = await insert_unless_taken(
-            Customer, conn, "account_number", account_number="A-4", name="Di"
-        )
-    assert first is not None
-    assert other is not None
-    assert taken is None  # and the transaction went on: both other rows are there
-    rows = await Customer.all().order_by("id").values_list("account_number", "name")
-    assert rows == [("A-3", "Cy"), ("A-4", "Di")]
-
-
-async def test_unless_taken_names_a_unique_field(db: object) -> None:
-    with pytest.raises(ValueError, match=r"Customer\.name is not a unique field"):
-        await insert_unless_taken(Customer, None, "name", account_number="A-5", name="Ed")
-    assert await Customer.all().count() == 0

@@ -26,6 +26,7 @@ from tortoise.connection import get_connection
 from continuity.models import ContinuityOrder, Customer
 from continuity.money import from_minor
 from continuity.sql import fetch, json_text
+from continuity.writes import RowSet
 
 if TYPE_CHECKING:
     from continuity.notifications.policy import NotificationPolicy
@@ -147,7 +148,6 @@ async def emit_many(
     if not events:
         return 0
     policy = policy or current_policy()
-    now = datetime.now(UTC)
     known = dict(orders or {})
     missing = {e.order_id for e in events} - known.keys()
     if missing:
@@ -163,38 +163,7 @@ async def emit_many(
     if unread:
         for row in await Customer.filter(id__in=unread).using_db(conn).values(*CUSTOMER_FIELDS):
             customers[int(row["id"])] = row
-    rows: dict[str, dict[str, Any]] = {}
-    source: dict[str, int] = {}  # dedupe key → index of its event
-    for index, event in enumerate(events):
-        number, customer_id = known[event.order_id]
-        customer = customers[customer_id]
-        body: dict[str, Any] = {
-            "order": number,
-            "order_id": event.order_id,
-            "customer": {
-                "id": customer["id"],
-                "account_number": customer["account_number"],
-                "name": customer["name"],
-            },
-            **event.payload,
-        }
-        targets: list[tuple[str, str]] = []
-        mailbox = policy.operator_email if event.type in OPERATOR_EVENTS else customer["email"]
-        if mailbox and policy.emails(event.type):
-            targets.append((EMAIL, str(mailbox)))
-        targets.extend((WEBHOOK, s.name) for s in policy.subscribers if s.wants(event.type))
-        for channel, recipient in targets:
-            key = dedupe_key(event.type, event.order_id, event.discriminator, channel, recipient)
-            source[key] = index
-            rows[key] = {
-                "order": event.order_id,
-                "event": event.type.value,
-                "channel": channel,
-                "recipient": recipient,
-                "payload": json_text(body),
-                "key": key,
-                "now": now,
-            }
+    rows, source = _outbox_rows(events, policy, known, customers)
     if not rows:
         return 0
     # ``RETURNING`` names the rows that went in, so no look-up of existing keys is needed (it
@@ -225,6 +194,104 @@ async def emit_many(
         inserted = await fetch(target, _INSERT.format(values=", ".join(values)), **params)
         written.update(str(row["dedupe_key"]) for row in inserted)
     return len({source[key] for key in written})
+
+
+def _outbox_rows(
+    events: Sequence[Event],
+    policy: NotificationPolicy,
+    orders: Mapping[int, tuple[str, int]],
+    customers: Mapping[int, Mapping[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """The outbox rows of ``events`` by dedupe key, and the index of each key's event."""
+    now = datetime.now(UTC)
+    rows: dict[str, dict[str, Any]] = {}
+    source: dict[str, int] = {}  # dedupe key → index of its event
+    for index, event in enumerate(events):
+        number, customer_id = orders[event.order_id]
+        customer = customers[customer_id]
+        body: dict[str, Any] = {
+            "order": number,
+            "order_id": event.order_id,
+            "customer": {
+                "id": customer["id"],
+                "account_number": customer["account_number"],
+                "name": customer["name"],
+            },
+            **event.payload,
+        }
+        targets: list[tuple[str, str]] = []
+        mailbox = policy.operator_email if event.type in OPERATOR_EVENTS else customer["email"]
+        if mailbox and policy.emails(event.type):
+            targets.append((EMAIL, str(mailbox)))
+        targets.extend((WEBHOOK, s.name) for s in policy.subscribers if s.wants(event.type))
+        for channel, recipient in targets:
+            key = dedupe_key(event.type, event.order_id, event.discriminator, channel, recipient)
+            source[key] = index
+            rows[key] = {
+                "order": event.order_id,
+                "event": event.type.value,
+                "channel": channel,
+                "recipient": recipient,
+                "payload": json_text(body),
+                "key": key,
+                "now": now,
+            }
+    return rows, source
+
+
+#: An outbox row's status and attempts when written.
+_NEW = ("pending", 0)
+#: The columns of an outbox row (``outbox_row_set``).
+OUTBOX_COLUMNS = (
+    "continuity_order_id",
+    "event_type",
+    "channel",
+    "recipient",
+    "payload",
+    "dedupe_key",
+    "status",
+    "attempts",
+    "created_at",
+)
+
+
+def outbox_row_set(
+    order: ContinuityOrder,
+    event: EventType,
+    payload: Mapping[str, Any],
+    *,
+    discriminator: str,
+    customer: Customer,
+    policy: NotificationPolicy | None = None,
+) -> RowSet:
+    """``emit``'s rows as rows to write with the change's others (``continuity.writes``:
+    placement's one statement); a key already taken is skipped, as ``emit`` skips it."""
+    from continuity.notifications.policy import current_policy
+
+    rows, _source = _outbox_rows(
+        [Event(order.id, event, payload, discriminator)],
+        policy or current_policy(),
+        {order.id: (order.number, order.customer_id)},
+        {customer.id: {f: getattr(customer, f) for f in CUSTOMER_FIELDS}},
+    )
+    return RowSet(
+        "notification",
+        OUTBOX_COLUMNS,
+        [
+            (
+                r["order"],
+                r["event"],
+                r["channel"],
+                r["recipient"],
+                r["payload"],
+                r["key"],
+                *_NEW,
+                r["now"],
+            )
+            for r in rows.values()
+        ],
+        skip_conflict="dedupe_key",
+    )
 
 
 _INSERT = (

@@ -23,12 +23,27 @@ async def record(
     return await insert(
         OrderHistoryEntry,
         using_db,
-        continuity_order_id=order_id,
-        action=action,
-        actor=actor,
-        reason=reason,
-        details=details or {},
+        **entry(order_id, action, actor=actor, reason=reason, details=details),
     )
+
+
+def entry(
+    order_id: int,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The fields of a history entry (``record`` writes one; placement writes its entry with
+    the order's other rows, ``continuity.writes``)."""
+    return {
+        "continuity_order_id": order_id,
+        "action": action,
+        "actor": actor,
+        "reason": reason,
+        "details": details or {},
+    }
 
 
 async def latest_entry_id(order_id: int) -> int:

@@ -2,8 +2,11 @@
 continuity orders with their lines materialized and their billing set up (SPEC §3).
 
 Everything is validated before anything is written; the order, its continuity orders, lines,
-payments and history are written in one transaction. Charges due now are attempted after the
-commit, so a gateway failure never loses an order: the payment stays recorded and is retried.
+payments, history and outbox rows are built with ids allocated for them and written all or
+nothing (``continuity.writes``: one statement on PostgreSQL, one transaction on SQLite); an
+order number drawn twice fails the write, and the order is written again under new numbers.
+Charges due now are attempted after the write, so a gateway failure never loses an order: the
+payment stays recorded and is retried.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
-from tortoise.transactions import in_transaction
+from tortoise.exceptions import IntegrityError
 
 from continuity.customers import card_expired
-from continuity.engine.plan import LineChanges, OrderSchedule, Plan, plan
+from continuity.engine.billing import ScheduleSpec
+from continuity.engine.plan import OrderSchedule, Plan, plan
 from continuity.engine.schedule import (
     Anchor,
     all_occurrences,
@@ -40,6 +44,7 @@ from continuity.models import (
     Address,
     ContinuityOrder,
     Customer,
+    OrderHistoryEntry,
     Payment,
     PaymentMethod,
     PaymentSchedule,
@@ -49,16 +54,26 @@ from continuity.models import (
     SalesOrder,
     SalesOrderLine,
 )
-from continuity.notifications.events import EventType, emit, money
-from continuity.orders.history import record
-from continuity.orders.numbers import insert_numbered
-from continuity.orders.replan import write_lines
+from continuity.notifications.events import EventType, money, outbox_row_set
+from continuity.orders.history import entry
+from continuity.orders.numbers import NUMBER_DRAWS, new_number
+from continuity.orders.replan import new_lines
 from continuity.payments.charges import attempt_payment
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.records import order_lines_charge, prepaid_charges
-from continuity.programs import cached_spec, live_version, offered_schedule
-from continuity.sql import fetch, insert, model_columns, model_from_row
+from continuity.programs import cached_spec, live_version, offered_schedule, schedule_spec
+from continuity.sql import dialect, fetch, model_columns, model_from_row
 from continuity.sqlite import short_writes
+from continuity.writes import (
+    ModelRows,
+    RowSet,
+    all_or_nothing,
+    allocate_ids,
+    ids_of,
+    ids_read_with,
+    violates_unique,
+    write_row_sets,
+)
 
 MAX_LINES = 50
 MAX_QUANTITY = 1000
@@ -100,6 +115,7 @@ class _ParentLine:
     version: ProgramVersion
     spec: ProgramSpec
     schedule: PaymentSchedule | None
+    schedule_spec: ScheduleSpec | None
     start: date
     first_event: int
     planned: Plan | None = None
@@ -117,16 +133,23 @@ def _line_field(index: int, name: str) -> list[str]:
     return ["input", "lines", str(index), name]
 
 
+#: The ids a placement allocates with its read on PostgreSQL (``_order_sql``): an order's
+#: lines are each a sales-order line, and at most each a continuity order.
+_IDS_READ = {"sales_order": "1", "sales_order_line": ":lines", "continuity_order": ":lines"}
+
+
 @cache
-def _order_sql() -> str:
+def _order_sql(postgres: bool) -> str:
     """The order's customer with the ship-to address and the card it names (``NULL`` when
     they are not the customer's), and each of its products with the product's program and
     that program's live (latest) version: one read for every check of ``validate_order``
-    (on PostgreSQL each statement is a round trip through the pool)."""
+    (on PostgreSQL each statement is a round trip through the pool, so there the read also
+    allocates the new rows' ids, ``continuity.writes.ids_read_with``)."""
+    ids = f", {ids_read_with(_IDS_READ)}" if postgres else ""
     return f"""
 SELECT {model_columns(Customer, "c")}, {model_columns(Address, "a")},
        {model_columns(PaymentMethod, "m")}, {model_columns(Product, "pr")},
-       {model_columns(Program, "pg")}, {model_columns(ProgramVersion, "v")}
+       {model_columns(Program, "pg")}, {model_columns(ProgramVersion, "v")}{ids}
 FROM customer c
 LEFT JOIN address a ON a.id = :address AND a.customer_id = c.id
 LEFT JOIN payment_method m ON m.id = :method AND m.customer_id = c.id
@@ -209,7 +232,10 @@ async def _parent_line(
             f"program {program.code} repeats forever and cannot be billed up front",
             field=_line_field(index, "sku"),
         )
-    return _ParentLine(index, line, product, program, version, spec, schedule, start, first)
+    billing = await schedule_spec(schedule) if schedule is not None else None
+    return _ParentLine(
+        index, line, product, program, version, spec, schedule, billing, start, first
+    )
 
 
 def check_order_date(
@@ -234,20 +260,38 @@ def check_order_date(
         )
 
 
+@dataclass
+class CheckedOrder:
+    """A sales order ``validate_order`` found valid: its customer, address and card, its
+    ordinary lines (index, product), its parent lines planned, and on PostgreSQL the ids
+    allocated for its rows (``None`` on SQLite: allocated in the writing transaction)."""
+
+    customer: Customer
+    address: Address
+    method: PaymentMethod
+    ordinary: list[tuple[int, Product]]
+    parents: list[_ParentLine]
+    ids: dict[str, list[int]] | None
+
+
 async def validate_order(
     order: SalesOrderInput, *, order_date: date, rules: BillingRules, today: date | None = None
-) -> tuple[Customer, Address, PaymentMethod, list[tuple[int, Product]], list[_ParentLine]]:
+) -> CheckedOrder:
     """Every check, before anything is written; raises the first problem found. The card
     must be valid ``today`` (it is charged now), which is the order date unless back-dated."""
     # the products of an order with too many lines are not read: it is refused (below)
-    skus = sorted({line.sku for line in order.lines}) if len(order.lines) <= MAX_LINES else []
+    valid_size = len(order.lines) <= MAX_LINES
+    skus = sorted({line.sku for line in order.lines}) if valid_size else []
+    conn = get_connection("default")
+    postgres = dialect(conn) == "postgres"
     rows = await fetch(
-        get_connection("default"),
-        _order_sql(),
+        conn,
+        _order_sql(postgres),
         customer=order.customer_id,
         address=order.ship_to_address_id,
         method=order.payment_method_id,
         skus=skus,
+        **({"lines": len(order.lines) if valid_size else 0} if postgres else {}),
     )
     customer, address, method = _customer_parts(rows, today or order_date)
     if not order.lines:
@@ -304,7 +348,8 @@ async def validate_order(
         parent.planned, parent.total_minor = _new_order_plan(
             parent.spec, parent.first_event, parent.start, parent.line.quantity, rules
         )
-    return customer, address, method, ordinary, parents
+    ids = ids_of(rows[0], _IDS_READ) if postgres else None
+    return CheckedOrder(customer, address, method, ordinary, parents, ids)
 
 
 #: New orders' plans a process keeps (``_new_order_plan``).
@@ -354,63 +399,23 @@ async def place_sales_order(
     """Place the order dated ``order_date``; ``today`` (when it was back-dated) is the day its
     charges are attempted."""
     today = today or order_date
-    customer, address, method, ordinary, parents = await validate_order(
-        order, order_date=order_date, rules=rules, today=today
-    )
-    currency = (ordinary[0][1] if ordinary else parents[0].product).currency
-    # a few rows and reads: on SQLite the transaction runs on the event loop's thread
-    with short_writes():
-        async with in_transaction() as conn:
-            sales_order = await insert_numbered(
-                SalesOrder,
-                conn,
-                "SO",
-                order_date,
-                customer_id=customer.id,
-                ship_to_id=address.id,
-                payment_method_id=method.id,
-                currency=currency,
-                order_date=order_date,
-                placed_by=actor,
-            )
-            payments: list[Payment] = []
-            total = 0
-            for index, product in ordinary:
-                quantity = order.lines[index].quantity
-                total += quantity * product.price_minor
-                await insert(
-                    SalesOrderLine,
-                    conn,
-                    sales_order_id=sales_order.id,
-                    line_number=index + 1,
-                    kind=SalesLineKind.REGULAR,
-                    product_id=product.id,
-                    quantity=quantity,
-                    unit_price_minor=product.price_minor,
-                    amount_minor=quantity * product.price_minor,
-                )
-            if total:
-                sales_order.total_minor = total
-                await sales_order.save(update_fields=["total_minor"], using_db=conn)
-                payments.append(
-                    await order_lines_charge(
-                        conn,
-                        sales_order_id=sales_order.id,
-                        sales_order_number=sales_order.number,
-                        payment_method_id=method.id,
-                        amount_minor=total,
-                        currency=currency,
-                        today=order_date,
+    checked = await validate_order(order, order_date=order_date, rules=rules, today=today)
+    placed: PlacedOrder | None = None
+    for _draw in range(NUMBER_DRAWS):
+        try:
+            # a few rows: on SQLite the transaction runs on the event loop's thread
+            with short_writes():
+                async with all_or_nothing() as conn:
+                    placed = await _write_order(
+                        conn, order, checked, order_date=order_date, actor=actor, today=today
                     )
-                )
-            continuity_orders = []
-            for parent in parents:
-                continuity_order, parent_payments = await _create_continuity_order(
-                    parent, sales_order, customer, address, method, order_date, actor, conn, today
-                )
-                continuity_orders.append(continuity_order)
-                payments.extend(parent_payments)
-    for payment in payments:
+            break
+        except IntegrityError as exc:  # a number drawn was taken: nothing was written
+            if not any(violates_unique(exc, table, "number") for table in _NUMBERED):
+                raise
+    if placed is None:
+        raise RuntimeError(f"no free order number on {order_date} in {NUMBER_DRAWS} draws")
+    for payment in placed.payments:
         if payment.status is PaymentStatus.PENDING:
             await attempt_payment(
                 payment,
@@ -420,25 +425,143 @@ async def place_sales_order(
                 reauthorization_limit=rules.reauthorization_limit,
                 actor=actor,
             )
-    return PlacedOrder(sales_order, continuity_orders, payments)
+    return placed
 
 
-async def _create_continuity_order(
+#: The tables whose rows placement numbers (``new_number``).
+_NUMBERED = ("sales_order", "continuity_order")
+
+
+async def _write_order(
+    conn: BaseDBAsyncClient,
+    order: SalesOrderInput,
+    checked: CheckedOrder,
+    *,
+    order_date: date,
+    actor: str,
+    today: date,
+) -> PlacedOrder:
+    """Write the order, its lines, continuity orders, their lines, charges, history and
+    outbox rows, all or nothing (``continuity.writes``): on PostgreSQL one statement, with
+    the ids its read allocated (and one round trip more for its charges' ids, if any)."""
+    customer, address, method = checked.customer, checked.address, checked.method
+    ordinary, parents = checked.ordinary, checked.parents
+    ids = checked.ids or await allocate_ids(
+        conn,
+        {
+            "sales_order": 1,
+            "sales_order_line": len(ordinary) + len(parents),
+            "continuity_order": len(parents),
+        },
+    )
+    line_ids = iter(ids["sales_order_line"])
+    currency = (ordinary[0][1] if ordinary else parents[0].product).currency
+    sales_orders = ModelRows(SalesOrder)
+    sales_lines = ModelRows(SalesOrderLine)
+    orders = ModelRows(ContinuityOrder)
+    entries = ModelRows(OrderHistoryEntry)
+    charges: list[dict[str, Any]] = []
+    later: list[RowSet] = []  # each continuity order's lines and outbox rows
+    total = sum(order.lines[index].quantity * product.price_minor for index, product in ordinary)
+    sales_order = sales_orders.add(
+        id=ids["sales_order"][0],
+        number=new_number("SO", order_date),
+        customer_id=customer.id,
+        ship_to_id=address.id,
+        payment_method_id=method.id,
+        currency=currency,
+        order_date=order_date,
+        placed_by=actor,
+        total_minor=total,
+    )
+    for index, product in ordinary:
+        quantity = order.lines[index].quantity
+        sales_lines.add(
+            id=next(line_ids),
+            sales_order_id=sales_order.id,
+            line_number=index + 1,
+            kind=SalesLineKind.REGULAR,
+            product_id=product.id,
+            quantity=quantity,
+            unit_price_minor=product.price_minor,
+            amount_minor=quantity * product.price_minor,
+        )
+    if total:
+        charges.append(
+            order_lines_charge(
+                sales_order_id=sales_order.id,
+                sales_order_number=sales_order.number,
+                payment_method_id=method.id,
+                amount_minor=total,
+                currency=currency,
+                today=order_date,
+            )
+        )
+    continuity_orders = []
+    # PostgreSQL's read allocated a continuity order id for every line, parent or not
+    for parent, order_id in zip(parents, ids["continuity_order"], strict=False):
+        continuity_order = _continuity_order(
+            parent,
+            order_id,
+            next(line_ids),
+            sales_order,
+            address,
+            method,
+            order_date,
+            sales_lines,
+            orders,
+        )
+        continuity_orders.append(continuity_order)
+        charges.extend(
+            prepaid_charges(
+                continuity_order,
+                parent.schedule_spec,
+                payment_method_id=method.id,
+                today=order_date,
+            )
+        )
+        later.extend(
+            _placed_rows(parent, continuity_order, customer, order_date, actor, today, entries)
+        )
+    payments = ModelRows(Payment)
+    if charges:
+        payment_ids = (await allocate_ids(conn, {"payment": len(charges)}))["payment"]
+        placed_charges = [
+            payments.add(id=payment_id, **values)
+            for payment_id, values in zip(payment_ids, charges, strict=True)
+        ]
+    else:
+        placed_charges = []
+    await write_row_sets(
+        conn,
+        [
+            *sales_orders.sets(),
+            *sales_lines.sets(),
+            *orders.sets(),
+            *payments.sets(),
+            *entries.sets(),
+            *later,
+        ],
+    )
+    return PlacedOrder(sales_order, continuity_orders, placed_charges)
+
+
+def _continuity_order(
     parent: _ParentLine,
+    order_id: int,
+    line_id: int,
     sales_order: SalesOrder,
-    customer: Customer,
     address: Address,
     method: PaymentMethod,
     order_date: date,
-    actor: str,
-    conn: BaseDBAsyncClient,
-    today: date,
-) -> tuple[ContinuityOrder, list[Payment]]:
+    sales_lines: ModelRows[SalesOrderLine],
+    orders: ModelRows[ContinuityOrder],
+) -> ContinuityOrder:
+    """A parent line's sales-order line and continuity order, added to the rows to write."""
     spec, line, planned = parent.spec, parent.line, parent.planned
     assert planned is not None  # validate_order planned every parent line
-    sales_line = await insert(
-        SalesOrderLine,
-        conn,
+    sales_lines.add(
+        id=line_id,
         sales_order_id=sales_order.id,
         line_number=parent.index + 1,
         kind=SalesLineKind.CONTINUITY_PARENT,
@@ -451,13 +574,11 @@ async def _create_continuity_order(
         mode = BillingMode.PER_SHIPMENT
     else:
         mode = BillingMode.INSTALLMENTS if parent.schedule else BillingMode.UP_FRONT
-    order = await insert_numbered(
-        ContinuityOrder,
-        conn,
-        "CO",
-        order_date,
+    return orders.add(
+        id=order_id,
+        number=new_number("CO", order_date),
         sales_order_id=sales_order.id,
-        sales_line_id=sales_line.id,
+        sales_line_id=line_id,
         customer_id=sales_order.customer_id,
         program_id=parent.program.id,
         program_version_id=parent.version.id,
@@ -475,11 +596,22 @@ async def _create_continuity_order(
         ship_to_id=address.id,
         payment_method_id=method.id,
     )
+
+
+def _placed_rows(
+    parent: _ParentLine,
+    order: ContinuityOrder,
+    customer: Customer,
+    order_date: date,
+    actor: str,
+    today: date,
+    entries: ModelRows[OrderHistoryEntry],
+) -> list[RowSet]:
+    """A new continuity order's lines and outbox rows; its "placed" history entry is added
+    to ``entries``."""
+    planned = parent.planned
+    assert planned is not None  # validate_order planned every parent line
     rows = planned.rows
-    await write_lines(conn, [(order.id, LineChanges(insert=rows))], order.created_at)
-    payments = await prepaid_charges(
-        conn, order, parent.schedule, payment_method_id=method.id, today=order_date
-    )
     missed = len(
         {
             row.key
@@ -488,45 +620,48 @@ async def _create_continuity_order(
             if row.action is not EventAction.SKIP and row.ship_date < today
         }
     )
-    await record(
-        order.id,
-        "placed",
-        actor=actor,
-        details={
-            "program": parent.program.code,
-            "version": parent.version.number,
-            "start_date": parent.start.isoformat(),
-            "first_event": parent.first_event,
-            "lines": len(rows),
-            "missed_occurrences": missed,
-            "billing_mode": mode.value,
-            # a back-dated order says when it was keyed in (the order date is the day taken)
-            **(
-                {"order_date": order_date.isoformat(), "keyed_in": today.isoformat()}
-                if order_date != today
-                else {}
-            ),
-        },
-        using_db=conn,
+    mode = order.billing_mode
+    entries.add(
+        **entry(
+            order.id,
+            "placed",
+            actor=actor,
+            details={
+                "program": parent.program.code,
+                "version": parent.version.number,
+                "start_date": parent.start.isoformat(),
+                "first_event": parent.first_event,
+                "lines": len(rows),
+                "missed_occurrences": missed,
+                "billing_mode": mode.value,
+                # a back-dated order says when it was keyed in (the order date is the day taken)
+                **(
+                    {"order_date": order_date.isoformat(), "keyed_in": today.isoformat()}
+                    if order_date != today
+                    else {}
+                ),
+            },
+        )
     )
-    await emit(
-        order,
-        EventType.ORDER_PLACED,
-        {
-            "program": parent.program.code,
-            "program_name": parent.version.name,
-            "program_version": parent.version.number,
-            "billing_mode": mode.value,
-            "quantity": line.quantity,
-            "start_date": parent.start.isoformat(),
-            "first_event": parent.first_event,
-            "missed_occurrences": missed,
-            "total": money(parent.total_minor, order.currency),
-            "payment_schedule": parent.schedule.code if parent.schedule else None,
-            "placed_by": actor,
-        },
-        conn=conn,
-        discriminator="placed",
-        customer=customer,
-    )
-    return order, payments
+    return [
+        new_lines(((order.id, row) for row in rows), order.created_at),
+        outbox_row_set(
+            order,
+            EventType.ORDER_PLACED,
+            {
+                "program": parent.program.code,
+                "program_name": parent.version.name,
+                "program_version": parent.version.number,
+                "billing_mode": mode.value,
+                "quantity": parent.line.quantity,
+                "start_date": parent.start.isoformat(),
+                "first_event": parent.first_event,
+                "missed_occurrences": missed,
+                "total": money(parent.total_minor, order.currency),
+                "payment_schedule": parent.schedule.code if parent.schedule else None,
+                "placed_by": actor,
+            },
+            discriminator="placed",
+            customer=customer,
+        ),
+    ]

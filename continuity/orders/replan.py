@@ -37,6 +37,7 @@ from continuity.enums import BillingMode, ContinuityLineStatus, EventAction
 from continuity.models import ContinuityOrder
 from continuity.programs import version_spec
 from continuity.sql import as_date, execute, execute_many, fetch_rows
+from continuity.writes import RowSet, execute_row_set
 
 #: An order's lines as the planner reads them (``_held``, by position). ``in_flight`` needs
 #: each line's child order and counts only for a run date's threshold (``load_states``'s
@@ -66,14 +67,6 @@ WHERE s.continuity_order_id IN (:orders)
 #: Rows of both selects, by order, then by line key (event, repeat, item) or substitution id.
 _LINE_ORDER = itemgetter(1, 2, 3, 4)
 _SUBSTITUTION_ORDER = itemgetter(1, 0)
-
-_INSERT = """
-INSERT INTO continuity_line (continuity_order_id, event_number, repeat_index, item_seq, action,
-                             product_id, quantity, price_minor, planned_ship_date, status,
-                             created_at, updated_at)
-VALUES (:order, :event, :repeat, :seq, :action, :product, :quantity, :price, :ship, :status,
-        :now, :now)
-"""
 
 _UPDATE = """
 UPDATE continuity_line SET action = :action, product_id = :product, quantity = :quantity,
@@ -308,6 +301,49 @@ async def load_states(
     return states_from_rows(orders, held, await fetch_rows(conn, SUBSTITUTIONS_SELECT, orders=ids))
 
 
+#: A new line's columns (``new_lines``).
+NEW_LINE_COLUMNS = (
+    "continuity_order_id",
+    "event_number",
+    "repeat_index",
+    "item_seq",
+    "action",
+    "product_id",
+    "quantity",
+    "price_minor",
+    "planned_ship_date",
+    "status",
+    "created_at",
+    "updated_at",
+)
+
+
+def new_lines(inserted: Iterable[tuple[int, LineRow]], now: datetime) -> RowSet:
+    """New continuity lines (their order's id, their planned row) as rows to write: what
+    ``write_lines`` inserts, and what placement writes with its other rows."""
+    return RowSet(
+        "continuity_line",
+        NEW_LINE_COLUMNS,
+        [
+            (
+                order,
+                row.event_number,
+                row.repeat_index,
+                row.item_seq,
+                row.action.value,
+                row.product_id,
+                row.quantity,
+                row.price_minor,
+                row.ship_date,
+                row.status.value,
+                now,
+                now,
+            )
+            for order, row in inserted
+        ],
+    )
+
+
 def _values(row: LineRow) -> dict[str, Any]:
     return {
         "event": row.event_number,
@@ -325,7 +361,8 @@ def _values(row: LineRow) -> dict[str, Any]:
 async def write_lines(
     conn: BaseDBAsyncClient, changed: Sequence[tuple[int, LineChanges]], now: datetime
 ) -> None:
-    """The one writer of continuity lines: deletes, rewrites, inserts, a statement each."""
+    """The one writer of continuity lines: deletes, rewrites, inserts, a statement each
+    (placement writes its new lines with its other rows, ``new_lines``)."""
     deleted = [line_id for _order, c in changed for line_id in c.delete]
     if deleted:
         await execute(conn, "DELETE FROM continuity_line WHERE id IN (:ids)", ids=deleted)
@@ -338,10 +375,8 @@ async def write_lines(
             for line_id, row in c.update
         ],
     )
-    await execute_many(
-        conn,
-        _INSERT,
-        [{**_values(row), "order": order, "now": now} for order, c in changed for row in c.insert],
+    await execute_row_set(
+        conn, new_lines(((order, row) for order, c in changed for row in c.insert), now)
     )
 
 

@@ -1,11 +1,11 @@
 """The one home of payment records: what each charge and refund is for, its idempotency key,
 and the money rules that read them.
 
-Every payment row is written here (placement's charges, refunds of skipped occurrences, of a
-cancelled or closed order, of a charge that went through while its order was cancelled),
-except the per-shipment charges that the child-order job writes set-based
-(``continuity.jobs.release``, with the key ``SHIPMENT_KEY_SUFFIX`` defined here). A payment
-says what it pays for:
+Every payment row is made here (placement's charges, whose rows placement writes with the
+order's others, refunds of skipped occurrences, of a cancelled or closed order, of a charge
+that went through while its order was cancelled), except the per-shipment charges that the
+child-order job writes set-based (``continuity.jobs.release``, with the key
+``SHIPMENT_KEY_SUFFIX`` defined here). A payment says what it pays for:
 
 - ordinary lines: the sales order (key ``<sales order>:lines``);
 - an up-front charge: the continuity order (``<order>:up-front``);
@@ -26,7 +26,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from continuity.engine.billing import installments
+from continuity.engine.billing import ScheduleSpec, installments
 from continuity.enums import (
     BillingMode,
     ContinuityLineStatus,
@@ -34,8 +34,7 @@ from continuity.enums import (
     PaymentPurpose,
     PaymentStatus,
 )
-from continuity.models import ContinuityLine, ContinuityOrder, Payment, PaymentSchedule
-from continuity.programs import schedule_spec
+from continuity.models import ContinuityLine, ContinuityOrder, Payment
 from continuity.sql import as_date, execute, fetch_rows
 
 #: Charges that pay for a prepaid order: what its refunds give back from.
@@ -74,8 +73,7 @@ def skip_refund_key(order_number: str, event_number: int, repeat_index: int) -> 
     return f"{order_number}:refund-skip-{event_number}.{repeat_index}"
 
 
-async def order_lines_charge(
-    conn: BaseDBAsyncClient,
+def order_lines_charge(
     *,
     sales_order_id: int,
     sales_order_number: str,
@@ -83,70 +81,64 @@ async def order_lines_charge(
     amount_minor: int,
     currency: str,
     today: date,
-) -> Payment:
-    """The charge of a sales order's ordinary lines, due at placement."""
-    return await Payment.create(
-        kind=PaymentKind.CHARGE,
-        purpose=PaymentPurpose.ORDER_LINES,
-        status=PaymentStatus.PENDING,
-        sales_order_id=sales_order_id,
-        payment_method_id=payment_method_id,
-        amount_minor=amount_minor,
-        currency=currency,
-        due_date=today,
-        idempotency_key=order_lines_key(sales_order_number),
-        using_db=conn,
-    )
+) -> dict[str, Any]:
+    """The charge of a sales order's ordinary lines, due at placement: the fields of its
+    row, which placement writes with the order's other rows (``continuity.writes``)."""
+    return {
+        "kind": PaymentKind.CHARGE,
+        "purpose": PaymentPurpose.ORDER_LINES,
+        "status": PaymentStatus.PENDING,
+        "sales_order_id": sales_order_id,
+        "payment_method_id": payment_method_id,
+        "amount_minor": amount_minor,
+        "currency": currency,
+        "due_date": today,
+        "idempotency_key": order_lines_key(sales_order_number),
+    }
 
 
-async def prepaid_charges(
-    conn: BaseDBAsyncClient,
+def prepaid_charges(
     order: ContinuityOrder,
-    schedule: PaymentSchedule | None,
+    schedule: ScheduleSpec | None,
     *,
     payment_method_id: int,
     today: date,
-) -> list[Payment]:
+) -> list[dict[str, Any]]:
     """A prepaid order's charges: its whole total now, or its installments (the first due
-    now, the others ``SCHEDULED`` for their dates)."""
+    now, the others ``SCHEDULED`` for their dates); the fields of their rows, written with
+    the order's (``continuity.writes``)."""
     if order.billing_mode is BillingMode.PER_SHIPMENT or order.total_minor == 0:
         return []
-
-    def charge(**values: object) -> Payment:
-        return Payment(
-            kind=PaymentKind.CHARGE,
-            continuity_order_id=order.id,
-            sales_order_id=order.sales_order_id,
-            payment_method_id=payment_method_id,
-            currency=order.currency,
-            **values,
-        )
-
+    common = {
+        "kind": PaymentKind.CHARGE,
+        "continuity_order_id": order.id,
+        "sales_order_id": order.sales_order_id,
+        "payment_method_id": payment_method_id,
+        "currency": order.currency,
+    }
     if schedule is None:
-        charges = [
-            charge(
-                purpose=PaymentPurpose.UP_FRONT,
-                status=PaymentStatus.PENDING,
-                amount_minor=order.total_minor,
-                due_date=today,
-                idempotency_key=up_front_key(order.number),
-            )
+        return [
+            {
+                **common,
+                "purpose": PaymentPurpose.UP_FRONT,
+                "status": PaymentStatus.PENDING,
+                "amount_minor": order.total_minor,
+                "due_date": today,
+                "idempotency_key": up_front_key(order.number),
+            }
         ]
-    else:
-        charges = [
-            charge(
-                purpose=PaymentPurpose.INSTALLMENT,
-                status=PaymentStatus.PENDING if i.due_date <= today else PaymentStatus.SCHEDULED,
-                installment_number=i.number,
-                amount_minor=i.amount_minor,
-                due_date=i.due_date,
-                idempotency_key=installment_key(order.number, i.number),
-            )
-            for i in installments(order.total_minor, await schedule_spec(schedule), today)
-        ]
-    for payment in charges:
-        await payment.save(using_db=conn)
-    return charges
+    return [
+        {
+            **common,
+            "purpose": PaymentPurpose.INSTALLMENT,
+            "status": PaymentStatus.PENDING if i.due_date <= today else PaymentStatus.SCHEDULED,
+            "installment_number": i.number,
+            "amount_minor": i.amount_minor,
+            "due_date": i.due_date,
+            "idempotency_key": installment_key(order.number, i.number),
+        }
+        for i in installments(order.total_minor, schedule, today)
+    ]
 
 
 async def _refund_room(

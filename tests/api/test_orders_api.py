@@ -13,6 +13,8 @@ from tests.api.customers import make_customer, place
 from tests.api.graphql import global_id, gql, program_id, schedule_id
 from tests.api.queries import QueryCounter
 from tests.conftest import bearer, issue_token
+from tests.dbutil import on_postgres
+from tests.statements import Statements, capturing
 
 pytestmark = pytest.mark.db
 
@@ -387,8 +389,17 @@ def test_a_number_already_given_is_drawn_again(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Order numbers are 32 random bits a day: at 100,000 orders a day about one draw a day
-    takes a number already given. The placement draws again instead of failing."""
-    draws = iter(["0000AAAA", "0000BBBB", "0000AAAA", "0000CCCC", "0000BBBB", "0000DDDD"])
+    takes a number already given. The placement's rows are written all or nothing, so a taken
+    number fails the write, nothing of it is kept, and the order is written again under new
+    numbers."""
+    draws = iter(
+        [
+            *("0000AAAA", "0000BBBB"),  # the first order's sales and continuity order numbers
+            *("0000AAAA", "0000CCCC"),  # the sales order's number is taken
+            *("0000DDDD", "0000BBBB"),  # the continuity order's is
+            *("0000EEEE", "0000FFFF"),
+        ]
+    )
     monkeypatch.setattr("continuity.orders.numbers.secrets.token_hex", lambda _n: next(draws))
     ids = make_customer(client)
     first = place(client, ids, {"sku": "BOOKCLUB"})
@@ -396,11 +407,47 @@ def test_a_number_already_given_is_drawn_again(
     assert first["userErrors"] == second["userErrors"] == []
     assert first["salesOrder"]["number"].endswith("-0000AAAA")
     assert first["continuityOrders"][0]["number"].endswith("-0000BBBB")
-    # each taken number was drawn again: the second order got the next draw of each
-    assert second["salesOrder"]["number"].endswith("-0000CCCC")
-    assert second["continuityOrders"][0]["number"].endswith("-0000DDDD")
+    assert second["salesOrder"]["number"].endswith("-0000EEEE")
+    assert second["continuityOrders"][0]["number"].endswith("-0000FFFF")
     found = gql(client, ORDER, id=second["continuityOrders"][0]["id"])["continuityOrder"]
     assert found["salesOrder"]["number"] == second["salesOrder"]["number"]
+    assert found["lines"]["totalCount"] == 12
+    # the write that failed on the continuity order's number kept no sales order either
+    for number in ("0000CCCC", "0000DDDD"):
+        sales = gql(
+            client,
+            "query ($n: String!) { salesOrder(number: $n) { id } }",
+            n=second["salesOrder"]["number"].replace("0000EEEE", number),
+        )
+        assert sales["salesOrder"] is None
+    orders = gql(client, "{ continuityOrders(first: 10) { totalCount } }")
+    assert orders["continuityOrders"]["totalCount"] == 2
+
+
+def test_a_placement_writes_every_row_in_one_statement_on_postgres(client: TestClient) -> None:
+    """A placement builds its rows with ids allocated beforehand and writes them all or
+    nothing (``continuity.writes``). On PostgreSQL that is two statements: the read of every
+    check, which also allocates the ids, and one write of every table (no ``BEGIN``, no
+    ``COMMIT``, no round trip per table). On SQLite: the read, the ids, and one insert per
+    table, in one transaction."""
+    ids = make_customer(client)
+    place(client, ids, {"sku": "BOOKCLUB"})  # the first placement reads the program's spec
+    with capturing(Statements(lambda sql: '"API_TOKEN"' not in sql)) as seen:
+        placed = place(client, ids, {"sku": "BOOKCLUB"})
+    assert placed["userErrors"] == []
+    is_write = [sql.lstrip().upper().startswith(("INSERT", "WITH")) for sql in seen.sql]
+    placing = seen.sql[: len(is_write) - is_write[::-1].index(True)]  # then the answer's reads
+    writes = [sql for sql, write in zip(seen.sql, is_write, strict=True) if write]
+    if on_postgres():
+        assert len(placing) == 2
+        assert len(writes) == 1
+        for table in ("sales_order", "sales_order_line", "continuity_order", "continuity_line"):
+            assert f'INSERT INTO "{table}"' in writes[0]
+    else:
+        assert len(placing) == 7  # the read, the ids, and the five tables' inserts
+        assert len(writes) == 5  # sales order, its line, continuity order, history, lines
+    found = gql(client, ORDER, id=placed["continuityOrders"][0]["id"])["continuityOrder"]
+    assert found["salesOrder"]["number"] == placed["salesOrder"]["number"]
     assert found["lines"]["totalCount"] == 12
 
 

@@ -1,0 +1,148 @@
+"""``continuity.writes``: rows built with ids allocated beforehand, written all or nothing
+(one statement on PostgreSQL, one transaction on SQLite)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
+
+from continuity.enums import JobRunStatus
+from continuity.models import Customer, JobRun
+from continuity.sql import dialect
+from continuity.writes import (
+    ModelRows,
+    RowSet,
+    all_or_nothing,
+    allocate_ids,
+    violates_unique,
+    write_row_sets,
+)
+from tests.statements import Statements, capturing
+
+pytestmark = pytest.mark.db
+
+
+def _customers(*numbers: tuple[int, str]) -> ModelRows[Customer]:
+    rows = ModelRows(Customer)
+    for customer_id, account in numbers:
+        rows.add(id=customer_id, account_number=account, name=f"Customer {account}")
+    return rows
+
+
+async def test_ids_are_new_and_never_given_twice(db: object) -> None:
+    async with all_or_nothing() as conn:
+        first = await allocate_ids(conn, {"customer": 3, "job_run": 1, "payment": 0})
+        await write_row_sets(conn, _customers(*zip(first["customer"], "ABC", strict=True)).sets())
+    async with all_or_nothing() as conn:
+        second = await allocate_ids(conn, {"customer": 2})
+    assert len(set(first["customer"])) == 3
+    assert len(first["job_run"]) == 1
+    assert first["payment"] == []
+    assert min(second["customer"]) > max(first["customer"])
+    stored = await Customer.all().order_by("id").values_list("id", "account_number")
+    assert stored == list(zip(first["customer"], "ABC", strict=True))
+
+
+async def test_sqlite_allocates_only_in_the_writing_transaction(db: object) -> None:
+    conn = Tortoise.get_connection("default")
+    if dialect(conn) != "sqlite":
+        pytest.skip("PostgreSQL's sequences allocate anywhere")
+    with pytest.raises(RuntimeError, match="transaction"):
+        await allocate_ids(conn, {"customer": 1})
+
+
+async def test_a_conflict_writes_nothing_of_any_table(db: object) -> None:
+    async with all_or_nothing() as conn:
+        ids = await allocate_ids(conn, {"customer": 1})
+        await write_row_sets(conn, _customers((ids["customer"][0], "TAKEN")).sets())
+    runs = ModelRows(JobRun)
+    async with all_or_nothing() as conn:
+        ids = await allocate_ids(conn, {"customer": 2, "job_run": 1})
+        runs.add(id=ids["job_run"][0], job="extend", as_of=date(2027, 1, 31), triggered_by="t")
+        customers = _customers((ids["customer"][0], "NEW"), (ids["customer"][1], "TAKEN"))
+    with pytest.raises(IntegrityError) as raised:
+        async with all_or_nothing() as conn:
+            await write_row_sets(conn, [*runs.sets(), *customers.sets()])
+    assert violates_unique(raised.value, "customer", "account_number")
+    assert not violates_unique(raised.value, "customer", "name")
+    stored = await Customer.all().values_list("account_number")
+    assert [row[0] for row in stored] == ["TAKEN"]
+    assert await JobRun.all().count() == 0
+
+
+async def test_a_row_whose_key_is_taken_is_skipped_where_the_set_says_so(db: object) -> None:
+    columns = ("account_number", "name", "created_at", "updated_at")
+    now = datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
+    sets = [
+        RowSet(
+            "customer",
+            columns,
+            [("A-1", "Ann", now, now), ("A-1", "Ann again", now, now), ("A-2", "Bo", now, now)],
+            skip_conflict="account_number",
+        )
+    ]
+    async with all_or_nothing() as conn:
+        await write_row_sets(conn, sets)
+    stored = await Customer.all().order_by("account_number").values_list("account_number", "name")
+    assert stored == [("A-1", "Ann"), ("A-2", "Bo")]
+
+
+async def test_the_objects_are_those_the_rows_become(db: object) -> None:
+    runs = ModelRows(JobRun)
+    async with all_or_nothing() as conn:
+        run_id = (await allocate_ids(conn, {"job_run": 1}))["job_run"][0]
+        built = runs.add(id=run_id, job="extend", as_of=date(2027, 1, 31), triggered_by="cli")
+        await write_row_sets(conn, runs.sets())
+    read = await JobRun.get(id=run_id)
+    assert built.status is read.status is JobRunStatus.RUNNING
+    assert (built.job, built.as_of, built.filters) == (read.job, read.as_of, read.filters)
+    built.status = JobRunStatus.SUCCEEDED
+    await built.save()  # a saved object: its save updates the row
+    assert (await JobRun.get(id=run_id)).status is JobRunStatus.SUCCEEDED
+
+
+async def test_postgres_writes_every_table_in_one_statement(db: object) -> None:
+    """The point of the module: on PostgreSQL no ``BEGIN``/``COMMIT`` and no round trip per
+    table; on SQLite one ``executemany`` per table in the caller's transaction."""
+    conn = Tortoise.get_connection("default")
+    runs = ModelRows(JobRun)
+    async with all_or_nothing() as writer:
+        ids = await allocate_ids(writer, {"customer": 2, "job_run": 1})
+        runs.add(id=ids["job_run"][0], job="extend", as_of=date(2027, 1, 31), triggered_by="t")
+        customers = _customers((ids["customer"][0], "C-1"), (ids["customer"][1], "C-2"))
+        with capturing(Statements(lambda sql: sql.startswith(("INSERT", "WITH")))) as seen:
+            await write_row_sets(writer, [*customers.sets(), *runs.sets()])
+    expected = 1 if dialect(conn) == "postgres" else 2
+    assert len(seen.sql) == expected
+    assert await Customer.all().count() == 2
+    assert await JobRun.all().count() == 1
+
+
+async def test_a_write_too_big_for_one_statement_is_still_whole(
+    db: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("continuity.writes.MAX_PARAMETERS", 10)
+    async with all_or_nothing() as conn:
+        ids = await allocate_ids(conn, {"customer": 5})
+        rows = _customers(*zip(ids["customer"], ["D-1", "D-2", "D-3", "D-4", "D-1"], strict=True))
+    with pytest.raises(IntegrityError):
+        async with all_or_nothing() as conn:
+            await write_row_sets(conn, rows.sets())
+    assert await Customer.all().count() == 0
+    async with all_or_nothing() as conn:
+        ids = await allocate_ids(conn, {"customer": 4})
+        rows = _customers(*zip(ids["customer"], ["D-1", "D-2", "D-3", "D-4"], strict=True))
+        await write_row_sets(conn, rows.sets())
+    assert await Customer.all().count() == 4
+
+
+async def test_a_model_rows_set_keeps_one_shape(db: object) -> None:
+    rows = ModelRows(Customer)
+    rows.add(id=1, account_number="E-1", name="Ed")
+    with pytest.raises(ValueError, match="all give or all omit the id"):
+        rows.add(account_number="E-2", name="Flo")
+    with pytest.raises(TypeError, match="nickname"):
+        rows.add(id=2, account_number="E-3", name="Gus", nickname="G")
