@@ -97,16 +97,9 @@ async def allocate_ids(conn: BaseDBAsyncClient, counts: Mapping[str, int]) -> di
     if not wanted:
         return {table: [] for table in counts}
     if dialect(conn) == "postgres":
-        parts = [
-            f"SELECT {i} AS t, nextval(pg_get_serial_sequence('\"{table}\"', 'id')) AS id "
-            f"FROM generate_series(1, {count})"
-            for i, (table, count) in enumerate(wanted)
-        ]
-        rows = await conn.execute_query_dict(" UNION ALL ".join(parts))
-        found: dict[str, list[int]] = {table: [] for table in counts}
-        for row in rows:
-            found[wanted[row["t"]][0]].append(int(row["id"]))
-        return found
+        read = {table: str(count) for table, count in wanted}
+        [row] = await conn.execute_query_dict(f"SELECT {ids_read_with(read)}")
+        return {**{table: [] for table in counts}, **ids_of(row, read)}
     if not isinstance(conn, TransactionalDBClient):
         raise RuntimeError("SQLite ids are allocated in the transaction that writes them")
     last = ", ".join(
