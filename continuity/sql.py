@@ -193,16 +193,7 @@ async def execute_many(
         return
     postgres = dialect(conn) == "postgres"
     query, names = _compiled(sql, postgres, _shape(rows[0]))
-    if postgres:  # asyncpg takes every value as it is
-        values = [[row[name] for name in names] for row in rows]
-    else:
-        values = [
-            [
-                value if type(value) in _PLAIN else _value(value, postgres)
-                for value in [row[name] for name in names]
-            ]
-            for row in rows
-        ]
+    values = [bound_values([row[name] for name in names], postgres) for row in rows]
     await conn.execute_many(query, values)
 
 
@@ -346,7 +337,7 @@ async def insert(model: type[M], conn: BaseDBAsyncClient | None = None, **values
     conn = conn or model._choose_db(True)
     postgres = dialect(conn) == "postgres"
     _columns, python, stored = new_row(model, values)
-    params = [value if type(value) in _PLAIN else _value(value, postgres) for value in stored]
+    params = bound_values(stored, postgres)
     # bound by position (``render`` would rebuild the text and the order of ~25 named
     # parameters for every row, ~10 µs a row); Tortoise's ``execute_query`` on PostgreSQL
     # returns no rows for an ``INSERT``, so that dialect reads its one row as a dict

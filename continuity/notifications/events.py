@@ -295,7 +295,6 @@ def outbox_row_set(
 
 
 _INSERT = (
-    "INSERT INTO notification (continuity_order_id, event_type, channel, recipient, payload, "
-    "dedupe_key, status, attempts, created_at) VALUES {values} "
+    f"INSERT INTO notification ({', '.join(OUTBOX_COLUMNS)}) VALUES {{values}} "
     "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key"
 )
