@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import Enum
 from functools import cache, lru_cache
 from typing import Any, TypeVar, cast
 
 from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.connection import get_connection
-from tortoise.fields import DatetimeField, Field
+from tortoise.fields import DateField, DatetimeField, Field
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -264,6 +265,15 @@ class _Column:
     field: Field[Any]
     auto_now: bool  # set to now on every insert
     auto_now_add: bool  # set to now unless given
+    #: The type whose values the field's two conversions (``to_python_value``,
+    #: ``to_db_value``) leave as they are, when they only check it: an ``int`` for an
+    #: ``IntField``, a ``date`` for a ``DateField``; ``None`` where they convert.
+    same: type | None
+    #: Whether ``Field.validate`` has anything to check (a ``CharField``'s length).
+    validated: bool
+    #: The default when the field is not given, as stored and as read (``None``: work it
+    #: out for each row: a callable default, a mutable one, the database's).
+    fixed_default: tuple[Any, Any] | None
 
 
 @dataclass(frozen=True)
@@ -293,6 +303,9 @@ def _insert_of(model: type[Model]) -> _Insert:
                 field,
                 bool(stamp and stamp.auto_now),
                 bool(stamp and stamp.auto_now_add),
+                _same_type(field),
+                bool(field.validators),
+                _fixed_default(field, model),
             )
         )
     pk_column = pk.source_field or pk.model_field_name
@@ -304,6 +317,34 @@ def _insert_of(model: type[Model]) -> _Insert:
         pk_column,
         meta.db_table,
     )
+
+
+def _same_type(field: Field[Any]) -> type | None:
+    """``_Column.same``: Tortoise's base conversions turn a value into ``field_type`` when it
+    is not one (and a ``DateField``'s parse a string), else keep it."""
+    kind = type(field)
+    if kind.to_python_value is Field.to_python_value and kind.to_db_value is Field.to_db_value:
+        return field.field_type if field.field_type in _PLAIN | {bool} else None
+    dated = kind.to_python_value, kind.to_db_value
+    if dated == (DateField.to_python_value, DateField.to_db_value):
+        return date
+    return None
+
+
+def _fixed_default(field: Field[Any], model: type[Model]) -> tuple[Any, Any] | None:
+    """``_Column.fixed_default``: an immutable default (or none: ``None``) converted once; a
+    stamped datetime is the time of its row."""
+    default = field.default
+    stamped = isinstance(field, DatetimeField) and (field.auto_now or field.auto_now_add)
+    if stamped or callable(default) or field.has_db_default():
+        return None
+    if default is not None and not isinstance(default, (int, float, str, bool, bytes, Enum)):
+        return None
+    try:
+        stored = field.to_db_value(default, model)
+    except Exception:  # refused (a null where none may be): each row says so, as before
+        return None
+    return stored, default
 
 
 @cache
@@ -379,15 +420,22 @@ def new_row(
             value = values[c.name]
             if value is None and not field.null:
                 raise ValueError(f"{c.name} is non nullable field, but null was passed")
+            if type(value) is c.same or (value is None and c.same is not None):
+                # both conversions keep it: only the field's checks run
+                if c.validated and value is not None:
+                    field.validate(value)
+                python[c.column] = value
+                stored.append(value)
+                continue
             value = field.to_python_value(value)
+        elif c.fixed_default is not None:
+            python[c.column] = c.fixed_default[1]
+            stored.append(c.fixed_default[0])
+            continue
         elif callable(field.default):
             value = field.default()
         elif field.default is not None:
-            value = (
-                field.default
-                if isinstance(field.default, (int, float, str, bool, bytes))
-                else deepcopy(field.default)
-            )
+            value = deepcopy(field.default)
         elif field.has_db_default():
             value = field.get_db_default_value()
         else:

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from tortoise import Tortoise
+from tortoise.exceptions import ValidationError
 from tortoise.transactions import in_transaction
 
-from continuity.enums import JobRunStatus
-from continuity.models import Customer, JobRun
-from continuity.sql import fetch, insert
+from continuity.enums import BillingMode, JobRunStatus
+from continuity.models import ContinuityOrder, Customer, JobRun
+from continuity.sql import fetch, insert, new_row
 
 pytestmark = pytest.mark.db
 
@@ -76,3 +77,33 @@ async def test_refuses_unknown_fields_and_nulls(db: object) -> None:
         await insert(Customer, None, account_number="A-2", name="Bo", nickname="B")
     with pytest.raises(ValueError, match="non nullable"):
         await insert(Customer, None, account_number="A-2", name=None)
+
+
+async def test_values_are_converted_and_checked_as_tortoise_does(db: object) -> None:
+    """``new_row`` takes a value of the field's own type as it is (its checks still run)
+    and converts any other with the field's own conversions: the row is the same either way."""
+    given = new_row(JobRun, {**VALUES, "as_of": date(2027, 1, 31)})
+    parsed = new_row(JobRun, {**VALUES, "as_of": "2027-01-31"})
+    assert given[0] == parsed[0]
+    assert given[1]["as_of"] == parsed[1]["as_of"] == date(2027, 1, 31)
+    column = given[0].index("as_of")
+    assert given[2][column] == parsed[2][column] == date(2027, 1, 31)
+    assert given[1]["status"] is JobRunStatus.RUNNING  # the default, as Tortoise gives it
+    assert given[2][given[0].index("status")] == JobRunStatus.RUNNING.value
+    with pytest.raises(ValidationError, match="number: Value must not be None"):
+        new_row(ContinuityOrder, {"currency": "USD"})  # a default refused is refused per row
+    counted = new_row(
+        ContinuityOrder,
+        {
+            "number": "CO-1",
+            "currency": "USD",
+            "billing_mode": BillingMode.PER_SHIPMENT,
+            "quantity": "2",
+            "total_minor": 5,
+        },
+    )
+    assert counted[1]["quantity"] == 2
+    assert counted[1]["total_minor"] == 5
+    assert counted[2][counted[0].index("quantity")] == 2
+    with pytest.raises(ValidationError, match="account_number"):
+        new_row(Customer, {"account_number": "A" * 33, "name": "Dee"})
