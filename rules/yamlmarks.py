@@ -148,19 +148,23 @@ class _Frame:
     key: str | None = None
     skip_value: bool = False
     is_key: bool = False
+    #: ``items`` is a dict (a mapping), asked for every value read.
+    is_map: bool = False
+
+    def __post_init__(self) -> None:
+        self.is_map = isinstance(self.items, dict)
 
 
 class _Builder:
     """Builds Python values from events, recording positions and collecting node-level errors."""
 
-    __slots__ = ("aliases", "count", "doc", "errors", "last_scalar", "stack")
+    __slots__ = ("aliases", "doc", "errors", "last_scalar", "stack")
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
         self.errors: list[RuleError] = []
         self.aliases: list[RuleError] = []
         self.stack: list[_Frame] = []
-        self.count = 0
         #: Syntax errors are explained with the last value read before them.
         self.last_scalar: Any = None
 
@@ -172,65 +176,73 @@ class _Builder:
         return _TooBig(RuleError(self.doc.path, *at, with_location(loc, message)))
 
     def run(self, loader: Any) -> Any:
-        """Consume the events of one document from libyaml; return the root value."""
+        """Consume the events of one document from libyaml; return the root value.
+
+        The loop runs once per event, ~90 times a program file: what it reads each time is
+        held in locals (the stack, the positions, the event classes)."""
         root: Any = INVALID
         documents = 0
         get_event = loader.get_event
+        stack = self.stack
+        nodes = self.doc.nodes
+        count = 0
         while (event := get_event()) is not None:
             kind = type(event)
-            if kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    message = (
-                        "YAML syntax error: but found another document: "
-                        "a rule file holds one document"
-                    )
-                    raise _TooBig(RuleError(self.doc.path, *_at(event.start_mark), message))
-                continue
-            if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-                frame = self.stack.pop()
-                value = frame.items if isinstance(frame.items, dict) else tuple(frame.items)
-                if not self.stack:
+            if kind is _MAPPING_END or kind is _SEQUENCE_END:
+                frame = stack.pop()
+                value = frame.items if frame.is_map else tuple(frame.items)
+                if not stack:
                     root = value
                 elif frame.is_key:
-                    self.stack[-1].skip_value = True  # the value of a refused key goes too
+                    stack[-1].skip_value = True  # the value of a refused key goes too
                 else:
                     self._place(value if frame.keep else INVALID)
                 continue
             if kind not in _NODE_EVENTS:
+                if kind is _DOCUMENT_START:
+                    documents += 1
+                    if documents > 1:
+                        message = (
+                            "YAML syntax error: but found another document: "
+                            "a rule file holds one document"
+                        )
+                        raise _TooBig(RuleError(self.doc.path, *_at(event.start_mark), message))
                 continue
-            self.count += 1
+            count += 1
             mark = event.start_mark
             at = (mark.line + 1, mark.column + 1)
-            if self.count > MAX_NODES:
+            if count > MAX_NODES:
                 message = f"the file has more than {MAX_NODES:,} values (the limit per rule file)"
                 raise _TooBig(RuleError(self.doc.path, *at, message))
-            top = self.stack[-1] if self.stack else None
-            if top is None:
-                if kind is not yaml.MappingStartEvent or event.tag not in (None, "!", _MAP):
+            if not stack:
+                if kind is not _MAPPING_START or event.tag not in (None, "!", _MAP):
                     message = (
                         "the top level must be a mapping of keys (key: value), "
                         "not a list or a value"
                     )
-                    if kind is yaml.ScalarEvent and event.implicit[0] and not event.value:
+                    if kind is _SCALAR and event.implicit[0] and not event.value:
                         message, at = "the file is empty: expected a mapping of keys", (1, 1)
                     raise _TooBig(RuleError(self.doc.path, *at, message))
-                self.stack.append(_Frame((), {}, keep=True))
-                self.doc.nodes[()] = at
+                stack.append(_Frame((), {}, keep=True))
+                nodes[()] = at
                 continue
-            if isinstance(top.items, dict) and top.key is None and not top.skip_value:
-                self._key(top, event, kind, at)
-                continue
-            loc = self._child_loc(top)
+            top = stack[-1]
+            if top.is_map:
+                if top.key is None and not top.skip_value:
+                    self._key(top, event, kind, at)
+                    continue
+                loc = (*top.loc, top.key if top.key is not None else "")
+            else:
+                if len(top.items) >= MAX_ENTRIES:
+                    raise self.too_many(top.loc, at)
+                loc = (*top.loc, len(top.items))
             keep = top.keep and not top.skip_value
-            if isinstance(top.items, list) and len(top.items) >= MAX_ENTRIES:
-                raise self.too_many(top.loc, at)
             if keep:
-                self.doc.nodes[loc] = at
-            if kind is yaml.ScalarEvent:
+                nodes[loc] = at
+            if kind is _SCALAR:
                 self.last_scalar = event
                 self._place(self._scalar(event, loc, at) if keep else INVALID)
-            elif kind is yaml.AliasEvent:
+            elif kind is _ALIAS:
                 self._alias(event, at)
                 self._place(INVALID)
             else:
@@ -240,11 +252,6 @@ class _Builder:
     def too_many(self, loc: Loc, at: Position) -> _TooBig:
         message = f"more than {MAX_ENTRIES:,} entries (the limit per list or mapping)"
         return self.too_big(loc, at, message)
-
-    def _child_loc(self, top: _Frame) -> Loc:
-        if isinstance(top.items, dict):
-            return (*top.loc, top.key if top.key is not None else "")
-        return (*top.loc, len(top.items))
 
     def _place(self, value: Any) -> None:
         """Put a finished value into the collection on top of the stack."""
@@ -336,9 +343,13 @@ class _Builder:
         return self.fail(loc, at, f"unsupported YAML tag {_short(tag)!r}")
 
 
-_NODE_EVENTS: Final = frozenset(
-    {yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent}
-)
+_SCALAR: Final = yaml.ScalarEvent
+_ALIAS: Final = yaml.AliasEvent
+_MAPPING_START: Final = yaml.MappingStartEvent
+_MAPPING_END: Final = yaml.MappingEndEvent
+_SEQUENCE_END: Final = yaml.SequenceEndEvent
+_DOCUMENT_START: Final = yaml.DocumentStartEvent
+_NODE_EVENTS: Final = frozenset({_SCALAR, _MAPPING_START, yaml.SequenceStartEvent, _ALIAS})
 
 
 def _short(tag: str) -> str:
