@@ -149,7 +149,7 @@ class _Frame:
     skip_value: bool = False
     is_key: bool = False
     #: ``items`` is a dict (a mapping), asked for every value read.
-    is_map: bool = False
+    is_map: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.is_map = isinstance(self.items, dict)
