@@ -269,8 +269,6 @@ class _Column:
     #: ``to_db_value``) leave as they are, when they only check it: an ``int`` for an
     #: ``IntField``, a ``date`` for a ``DateField``; ``None`` where they convert.
     same: type | None
-    #: Whether ``Field.validate`` has anything to check (a ``CharField``'s length).
-    validated: bool
     #: The default when the field is not given, as stored and as read (``None``: work it
     #: out for each row: a callable default, a mutable one, the database's).
     fixed_default: tuple[Any, Any] | None
@@ -304,7 +302,6 @@ def _insert_of(model: type[Model]) -> _Insert:
                 bool(stamp and stamp.auto_now),
                 bool(stamp and stamp.auto_now_add),
                 _same_type(field),
-                bool(field.validators),
                 _fixed_default(field, model),
             )
         )
@@ -422,7 +419,7 @@ def new_row(
                 raise ValueError(f"{c.name} is non nullable field, but null was passed")
             if type(value) is c.same or (value is None and c.same is not None):
                 # both conversions keep it: only the field's checks run
-                if c.validated and value is not None:
+                if field.validators and value is not None:
                     field.validate(value)
                 python[c.column] = value
                 stored.append(value)

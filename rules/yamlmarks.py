@@ -346,10 +346,11 @@ class _Builder:
 _SCALAR: Final = yaml.ScalarEvent
 _ALIAS: Final = yaml.AliasEvent
 _MAPPING_START: Final = yaml.MappingStartEvent
+_SEQUENCE_START: Final = yaml.SequenceStartEvent
 _MAPPING_END: Final = yaml.MappingEndEvent
 _SEQUENCE_END: Final = yaml.SequenceEndEvent
 _DOCUMENT_START: Final = yaml.DocumentStartEvent
-_NODE_EVENTS: Final = frozenset({_SCALAR, _MAPPING_START, yaml.SequenceStartEvent, _ALIAS})
+_NODE_EVENTS: Final = frozenset({_SCALAR, _MAPPING_START, _SEQUENCE_START, _ALIAS})
 
 
 def _short(tag: str) -> str:
