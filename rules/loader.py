@@ -10,7 +10,10 @@ file has any error is a :class:`~rules.model.RuleSet` built, so a reload applies
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -169,6 +172,29 @@ def _validate(file: _File) -> None:
         file.errors.extend(field_errors)
 
 
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a rules directory is read.
+
+    A load builds ~500,000 containers for 1,000 programs (the values, their location tuples,
+    the position dicts, pydantic's models) and keeps them until it returns: with the default
+    threshold the collector ran ~470 times during one load, walking ever more of them and
+    finding nothing (the data is trees, freed by reference counting), a fifth of the load's
+    CPU. Paused, nothing is walked until the load returns and its documents are freed; then
+    one young collection walks what is kept (the rule set), paid here rather than by whoever
+    allocates next. A caller that already paused the collector keeps it paused.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
+
+
 def _collect(rules_dir: Path) -> tuple[list[_File], list[RuleError]]:
     catalog = _read(rules_dir, rules_dir / CATALOG_FILE, "catalog")
     schedules = _read(rules_dir, rules_dir / SCHEDULES_FILE, "schedules")
@@ -223,7 +249,8 @@ def _first_errors(errors: list[RuleError]) -> list[RuleError]:
 
 def check_rules(rules_dir: Path) -> list[RuleError]:
     """Every problem of the rules directory, sorted by (path, line, column); [] when valid."""
-    return _collect(rules_dir)[1]
+    with _without_cyclic_gc():
+        return _collect(rules_dir)[1]
 
 
 def load_rules(rules_dir: Path) -> RuleSet:
@@ -231,6 +258,11 @@ def load_rules(rules_dir: Path) -> RuleSet:
 
     Raises :class:`RuleValidationFailed` with every error of every file; nothing else.
     """
+    with _without_cyclic_gc():
+        return _rule_set(rules_dir)
+
+
+def _rule_set(rules_dir: Path) -> RuleSet:
     files, errors = _collect(rules_dir)
     if errors:
         raise RuleValidationFailed(errors)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rules import loader
 from rules.errors import RuleError, RuleValidationFailed
 from rules.loader import BUNDLED_RULES_DIR, check_rules, load_rules
 from tests.rules.util import CATALOG, PROGRAM, SCHEDULES, write_rules
@@ -85,6 +88,40 @@ def test_valid_minimal_directory(tmp_path: Path) -> None:
     rules = load_rules(write_rules(tmp_path, {"club": PROGRAM}))
     assert [program.rule.id for program in rules.programs] == ["club"]
     assert rules.program_for_parent_sku("CLUB") is rules.programs[0]
+
+
+def test_a_load_pauses_the_garbage_collector_and_gives_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paused while a directory is read, running again afterwards on success and on failure,
+    and still paused for a caller that had paused it."""
+    valid = write_rules(tmp_path / "valid", {"club": PROGRAM})
+    broken = write_rules(
+        tmp_path / "broken", {"club": PROGRAM.replace("quantity: 1", "quantity: 0")}
+    )
+    during: list[bool] = []
+    collect = loader._collect
+
+    def spy(rules_dir: Path) -> tuple[list[Any], list[RuleError]]:
+        during.append(gc.isenabled())
+        return collect(rules_dir)
+
+    monkeypatch.setattr(loader, "_collect", spy)
+    assert gc.isenabled()
+    assert [program.rule.id for program in load_rules(valid).programs] == ["club"]
+    assert gc.isenabled()
+    with pytest.raises(RuleValidationFailed):
+        load_rules(broken)
+    assert gc.isenabled()
+    assert len(check_rules(broken)) == 1
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_rules(valid)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert during == [False, False, False, False]
 
 
 _SOURCE = (BUNDLED_RULES_DIR / "programs" / "seasonal-wine.yaml").read_bytes()
