@@ -182,7 +182,9 @@ def _without_cyclic_gc() -> Iterator[None]:
     finding nothing (the data is trees, freed by reference counting), a fifth of the load's
     CPU. Paused, nothing is walked until the load returns and its documents are freed; then
     one young collection walks what is kept (the rule set), paid here rather than by whoever
-    allocates next. A caller that already paused the collector keeps it paused.
+    allocates next. A caller that already paused the collector keeps it paused. The pause is
+    the process's: a server reload loads in a worker thread (``rules.reload``), and the event
+    loop's collections wait for that fraction of a second, then run.
     """
     if not gc.isenabled():
         yield
