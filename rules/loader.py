@@ -176,7 +176,7 @@ def _validate(file: _File) -> None:
 def _without_cyclic_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a rules directory is read.
 
-    A load builds ~500,000 containers for 1,000 programs (the values, their location tuples,
+    A load builds ~300,000 containers for 1,000 programs (the values, their location tuples,
     the position dicts, pydantic's models) and keeps them until it returns: with the default
     threshold the collector ran ~470 times during one load, walking ever more of them and
     finding nothing (the data is trees, freed by reference counting), a fifth of the load's
