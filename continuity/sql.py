@@ -194,7 +194,7 @@ async def execute_many(
         return
     postgres = dialect(conn) == "postgres"
     query, names = _compiled(sql, postgres, _shape(rows[0]))
-    values = [bound_values([row[name] for name in names], postgres) for row in rows]
+    values = bound_rows(([row[name] for name in names] for row in rows), postgres)
     await conn.execute_many(query, values)
 
 
@@ -448,3 +448,28 @@ def bound_values(row: Iterable[Any], postgres: bool) -> list[Any]:
     if postgres:
         return list(row)
     return [value if type(value) in _PLAIN else _value(value, False) for value in row]
+
+
+def bound_rows(rows: Iterable[Iterable[Any]], postgres: bool) -> list[list[Any]]:
+    """Many rows' values as the driver binds them (``bound_values``). On SQLite each object
+    that needs converting is converted once for all the rows: rows written together share
+    their timestamps (one ``now`` for a placement's dozen lines, or a job's batch), and an
+    aware datetime's text costs ~1.3 µs, a tenth of what a placement spent binding."""
+    if postgres:
+        return [list(row) for row in rows]
+    plain = _PLAIN
+    # by identity (a datetime's hash is dearer than its text), each entry holding its object
+    # so that no other object takes its id during the call
+    converted: dict[int, tuple[Any, Any]] = {}
+    bound: list[list[Any]] = []
+    for row in rows:
+        values = []
+        for value in row:
+            if type(value) not in plain:
+                found = converted.get(id(value))
+                if found is None:
+                    found = converted[id(value)] = (value, _value(value, False))
+                value = found[1]
+            values.append(value)
+        bound.append(values)
+    return bound

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from continuity.enums import JobRunStatus
 from continuity.models import Customer, JobRun
-from continuity.sql import dialect
+from continuity.sql import bound_rows, bound_values, dialect
 from continuity.writes import (
     ModelRows,
     RowSet,
@@ -146,3 +146,32 @@ async def test_a_model_rows_set_keeps_one_shape(db: object) -> None:
         rows.add(account_number="E-2", name="Flo")
     with pytest.raises(TypeError, match="nickname"):
         rows.add(id=2, account_number="E-3", name="Gus", nickname="G")
+
+
+async def test_appended_rows_are_written_as_added_ones(db: object) -> None:
+    """``append`` is ``add`` without the object: the same row, in the same set."""
+    rows = ModelRows(Customer)
+    async with all_or_nothing() as conn:
+        ids = (await allocate_ids(conn, {"customer": 2}))["customer"]
+        added = rows.add(id=ids[0], account_number="F-1", name="Flo")
+        rows.append(id=ids[1], account_number="F-2", name="Gil")
+        await write_row_sets(conn, rows.sets())
+    stored = await Customer.all().order_by("id").values_list("id", "account_number", "name")
+    assert stored == [(ids[0], "F-1", "Flo"), (ids[1], "F-2", "Gil")]
+    assert added.id == ids[0]
+    with pytest.raises(ValueError, match="all give or all omit the id"):
+        rows.append(account_number="F-3", name="Hal")
+
+
+def test_many_rows_are_bound_as_each_would_be_and_shared_values_converted_once() -> None:
+    now = datetime(2027, 1, 31, 9, 30, tzinfo=UTC)
+    rows = [
+        (1, now, date(2027, 2, 1), True, None, "x"),
+        (2, now, date(2027, 3, 1), False, 2.5, b""),
+    ]
+    for postgres in (False, True):
+        assert bound_rows(rows, postgres) == [bound_values(row, postgres) for row in rows]
+    sqlite = bound_rows(rows, False)
+    assert sqlite[0][1] == "2027-01-31 09:30:00+00:00"
+    assert sqlite[0][1] is sqlite[1][1]  # one conversion for both rows
+    assert [row[3] for row in sqlite] == [1, 0]

@@ -476,7 +476,7 @@ async def _write_order(
     )
     for index, product in ordinary:
         quantity = order.lines[index].quantity
-        sales_lines.add(
+        sales_lines.append(
             id=next(line_ids),
             sales_order_id=sales_order.id,
             line_number=index + 1,
@@ -560,7 +560,7 @@ def _continuity_order(
     """A parent line's sales-order line and continuity order, added to the rows to write."""
     spec, line, planned = parent.spec, parent.line, parent.planned
     assert planned is not None  # validate_order planned every parent line
-    sales_lines.add(
+    sales_lines.append(
         id=line_id,
         sales_order_id=sales_order.id,
         line_number=parent.index + 1,
@@ -621,7 +621,7 @@ def _placed_rows(
         }
     )
     mode = order.billing_mode
-    entries.add(
+    entries.append(
         **entry(
             order.id,
             "placed",
