@@ -17,6 +17,7 @@ of 100 orders with their lines cost 30 × 2,201.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -147,12 +148,58 @@ class Costing:
     page: int = DEFAULT_PAGE
 
 
+class _Recorded(Mapping[str, Any]):
+    """The variables, recording which ones the costing reads (``operation_cost``)."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self.variables = variables
+        self.names: dict[str, None] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        self.names[name] = None
+        return self.variables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.variables)
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+
+def _variable_key(value: Any) -> Any:
+    """What of a variable's value the cost depends on: a list's length, an integer."""
+    if isinstance(value, list | tuple):
+        return ("length", len(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+#: Costs of the operations a process has seen (``operation_cost``), by operation.
+COST_CACHE_SIZE = 256
+#: The variables' values kept per operation (a page size, a number of ids).
+COSTS_PER_OPERATION = 64
+_Entry = tuple[OperationDefinitionNode, GraphQLSchema, tuple[str, ...], dict[tuple[Any, ...], int]]
+_costs: OrderedDict[int, _Entry] = OrderedDict()
+
+
 def operation_cost(
     schema: GraphQLSchema,
     operation: OperationDefinitionNode,
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
 ) -> int:
+    """The operation's cost, computed once per operation and values of the variables it
+    depends on: a parsed document is the same object for every request of the same text
+    (``ParserCache``), and the walk over it, nine fields for a placement, was most of what this
+    check cost. Which variables the walk reads depends on the document alone."""
+    entry = _costs.get(id(operation))
+    if entry is not None and entry[0] is operation and entry[1] is schema:
+        key = tuple(_variable_key(variables.get(name, Undefined)) for name in entry[2])
+        found = entry[3].get(key)
+        if found is not None:
+            _costs.move_to_end(id(operation))
+            return found
     root = {
         OperationType.QUERY: schema.query_type,
         OperationType.MUTATION: schema.mutation_type,
@@ -160,7 +207,18 @@ def operation_cost(
     }[operation.operation]
     if root is None:
         return 0
-    return Costing(schema, fragments, variables).selection(operation.selection_set, root)
+    recorded = _Recorded(variables)
+    cost = Costing(schema, fragments, recorded).selection(operation.selection_set, root)
+    names = tuple(recorded.names)
+    if entry is None or entry[0] is not operation or entry[1] is not schema:
+        # the entry holds the operation: its id stays its own while it is cached
+        entry = (operation, schema, names, {})
+        _costs[id(operation)] = entry
+        while len(_costs) > COST_CACHE_SIZE:
+            _costs.popitem(last=False)
+    if len(entry[3]) < COSTS_PER_OPERATION:
+        entry[3][tuple(_variable_key(variables.get(name, Undefined)) for name in names)] = cost
+    return cost
 
 
 def too_costly(cost: int, limit: int) -> GraphQLError:

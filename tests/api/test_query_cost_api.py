@@ -81,6 +81,26 @@ def test_page_sizes_come_from_variables_and_defaults(client: TestClient) -> None
     assert post(client, default).json()["errors"][0]["extensions"]["cost"] == 30 * 841
 
 
+def test_a_document_sent_again_is_costed_by_its_new_variables(client: TestClient) -> None:
+    """Costs are kept per parsed document and the values of the variables they depend on: the
+    same text with a smaller page passes, and with the large page again is refused again."""
+    twelve = (
+        "query ($n: Int, $ids: [ID!]!) { nodes(ids: $ids) { __typename } "
+        + " ".join(f"a{i}: " + ORDERS_WITH_LINES.format(n="$n") for i in range(12))
+        + " }"
+    )
+    first = post(client, twelve, n=100, ids=[]).json()
+    assert first["errors"][0]["extensions"]["cost"] == 12 * 2201
+    # 12 × (1 + 2 × (1 + 1 + 2 × 2)) = 156, and the three ids count one each
+    small = post(client, twelve, n=2, ids=["a", "b", "c"]).json()
+    assert "errors" not in small or small["errors"][0]["extensions"]["code"] != "QUERY_TOO_COSTLY"
+    assert post(client, twelve, n=100, ids=["a"]).json()["errors"][0]["extensions"]["cost"] == (
+        12 * 2201 + 1
+    )
+    many_ids = post(client, twelve, n=0, ids=[str(i) for i in range(30_000)]).json()
+    assert many_ids["errors"][0]["extensions"]["cost"] == 12 * 1 + 30_000
+
+
 def test_fragments_count_where_they_are_spread(client: TestClient) -> None:
     query = """
     fragment Lines on ContinuityOrder { lines(first: 100) { nodes { sku price { amount } } } }
