@@ -450,26 +450,31 @@ def bound_values(row: Iterable[Any], postgres: bool) -> list[Any]:
     return [value if type(value) in _PLAIN else _value(value, False) for value in row]
 
 
-def bound_rows(rows: Iterable[Iterable[Any]], postgres: bool) -> list[list[Any]]:
-    """Many rows' values as the driver binds them (``bound_values``). On SQLite each object
-    that needs converting is converted once for all the rows: rows written together share
-    their timestamps (one ``now`` for a placement's dozen lines, or a job's batch), and an
-    aware datetime's text costs ~1.3 µs, a tenth of what a placement spent binding."""
+def bound_rows(rows: Iterable[Sequence[Any]], postgres: bool) -> list[list[Any]]:
+    """Many rows' values as the driver binds them (``bound_values``). On SQLite a row set's
+    values are converted by column: most columns hold only numbers, text and nulls and are
+    kept as they are (one look at their types), and in the others each object is converted
+    once for all the rows: rows written together share their timestamps (one ``now`` for a
+    placement's dozen lines, or a job's batch), and an aware datetime's text costs ~1.3 µs.
+    Converting value by value was a tenth of what a placement spent writing."""
     if postgres:
         return [list(row) for row in rows]
+    rows = list(rows)
+    if not rows:
+        return []
+    columns = list(zip(*rows, strict=True))
     plain = _PLAIN
-    # by identity (a datetime's hash is dearer than its text), each entry holding its object
-    # so that no other object takes its id during the call
-    converted: dict[int, tuple[Any, Any]] = {}
-    bound: list[list[Any]] = []
-    for row in rows:
+    converted: dict[int, tuple[Any, Any]] = {}  # by identity, holding each object
+    for index, column in enumerate(columns):
+        if plain.issuperset(map(type, column)):
+            continue
         values = []
-        for value in row:
+        for value in column:
             if type(value) not in plain:
                 found = converted.get(id(value))
                 if found is None:
                     found = converted[id(value)] = (value, _value(value, False))
                 value = found[1]
             values.append(value)
-        bound.append(values)
-    return bound
+        columns[index] = tuple(values)
+    return [list(row) for row in zip(*columns, strict=True)]
