@@ -192,9 +192,8 @@ def _insert_text(
     table: str, columns: tuple[str, ...], skip_conflict: str | None, postgres: bool
 ) -> str:
     """One row's ``INSERT`` (a placement writes five tables' with each order: made once)."""
-    row_set = RowSet(table, columns, skip_conflict=skip_conflict)
     marks = ", ".join(f"${i + 1}" if postgres else "?" for i in range(len(columns)))
-    return _insert_head(row_set) + f" VALUES ({marks})" + _conflict(row_set)
+    return _insert_head(table, columns) + f" VALUES ({marks})" + _conflict(skip_conflict)
 
 
 def _multi_row_insert(row_set: RowSet, offset: int) -> str:
@@ -205,16 +204,17 @@ def _multi_row_insert(row_set: RowSet, offset: int) -> str:
         "(" + ", ".join(f"${offset + r * width + c + 1}" for c in range(width)) + ")"
         for r in range(len(row_set.rows))
     )
-    return _insert_head(row_set) + f" VALUES {tuples}" + _conflict(row_set)
+    head = _insert_head(row_set.table, row_set.columns)
+    return head + f" VALUES {tuples}" + _conflict(row_set.skip_conflict)
 
 
-def _insert_head(row_set: RowSet) -> str:
-    columns = ", ".join(f'"{column}"' for column in row_set.columns)
-    return f'INSERT INTO "{row_set.table}" ({columns})'
+def _insert_head(table: str, columns: tuple[str, ...]) -> str:
+    listed = ", ".join(f'"{column}"' for column in columns)
+    return f'INSERT INTO "{table}" ({listed})'
 
 
-def _conflict(row_set: RowSet) -> str:
-    return f' ON CONFLICT ("{row_set.skip_conflict}") DO NOTHING' if row_set.skip_conflict else ""
+def _conflict(skip_conflict: str | None) -> str:
+    return f' ON CONFLICT ("{skip_conflict}") DO NOTHING' if skip_conflict else ""
 
 
 def violates_unique(exc: IntegrityError, table: str, column: str) -> bool:

@@ -93,7 +93,7 @@ def test_a_document_sent_again_is_costed_by_its_new_variables(client: TestClient
     assert first["errors"][0]["extensions"]["cost"] == 12 * 2201
     # 12 × (1 + 2 × (1 + 1 + 2 × 2)) = 156, and the three ids count one each
     small = post(client, twelve, n=2, ids=["a", "b", "c"]).json()
-    assert "errors" not in small or small["errors"][0]["extensions"]["code"] != "QUERY_TOO_COSTLY"
+    assert "QUERY_TOO_COSTLY" not in [e["extensions"]["code"] for e in small.get("errors", [])]
     assert post(client, twelve, n=100, ids=["a"]).json()["errors"][0]["extensions"]["cost"] == (
         12 * 2201 + 1
     )
