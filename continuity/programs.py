@@ -6,8 +6,9 @@ A program version is immutable once written (a rules change makes a new version;
 reads of a product is its SKU, which names it), so a version's parsed spec is cached per
 version id (:func:`cached_spec`, :func:`version_spec`): placement, projections, the planner and
 the jobs parse each version once per process instead of three queries per order. The cache
-hangs off the database's connection object, so another database (a test's, a benchmark's)
-never sees this one's versions, and it is bounded (least recently used go first).
+hangs off the database's connection object (its transactions share it), so another database
+(a test's, a benchmark's) never sees this one's versions, and it is bounded (least recently
+used go first).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def _cache(client: Any = None) -> OrderedDict[int, ProgramSpec]:
     is a context look-up, a few microseconds a call)."""
     if client is None:
         client = ProgramVersion._meta.db
+    # a transaction (or a pinned connection, ``writes.one_connection``) wraps its database's
+    # client: the versions it reads are the database's, and so is their cache
+    while (parent := getattr(client, "_parent", None)) is not None:
+        client = parent
     cache: OrderedDict[int, ProgramSpec] | None = getattr(client, _CACHE_ATTRIBUTE, None)
     if cache is None:
         cache = OrderedDict()

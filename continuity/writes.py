@@ -24,10 +24,12 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
-from tortoise.connection import get_connection
+from tortoise.connection import get_connection, get_connections
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -85,11 +87,50 @@ class ModelRows(Generic[M]):
 
 
 @asynccontextmanager
-async def all_or_nothing() -> AsyncIterator[BaseDBAsyncClient]:
-    """The connection to allocate ids and write row sets on, all or nothing: a transaction
-    on SQLite; on PostgreSQL the pool, whose one statement (``write_row_sets``) is a
-    transaction of its own."""
+async def one_connection() -> AsyncIterator[BaseDBAsyncClient]:
+    """The default database, each of the block's statements on one connection: on
+    PostgreSQL one taken from the pool for the whole block, no transaction (each statement
+    is its own, as on the pool); on SQLite the client itself (its reads and writes have
+    connections of their own, ``continuity.sqlite``).
+
+    Each statement on the pool takes a connection and gives it back: ~35 µs of the event
+    loop's CPU for the two together (a task for the release, a timeout, a queue), as much as
+    the statement's own round trip costs the driver. A placement's read and its write share
+    one. The block must not wait on anything else (a payment gateway): the connection is
+    held, and the pool is small."""
     conn = get_connection("default")
+    if dialect(conn) != "postgres":
+        yield conn
+        return
+    async with conn.acquire_connection() as connection:
+        pinned = _Pinned(conn, connection)
+        # the block's ORM statements too (a program's spec read on a cache miss): one that
+        # waited for a second connection while holding this one could wait for ever, every
+        # connection held by a block doing the same
+        token = get_connections().set(conn.connection_name, pinned)
+        try:
+            yield pinned
+        finally:
+            get_connections().reset(token)
+
+
+class _Pinned(AsyncpgTransactionWrapper):
+    """Tortoise's asyncpg transaction wrapper, on a connection already taken, without a
+    transaction: its statements run one at a time there (its lock), each on its own."""
+
+    def __init__(self, client: BaseDBAsyncClient, connection: Any) -> None:
+        super().__init__(cast(AsyncpgDBClient, client))
+        self._connection = connection
+
+
+@asynccontextmanager
+async def all_or_nothing(
+    conn: BaseDBAsyncClient | None = None,
+) -> AsyncIterator[BaseDBAsyncClient]:
+    """The connection to allocate ids and write row sets on, all or nothing: a transaction
+    on SQLite; on PostgreSQL ``conn`` (``one_connection``'s) or the pool, whose one
+    statement (``write_row_sets``) is a transaction of its own."""
+    conn = conn or get_connection("default")
     if dialect(conn) == "postgres":
         yield conn
     else:

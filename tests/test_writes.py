@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from tortoise import Tortoise
@@ -17,6 +19,7 @@ from continuity.writes import (
     RowSet,
     all_or_nothing,
     allocate_ids,
+    one_connection,
     violates_unique,
     write_row_sets,
 )
@@ -175,3 +178,82 @@ def test_many_rows_are_bound_as_each_would_be_and_shared_values_converted_once()
     assert sqlite[0][1] == "2027-01-31 09:30:00+00:00"
     assert sqlite[0][1] is sqlite[1][1]  # one conversion for both rows
     assert [row[3] for row in sqlite] == [1, 0]
+
+
+async def test_one_connection_runs_a_block_on_one_pooled_connection(db: object) -> None:
+    """PostgreSQL: every statement of the block on the same backend, taken from the pool once
+    and given back after; no transaction (a failed statement loses only itself)."""
+    conn = Tortoise.get_connection("default")
+    if dialect(conn) != "postgres":
+        async with one_connection() as same:
+            assert same is conn  # SQLite: the client, its connections its own
+        return
+    await conn.execute_query("SELECT 1")  # the pool opens at its first statement
+    pool = conn._pool
+
+    def taken() -> int:
+        return int(pool.get_size() - pool.get_idle_size())
+
+    assert taken() == 0
+    async with one_connection() as pinned:
+        assert dialect(pinned) == "postgres"
+        assert taken() == 1
+        _, first = await pinned.execute_query("SELECT pg_backend_pid() AS pid")
+        async with all_or_nothing(pinned) as writer:
+            ids = await allocate_ids(writer, {"customer": 2})
+            await write_row_sets(writer, _customers((ids["customer"][0], "P-1")).sets())
+        with pytest.raises(IntegrityError):
+            await write_row_sets(pinned, _customers((ids["customer"][1], "P-1")).sets())
+        _, last = await pinned.execute_query("SELECT pg_backend_pid() AS pid")
+        assert first[0]["pid"] == last[0]["pid"]
+        assert taken() == 1
+    assert taken() == 0
+    assert await Customer.all().values_list("account_number") == [("P-1",)]
+
+
+async def test_one_connection_is_given_back_when_its_block_fails(db: object) -> None:
+    conn = Tortoise.get_connection("default")
+    if dialect(conn) != "postgres":
+        pytest.skip("SQLite's client keeps its own connections")
+    await conn.execute_query("SELECT 1")  # the pool opens at its first statement
+    pool = conn._pool
+
+    async def fail() -> None:
+        async with one_connection() as pinned:
+            await pinned.execute_query("SELECT 1")
+            raise ZeroDivisionError
+
+    async def fail_then_read() -> Any:
+        for _ in range(pool.get_max_size() + 1):  # a connection kept would exhaust the pool
+            with pytest.raises(ZeroDivisionError):
+                await fail()
+        async with one_connection() as pinned:
+            return (await pinned.execute_query("SELECT 2 AS two"))[1]
+
+    rows = await asyncio.wait_for(fail_then_read(), timeout=30)  # not waiting for ever
+    assert rows[0]["two"] == 2
+    assert pool.get_size() == pool.get_idle_size()
+
+
+async def test_one_connection_blocks_never_wait_for_a_second_connection(db: object) -> None:
+    """More blocks at once than the pool has connections, each reading through the ORM:
+    its reads go to its own connection, or every block would wait for ever for a second."""
+    conn = Tortoise.get_connection("default")
+    if dialect(conn) != "postgres":
+        pytest.skip("SQLite's client keeps its own connections")
+    await conn.execute_query("SELECT 1")  # the pool opens at its first statement
+    blocks = conn._pool.get_max_size() * 2
+    started = asyncio.Event()
+    entered = 0
+
+    async def block() -> int:
+        nonlocal entered
+        async with one_connection():
+            entered += 1
+            if entered == conn._pool.get_max_size():
+                started.set()
+            await started.wait()  # every connection is held before anyone reads
+            return await Customer.all().count()
+
+    counts = await asyncio.wait_for(asyncio.gather(*(block() for _ in range(blocks))), 30)
+    assert counts == [0] * blocks

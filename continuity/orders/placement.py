@@ -71,6 +71,7 @@ from continuity.writes import (
     allocate_ids,
     ids_of,
     ids_read_with,
+    one_connection,
     violates_unique,
     write_row_sets,
 )
@@ -275,14 +276,19 @@ class CheckedOrder:
 
 
 async def validate_order(
-    order: SalesOrderInput, *, order_date: date, rules: BillingRules, today: date | None = None
+    order: SalesOrderInput,
+    *,
+    order_date: date,
+    rules: BillingRules,
+    today: date | None = None,
+    conn: BaseDBAsyncClient | None = None,
 ) -> CheckedOrder:
     """Every check, before anything is written; raises the first problem found. The card
     must be valid ``today`` (it is charged now), which is the order date unless back-dated."""
     # the products of an order with too many lines are not read: it is refused (below)
     valid_size = len(order.lines) <= MAX_LINES
     skus = sorted({line.sku for line in order.lines}) if valid_size else []
-    conn = get_connection("default")
+    conn = conn or get_connection("default")
     postgres = dialect(conn) == "postgres"
     rows = await fetch(
         conn,
@@ -399,20 +405,24 @@ async def place_sales_order(
     """Place the order dated ``order_date``; ``today`` (when it was back-dated) is the day its
     charges are attempted."""
     today = today or order_date
-    checked = await validate_order(order, order_date=order_date, rules=rules, today=today)
     placed: PlacedOrder | None = None
-    for _draw in range(NUMBER_DRAWS):
-        try:
-            # a few rows: on SQLite the transaction runs on the event loop's thread
-            with short_writes():
-                async with all_or_nothing() as conn:
-                    placed = await _write_order(
-                        conn, order, checked, order_date=order_date, actor=actor, today=today
-                    )
-            break
-        except IntegrityError as exc:  # a number drawn was taken: nothing was written
-            if not any(violates_unique(exc, table, "number") for table in _NUMBERED):
-                raise
+    # the read and the write on one connection; the charges after, without it
+    async with one_connection() as conn:
+        checked = await validate_order(
+            order, order_date=order_date, rules=rules, today=today, conn=conn
+        )
+        for _draw in range(NUMBER_DRAWS):
+            try:
+                # a few rows: on SQLite the transaction runs on the event loop's thread
+                with short_writes():
+                    async with all_or_nothing(conn) as writer:
+                        placed = await _write_order(
+                            writer, order, checked, order_date=order_date, actor=actor, today=today
+                        )
+                break
+            except IntegrityError as exc:  # a number drawn was taken: nothing was written
+                if not any(violates_unique(exc, table, "number") for table in _NUMBERED):
+                    raise
     if placed is None:
         raise RuntimeError(f"no free order number on {order_date} in {NUMBER_DRAWS} draws")
     for payment in placed.payments:
