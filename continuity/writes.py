@@ -96,8 +96,10 @@ async def one_connection() -> AsyncIterator[BaseDBAsyncClient]:
     Each statement on the pool takes a connection and gives it back: ~35 µs of the event
     loop's CPU for the two together (a task for the release, a timeout, a queue), as much as
     the statement's own round trip costs the driver. A placement's read and its write share
-    one. The block must not wait on anything else (a payment gateway): the connection is
-    held, and the pool is small."""
+    one. Inside the block the context's default connection is that one (what
+    ``get_connection("default")`` and the ORM use), so the code in it needs no argument. The
+    block must not wait on anything else (a payment gateway): the connection is held, and the
+    pool is small."""
     conn = get_connection("default")
     if dialect(conn) != "postgres":
         yield conn
@@ -124,13 +126,11 @@ class _Pinned(AsyncpgTransactionWrapper):
 
 
 @asynccontextmanager
-async def all_or_nothing(
-    conn: BaseDBAsyncClient | None = None,
-) -> AsyncIterator[BaseDBAsyncClient]:
+async def all_or_nothing() -> AsyncIterator[BaseDBAsyncClient]:
     """The connection to allocate ids and write row sets on, all or nothing: a transaction
-    on SQLite; on PostgreSQL ``conn`` (``one_connection``'s) or the pool, whose one
-    statement (``write_row_sets``) is a transaction of its own."""
-    conn = conn or get_connection("default")
+    on SQLite; on PostgreSQL the pool (or ``one_connection``'s connection inside its block),
+    whose one statement (``write_row_sets``) is a transaction of its own."""
+    conn = get_connection("default")
     if dialect(conn) == "postgres":
         yield conn
     else:

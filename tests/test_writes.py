@@ -199,7 +199,9 @@ async def test_one_connection_runs_a_block_on_one_pooled_connection(db: object) 
         assert dialect(pinned) == "postgres"
         assert taken() == 1
         _, first = await pinned.execute_query("SELECT pg_backend_pid() AS pid")
-        async with all_or_nothing(pinned) as writer:
+        assert Tortoise.get_connection("default") is pinned  # the block's default
+        async with all_or_nothing() as writer:
+            assert writer is pinned
             ids = await allocate_ids(writer, {"customer": 2})
             await write_row_sets(writer, _customers((ids["customer"][0], "P-1")).sets())
         with pytest.raises(IntegrityError):
@@ -208,6 +210,7 @@ async def test_one_connection_runs_a_block_on_one_pooled_connection(db: object) 
         assert first[0]["pid"] == last[0]["pid"]
         assert taken() == 1
     assert taken() == 0
+    assert Tortoise.get_connection("default") is conn
     assert await Customer.all().values_list("account_number") == [("P-1",)]
 
 

@@ -276,19 +276,14 @@ class CheckedOrder:
 
 
 async def validate_order(
-    order: SalesOrderInput,
-    *,
-    order_date: date,
-    rules: BillingRules,
-    today: date | None = None,
-    conn: BaseDBAsyncClient | None = None,
+    order: SalesOrderInput, *, order_date: date, rules: BillingRules, today: date | None = None
 ) -> CheckedOrder:
     """Every check, before anything is written; raises the first problem found. The card
     must be valid ``today`` (it is charged now), which is the order date unless back-dated."""
     # the products of an order with too many lines are not read: it is refused (below)
     valid_size = len(order.lines) <= MAX_LINES
     skus = sorted({line.sku for line in order.lines}) if valid_size else []
-    conn = conn or get_connection("default")
+    conn = get_connection("default")
     postgres = dialect(conn) == "postgres"
     rows = await fetch(
         conn,
@@ -406,18 +401,16 @@ async def place_sales_order(
     charges are attempted."""
     today = today or order_date
     placed: PlacedOrder | None = None
-    # the read and the write on one connection; the charges after, without it
-    async with one_connection() as conn:
-        checked = await validate_order(
-            order, order_date=order_date, rules=rules, today=today, conn=conn
-        )
+    # the read and the write on one connection (the block's default); the charges after it
+    async with one_connection():
+        checked = await validate_order(order, order_date=order_date, rules=rules, today=today)
         for _draw in range(NUMBER_DRAWS):
             try:
                 # a few rows: on SQLite the transaction runs on the event loop's thread
                 with short_writes():
-                    async with all_or_nothing(conn) as writer:
+                    async with all_or_nothing() as conn:
                         placed = await _write_order(
-                            writer, order, checked, order_date=order_date, actor=actor, today=today
+                            conn, order, checked, order_date=order_date, actor=actor, today=today
                         )
                 break
             except IntegrityError as exc:  # a number drawn was taken: nothing was written
