@@ -79,6 +79,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from time import perf_counter
 from typing import Any, cast
 
@@ -244,6 +245,14 @@ FUNCTIONS = {"continuity_b64": _b64, "continuity_sha256": _sha256}
 def _reads_only(query: str) -> bool:
     """A plain ``SELECT``: what the read connection may run (``WITH`` may front a write)."""
     return query.lstrip()[:6].upper() == "SELECT"
+
+
+@lru_cache(maxsize=1024)
+def _read_text(query: str) -> str | None:
+    """A plain ``SELECT``'s text as the read connection runs it, NUL bytes written out as
+    Tortoise's reads do; ``None`` for any other statement. Made once per text: a request
+    reads with a few texts, again and again."""
+    return query.replace("\x00", "'||CHAR(0)||'") if _reads_only(query) else None
 
 
 #: Set while a job runs: its reads stay off the API's read connection (module docstring).
@@ -543,17 +552,37 @@ class ContinuitySqliteClient(SqliteClient):
                 self._reader = reader
         return self._reader
 
-    @translate_exceptions
     async def execute_query(
         self, query: str, values: list[Any] | None = None
     ) -> tuple[int, Sequence[dict[str, Any]]]:
+        loop_reader = self._loop_reader
+        text = None if loop_reader is None or _BACKGROUND.get() else _read_text(query)
+        if loop_reader is None or text is None:
+            answer: tuple[int, Sequence[dict[str, Any]]] = await self._execute_query(query, values)
+            return answer
+        # The usual read of a request, the read connection open: answered here, without the
+        # three coroutines of ``_execute_query`` (~5 µs, a tenth of a projection's CPU)
+        self.log.debug("%s: %s", query, values)
+        try:
+            rows = loop_reader.read(text, values or ())
+        except sqlite3.OperationalError as exc:  # the read's own error
+            raise OperationalError(exc) from exc  # as Tortoise's reads raise it
+        if rows is None:  # too long for the loop, or the file busy
+            rows = await self._read_on_thread(text, values)
+        return len(rows), rows  # type: ignore[return-value]  # sqlite3.Row reads as a dict
+
+    @translate_exceptions
+    async def _execute_query(
+        self, query: str, values: list[Any] | None
+    ) -> tuple[int, Sequence[dict[str, Any]]]:
+        """Writes, a job's reads, and the first read (which opens the read connection)."""
         reader = await self._read_connection() if _reads_only(query) else None
         if reader is None:
             written: tuple[int, Sequence[dict[str, Any]]] = await super().execute_query(
                 query, values
             )
             return written
-        rows = await self._read(reader, query, values)
+        rows = await self._read(query, values)
         return len(rows), rows  # type: ignore[return-value]  # sqlite3.Row reads as a dict
 
     async def execute_query_dict(
@@ -564,18 +593,19 @@ class ContinuitySqliteClient(SqliteClient):
         _changed, rows = await self.execute_query(query, values)
         return row_dicts(rows)
 
-    async def _read(
-        self, reader: aiosqlite.Connection, query: str, values: list[Any] | None
-    ) -> list[sqlite3.Row]:
-        """Tortoise's read (NUL bytes written out as it does): on the event loop's thread when
-        it is short, else on the read connection's thread (module docstring)."""
+    async def _read(self, query: str, values: list[Any] | None) -> list[sqlite3.Row]:
+        """Tortoise's read: on the event loop's thread when it is short, else on the read
+        connection's thread (module docstring)."""
         self.log.debug("%s: %s", query, values)
-        query = query.replace("\x00", "'||CHAR(0)||'")
-        if self._loop_reader is not None:
-            rows = self._loop_reader.read(query, values or ())
-            if rows is not None:
-                return rows
-        return list(await reader.execute_fetchall(query, values))
+        text = _read_text(query) or query
+        rows = self._loop_reader.read(text, values or ()) if self._loop_reader else None
+        return rows if rows is not None else await self._read_on_thread(text, values)
+
+    @translate_exceptions
+    async def _read_on_thread(self, query: str, values: list[Any] | None) -> list[sqlite3.Row]:
+        """A read on the read connection's thread, which may take its time."""
+        assert self._reader is not None  # opened with the twin (``_read_connection``)
+        return list(await self._reader.execute_fetchall(query, values))
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None

@@ -186,6 +186,31 @@ async def test_a_short_read_is_answered_on_the_event_loops_thread(
     assert hops == []
 
 
+async def test_a_read_is_the_same_on_every_path(
+    db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whichever connection answers a read, its text is run as Tortoise runs it (a NUL byte
+    written out as ``CHAR(0)``), and the answer is the same: on the loop's thread, on the read
+    thread (a text sent there after an overrun), and for a job on the writing connection."""
+    from continuity import sqlite
+
+    conn, loop_reader, hops = await _read_connections(monkeypatch)
+    await Customer.create(account_number="C-1", name="Ada")
+    text = "SELECT name, 'a\x00b' AS v FROM customer"
+    expected = [{"name": "Ada", "v": "a\x00b"}]
+    assert await conn.execute_query_dict(text) == expected  # the loop's thread
+    assert hops == []
+    written_out = text.replace("\x00", "'||CHAR(0)||'")
+    loop_reader._sent[written_out] = 1  # as after an overrun: the next read goes to the thread
+    assert await conn.execute_query_dict(text) == expected
+    assert hops == [written_out]
+    with sqlite.background():  # a job's read: on the writing connection
+        assert await conn.execute_query_dict(text) == expected
+    assert hops == [written_out]
+    assert await conn.execute_query_dict(text) == expected  # the loop's thread again
+    assert hops == [written_out]
+
+
 async def test_a_long_read_goes_to_the_read_thread(
     db: TortoiseContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
