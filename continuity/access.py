@@ -15,8 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tortoise.connection import get_connection
-
+from continuity.connection import connection
 from continuity.enums import Role
 from continuity.errors import InvalidInput, NotFound
 from continuity.models import ApiToken, Customer
@@ -119,7 +118,7 @@ async def authenticate(token: str, *, now: datetime | None = None) -> Caller | N
         return None
     key, secret = parts
     # Every request asks: one compiled statement, not an ORM query built each time.
-    found = await fetch(get_connection("default"), _TOKEN_BY_KEY, key=key)
+    found = await fetch(connection(), _TOKEN_BY_KEY, key=key)
     row = model_of(ApiToken, found[0]) if found else None
     if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
         return None
@@ -160,7 +159,7 @@ async def token_is_live(key: str, *, now: datetime | None = None) -> bool:
 async def revoke_token(key: str, *, now: datetime | None = None) -> ApiToken:
     """Revoke a token by its public key; revoking twice keeps the first time."""
     # Every request asks: one compiled statement, not an ORM query built each time.
-    found = await fetch(get_connection("default"), _TOKEN_BY_KEY, key=key)
+    found = await fetch(connection(), _TOKEN_BY_KEY, key=key)
     row = model_of(ApiToken, found[0]) if found else None
     if row is None:
         raise NotFound(f"no token {key!r}", field=["token"])

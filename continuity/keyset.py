@@ -29,11 +29,11 @@ from operator import itemgetter
 from typing import Any, Generic, TypeVar
 
 from tortoise import fields
-from tortoise.connection import get_connection
 from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from continuity.connection import connection
 from continuity.rows import models_from, select
 from continuity.sql import dialect, fetch, fetch_rows
 
@@ -199,7 +199,7 @@ async def pages(
     }
     if not wanted:
         return result
-    conn = get_connection("default")
+    conn = connection()
     where = [f"t.{relation.parent} IN (:parents)"]
     params: dict[str, Any] = {"parents": wanted, "size": window.size + 1}
     bounds: list[tuple[str, str]] = []  # (SQL of the rows outside the page's range, flag)
@@ -278,7 +278,7 @@ async def counts(relation: Relation[Any], parents: Iterable[int]) -> dict[int, i
     found: dict[int, int] = dict.fromkeys(wanted, 0)
     if wanted:
         rows = await fetch(
-            get_connection("default"),
+            connection(),
             f"SELECT t.{relation.parent} AS parent, COUNT(*) AS n FROM {relation.table} t "
             f"WHERE t.{relation.parent} IN (:parents) GROUP BY t.{relation.parent}",
             parents=wanted,

@@ -23,8 +23,9 @@ from typing import Any
 
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
+
+from continuity.connection import connection
 
 #: Two-integer advisory keys: (namespace, id). The namespaces spell "Cont" and "Conu".
 LEADER_NAMESPACE = 0x436F6E74
@@ -48,7 +49,7 @@ PROBE_TIMEOUT = 5.0
 
 def default_client() -> BaseDBAsyncClient:
     """The ORM's connection of the open database."""
-    return get_connection("default")
+    return connection()
 
 
 def on_postgres(client: BaseDBAsyncClient | None = None) -> bool:

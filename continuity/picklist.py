@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
+from continuity.connection import connection
 from continuity.enums import ChildOrderStatus
 from continuity.errors import ContinuityError, InvalidInput, NotFound
 from continuity.fulfilment import Shipment, ship_in
@@ -81,9 +81,7 @@ ORDER BY c.id, cl.id
 
 async def pick_list(day: date) -> list[dict[str, Any]]:
     """The rows of the day's pick list, in child-order then line order."""
-    rows = await fetch(
-        get_connection("default"), _PICK, day=day, status=ChildOrderStatus.AUTHORIZED.value
-    )
+    rows = await fetch(connection(), _PICK, day=day, status=ChildOrderStatus.AUTHORIZED.value)
     return [
         {
             "child_order_id": global_id("ChildOrder", int(r["id"])),

@@ -18,6 +18,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from continuity.connection import connection
 from continuity.engine.billing import ScheduleSpec
 from continuity.engine.calendar import GapSpec
 from continuity.engine.spec import EventSpec, ItemSpec, ProgramSpec
@@ -39,10 +40,10 @@ _CACHE_ATTRIBUTE = "_continuity_program_specs"
 
 def _cache(client: Any = None) -> OrderedDict[int, ProgramSpec]:
     """The spec cache of the database the models are bound to (one per open connection);
-    ``client``: that connection when the caller already holds it (``ProgramVersion._meta.db``
-    is a context look-up, a few microseconds a call)."""
+    ``client``: that connection when the caller already holds it (``connection()`` is a
+    context look-up, a microsecond a call)."""
     if client is None:
-        client = ProgramVersion._meta.db
+        client = connection()
     # a transaction (or a pinned connection, ``writes.one_connection``) wraps its database's
     # client: the versions it reads are the database's, and so is their cache
     while (parent := getattr(client, "_parent", None)) is not None:
@@ -78,8 +79,8 @@ async def cached_spec(version: ProgramVersion, code: str) -> ProgramSpec:
 
 def recalled_spec(version_id: int, client: BaseDBAsyncClient) -> ProgramSpec | None:
     """The spec of a version already parsed, without a query (``None`` if it is not cached).
-    ``client`` must be the models' own connection (``get_connection("default")`` in the
-    caller's context), whose cache ``version_spec`` fills."""
+    ``client`` must be the models' own connection (``connection()`` in the caller's
+    context), whose cache ``version_spec`` fills."""
     return _recall(version_id, client)
 
 

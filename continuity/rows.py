@@ -23,11 +23,12 @@ from functools import cache, lru_cache
 from typing import Any, Generic, TypeVar, cast
 
 from tortoise import timezone
-from tortoise.connection import get_connection
 from tortoise.fields import DateField, DatetimeField
 from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+
+from continuity.connection import connection
 
 M = TypeVar("M", bound=Model)
 
@@ -44,7 +45,7 @@ async def select(query: QuerySet[M]) -> list[M]:
     ``_init_from_db``, most of what a page or a batch of look-ups costs."""
     query.sql()  # makes the statement (``query.query``) without running it
     sql, values = query.query.get_parameterized_sql()
-    _, rows = await get_connection("default").execute_query(sql, values)
+    _, rows = await connection().execute_query(sql, values)
     return models_from(query.model, rows)
 
 

@@ -29,11 +29,12 @@ from typing import Any, Generic, TypeVar, cast
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
-from tortoise.connection import get_connection, get_connections
+from tortoise.connection import get_connections
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from continuity.connection import connection
 from continuity.sql import bound_rows, dialect, new_row
 
 M = TypeVar("M", bound=Model)
@@ -97,15 +98,15 @@ async def one_connection() -> AsyncIterator[BaseDBAsyncClient]:
     loop's CPU for the two together (a task for the release, a timeout, a queue), as much as
     the statement's own round trip costs the driver. A placement's read and its write share
     one. Inside the block the context's default connection is that one (what
-    ``get_connection("default")`` and the ORM use), so the code in it needs no argument. The
+    ``connection()`` and the ORM use), so the code in it needs no argument. The
     block must not wait on anything else (a payment gateway): the connection is held, and the
     pool is small."""
-    conn = get_connection("default")
+    conn = connection()
     if dialect(conn) != "postgres":
         yield conn
         return
-    async with conn.acquire_connection() as connection:
-        pinned = _Pinned(conn, connection)
+    async with conn.acquire_connection() as raw:
+        pinned = _Pinned(conn, raw)
         # the block's ORM statements too (a program's spec read on a cache miss): one that
         # waited for a second connection while holding this one could wait for ever, every
         # connection held by a block doing the same
@@ -130,7 +131,7 @@ async def all_or_nothing() -> AsyncIterator[BaseDBAsyncClient]:
     """The connection to allocate ids and write row sets on, all or nothing: a transaction
     on SQLite; on PostgreSQL the pool (or ``one_connection``'s connection inside its block),
     whose one statement (``write_row_sets``) is a transaction of its own."""
-    conn = get_connection("default")
+    conn = connection()
     if dialect(conn) == "postgres":
         yield conn
     else:

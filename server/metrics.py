@@ -40,8 +40,8 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from tortoise.connection import get_connection
 
+from continuity.connection import connection
 from continuity.enums import JobRunStatus
 from continuity.jobs import JOBS
 from continuity.jobs.runs import RunRecorder, add_run_observer
@@ -251,7 +251,7 @@ class HttpMetricsMiddleware:
 
 
 async def _count_rows() -> None:
-    conn = get_connection("default")
+    conn = connection()
     _n, rows = await conn.execute_query(
         "SELECT status, COUNT(*) AS n FROM notification "
         "WHERE status IN ('pending', 'failed', 'dead') GROUP BY status"

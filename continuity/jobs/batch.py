@@ -36,8 +36,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from time import monotonic
 
-from tortoise.connection import get_connection
-
+from continuity.connection import connection
 from continuity.jobs.runs import RunRecorder
 
 
@@ -62,7 +61,7 @@ MIN_BATCH = 50
 def target_seconds() -> float | None:
     """How long a batch may hold the database: ``BATCH_SECONDS`` where the API shares the
     jobs' one connection (SQLite), no bound on PostgreSQL."""
-    dialect = get_connection("default").capabilities.dialect
+    dialect = connection().capabilities.dialect
     return None if dialect == "postgres" else BATCH_SECONDS
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tortoise.connection import get_connection
 from tortoise.expressions import Subquery
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from continuity.connection import connection
 from continuity.enums import (
     BillingMode,
     ChildOrderStatus,
@@ -87,7 +87,7 @@ async def _finished(
         where += " AND o.program_id IN (SELECT p.id FROM program p WHERE p.code = :program)"
         params["program"] = filters.program
     rows = await fetch(
-        get_connection("default"),
+        connection(),
         _FINISHED.format(where=where),
         after=after,
         size=size,

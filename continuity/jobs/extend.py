@@ -20,9 +20,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
+from continuity.connection import connection
 from continuity.jobs.batch import Select, in_windows, run_batches, target_seconds
 from continuity.jobs.env import NO_FILTERS, JobEnv, JobFilters
 from continuity.jobs.runs import RunRecorder, recorded_run
@@ -114,7 +114,7 @@ async def _candidates(
     if filters.program is not None:
         clauses += " AND o.program_id IN (SELECT id FROM program WHERE code = :program)"
         extra["program"] = filters.program
-    conn = get_connection("default")
+    conn = connection()
     rows = await fetch(
         conn,
         _CANDIDATES.replace("{filters}", clauses).replace(

@@ -21,8 +21,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.connection import get_connection
 
+from continuity.connection import connection
 from continuity.models import ContinuityOrder, Customer
 from continuity.money import from_minor
 from continuity.sql import fetch, json_text
@@ -169,7 +169,7 @@ async def emit_many(
     # ``RETURNING`` names the rows that went in, so no look-up of existing keys is needed (it
     # was most of the job's time at a million orders: a scan of the outbox per chunk); a key
     # already there, or written at the same time by another replica, is skipped quietly.
-    target = conn or get_connection("default")
+    target = conn or connection()
     items = list(rows.values())
     written: set[str] = set()
     for start in range(0, len(items), CHUNK):

@@ -21,11 +21,11 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
-from tortoise.connection import get_connection
 from tortoise.functions import Max
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from continuity.connection import connection
 from continuity.enums import (
     BillingMode,
     ChildOrderStatus,
@@ -159,7 +159,7 @@ async def upcoming_shipments(
             )
         )
     )
-    postgres = dialect(get_connection("default")) == "postgres"
+    postgres = dialect(connection()) == "postgres"
     sql = _upcoming_sql(postgres, recipients.email, len(recipients.hooks))
     params = recipients.params(datetime.now(UTC))
     for start in range(0, len(candidates), BATCH):

@@ -18,9 +18,9 @@ from functools import cache
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 
+from continuity.connection import connection
 from continuity.customers import card_expired
 from continuity.engine.billing import ScheduleSpec
 from continuity.engine.plan import OrderSchedule, Plan, plan
@@ -283,7 +283,7 @@ async def validate_order(
     # the products of an order with too many lines are not read: it is refused (below)
     valid_size = len(order.lines) <= MAX_LINES
     skus = sorted({line.sku for line in order.lines}) if valid_size else []
-    conn = get_connection("default")
+    conn = connection()
     postgres = dialect(conn) == "postgres"
     rows = await fetch(
         conn,

@@ -22,8 +22,7 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from tortoise.connection import get_connection
-
+from continuity.connection import connection
 from continuity.engine.billing import Installment, installments
 from continuity.engine.plan import OrderSchedule, resume_anchor, upcoming
 from continuity.engine.schedule import (
@@ -186,7 +185,7 @@ async def _projections(
     charge), so each version keeps what it projected by those inputs (``_memo_key``) and a
     projection already made costs the read and a look-up instead of the planner's state and
     walk (docs/PERFORMANCE.md)."""
-    conn = get_connection("default")
+    conn = connection()
     prepaid = False
     specs: list[ProgramSpec] = []
     for order in orders:

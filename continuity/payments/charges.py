@@ -18,8 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from tortoise.connection import get_connection
-
+from continuity.connection import connection
 from continuity.enums import PaymentKind, PaymentStatus
 from continuity.faults import gateway_delay
 from continuity.models import Payment
@@ -83,7 +82,7 @@ _NUMBERS = {
 
 async def call_contexts(payments: list[Payment]) -> dict[int, CallContext]:
     """The contexts of many payments in four queries (the batch path)."""
-    conn = get_connection("default")
+    conn = connection()
     cards = {
         int(row["id"]): (str(row["gateway_token"]), row["gateway_customer"])
         for row in await fetch(conn, _CARDS, ids=sorted({p.payment_method_id for p in payments}))

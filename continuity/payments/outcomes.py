@@ -20,9 +20,9 @@ from datetime import date
 from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.connection import get_connection
 from tortoise.transactions import in_transaction
 
+from continuity.connection import connection
 from continuity.enums import (
     ChildOrderStatus,
     ContinuityOrderStatus,
@@ -90,7 +90,7 @@ async def write_outcomes(
         # the outbox, in the outcomes' transaction: payment_succeeded / payment_failed
         await emit_many([e for p in written if (e := payment_event(p)) is not None], conn=conn)
         await _ready_to_ship(written, conn)
-    held = await _orders_in(get_connection("default"), written, ContinuityOrderStatus.PAYMENT_HOLD)
+    held = await _orders_in(connection(), written, ContinuityOrderStatus.PAYMENT_HOLD)
     for payment in written:
         if payment.status is PaymentStatus.FAILED or payment.continuity_order_id in held:
             await apply_outcome(payment, actor=actor)
