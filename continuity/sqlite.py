@@ -91,9 +91,9 @@ from tortoise.backends.sqlite.client import (
     SqliteTransactionWrapper,
     translate_exceptions,
 )
-from tortoise.connection import get_connections
 from tortoise.exceptions import OperationalError, TransactionManagementError
 
+from continuity.connection import connections
 from continuity.group_commit import Batch, GroupCommit
 from continuity.rows import row_dicts
 
@@ -186,18 +186,18 @@ class _TransactionContext(SqliteTransactionContext):
             batch = await group.enter()
             if batch is not None:
                 tx.join(group, batch)
-                self.token = get_connections().set(self.connection_name, tx)
+                self.token = connections().set(self.connection_name, tx)
                 return tx  # type: ignore[no-any-return]
         # Tortoise's own context keeps its lock when ``begin`` fails, and every later
         # transaction of the process would wait for it for ever: a busy file must not do that.
         await self._trxlock.acquire()
         try:
             await self.ensure_connection()
-            self.token = get_connections().set(self.connection_name, self.connection)
+            self.token = connections().set(self.connection_name, self.connection)
             try:
                 await self.connection.begin()
             except BaseException:
-                get_connections().reset(self.token)
+                connections().reset(self.token)
                 raise
         except BaseException:
             self._trxlock.release()
@@ -211,7 +211,7 @@ class _TransactionContext(SqliteTransactionContext):
             await super().__aexit__(exc_type, exc_val, exc_tb)
             return
         tx._finalized = True
-        get_connections().reset(self.token)
+        connections().reset(self.token)
         await tx._group.leave(batch, ok=exc_type is None)
 
 

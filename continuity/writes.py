@@ -29,12 +29,11 @@ from typing import Any, Generic, TypeVar, cast
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.asyncpg.client import TransactionWrapper as AsyncpgTransactionWrapper
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
-from tortoise.connection import get_connections
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from continuity.connection import connection
+from continuity.connection import connection, connections
 from continuity.sql import bound_rows, dialect, new_row
 
 M = TypeVar("M", bound=Model)
@@ -110,11 +109,11 @@ async def one_connection() -> AsyncIterator[BaseDBAsyncClient]:
         # the block's ORM statements too (a program's spec read on a cache miss): one that
         # waited for a second connection while holding this one could wait for ever, every
         # connection held by a block doing the same
-        token = get_connections().set(conn.connection_name, pinned)
+        token = connections().set(conn.connection_name, pinned)
         try:
             yield pinned
         finally:
-            get_connections().reset(token)
+            connections().reset(token)
 
 
 class _Pinned(AsyncpgTransactionWrapper):

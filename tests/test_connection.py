@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from tortoise.connection import get_connection
+from tortoise.connection import get_connection, get_connections
 from tortoise.transactions import in_transaction
 
-from continuity.connection import connection
+from continuity.connection import connection, connections
 from continuity.models import Customer
 from continuity.writes import one_connection
 
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.db
 
 async def test_the_connection_is_the_contexts(db: object) -> None:
     client = get_connection("default")
+    assert connections() is get_connections()
     assert connection() is client
     assert connection("default") is client
     async with in_transaction() as tx:
