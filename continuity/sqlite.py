@@ -582,8 +582,9 @@ class ContinuitySqliteClient(SqliteClient):
                 query, values
             )
             return written
-        rows = await self._read(query, values)
-        return len(rows), rows  # type: ignore[return-value]  # sqlite3.Row reads as a dict
+        assert self._loop_reader is not None  # opened with the read connection
+        read: tuple[int, Sequence[dict[str, Any]]] = await self.execute_query(query, values)
+        return read  # now the path above
 
     async def execute_query_dict(
         self, query: str, values: list[Any] | None = None
@@ -592,14 +593,6 @@ class ContinuitySqliteClient(SqliteClient):
         # per column; ``row_dicts`` reads the names once a statement (``sql.fetch`` does too)
         _changed, rows = await self.execute_query(query, values)
         return row_dicts(rows)
-
-    async def _read(self, query: str, values: list[Any] | None) -> list[sqlite3.Row]:
-        """Tortoise's read: on the event loop's thread when it is short, else on the read
-        connection's thread (module docstring)."""
-        self.log.debug("%s: %s", query, values)
-        text = _read_text(query) or query
-        rows = self._loop_reader.read(text, values or ()) if self._loop_reader else None
-        return rows if rows is not None else await self._read_on_thread(text, values)
 
     @translate_exceptions
     async def _read_on_thread(self, query: str, values: list[Any] | None) -> list[sqlite3.Row]:
