@@ -12,6 +12,8 @@ from tortoise.context import TortoiseContext
 from tortoise.migrations import api as migrations_api
 from tortoise.migrations.autodetector import MigrationAutodetector
 
+from continuity.connection import connection
+
 MODELS_MODULE = "continuity.models"
 MIGRATIONS_MODULE = "continuity.migrations"
 
@@ -211,9 +213,7 @@ def _index_target(statement: str) -> tuple[str, tuple[str, ...]] | None:
 async def pending_migrations() -> list[str]:
     """The shipped migrations the open database has not applied (readiness: a replica of a
     new release must not serve an old schema)."""
-    from tortoise.connection import get_connection
-
-    _count, rows = await get_connection("default").execute_query(
+    _count, rows = await connection().execute_query(
         "SELECT name FROM tortoise_migrations WHERE app = 'models'"
     )
     applied = {str(row["name"]) for row in rows}
