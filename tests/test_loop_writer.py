@@ -21,6 +21,13 @@ from tortoise.transactions import in_transaction
 
 from continuity.models import Customer
 from continuity.sqlite import _LoopWriter, background, short_writes
+from continuity.writes import (
+    ModelRows,
+    all_or_nothing,
+    allocate_ids,
+    violates_unique,
+    write_row_sets,
+)
 from tests.dbutil import sqlite_client
 
 pytestmark = pytest.mark.db
@@ -30,6 +37,11 @@ def _names(path: str) -> list[str]:
     """The committed customers, as another connection reads them."""
     with sqlite3.connect(path) as other:
         return [row[0] for row in other.execute("SELECT name FROM customer ORDER BY id")]
+
+
+def _accounts(path: str) -> list[str]:
+    with sqlite3.connect(path) as other:
+        return [row[0] for row in other.execute("SELECT account_number FROM customer")]
 
 
 async def test_a_short_transaction_runs_on_the_loops_thread(db: TortoiseContext) -> None:
@@ -106,6 +118,38 @@ async def test_a_failed_short_transaction_leaves_nothing(db: TortoiseContext) ->
                 await nested(tx)
             await Customer.create(account_number="C-5", name="Ed", using_db=tx)
     assert _names(client.filename) == ["Ada", "Cy", "Ed"]
+
+
+async def test_a_members_row_sets_are_written_on_the_twin_all_or_nothing(
+    db: TortoiseContext,
+) -> None:
+    """A placement's write (``write_row_sets`` in ``short_writes``) goes straight to the twin,
+    a multi-row ``INSERT`` a table: its rows read back in its transaction, committed at its
+    end; a conflict raises Tortoise's error, which names the column, and leaves nothing."""
+    client = sqlite_client("SQLite's writing connections")
+    await Customer.create(account_number="C-1", name="Ada")
+
+    async def write(*accounts: str) -> None:
+        with short_writes():
+            async with all_or_nothing() as tx:
+                assert isinstance(tx._connection, _LoopWriter)
+                ids = (await allocate_ids(tx, {"customer": len(accounts)}))["customer"]
+                rows = ModelRows(Customer)
+                for customer_id, account in zip(ids, accounts, strict=True):
+                    rows.append(id=customer_id, account_number=account, name=account.lower())
+                await write_row_sets(tx, rows.sets())
+                mine = Customer.filter(account_number__in=accounts).using_db(tx)
+                assert await mine.count() == len(accounts)
+                assert not set(accounts) & set(_accounts(client.filename))  # not committed yet
+
+    await write("C-2", "C-3")
+    assert _names(client.filename) == ["Ada", "c-2", "c-3"]
+    with pytest.raises(IntegrityError) as raised:
+        await write("C-4", "C-1")
+    assert violates_unique(raised.value, "customer", "account_number")
+    assert _names(client.filename) == ["Ada", "c-2", "c-3"]
+    await write("C-4")
+    assert _names(client.filename) == ["Ada", "c-2", "c-3", "c-4"]
 
 
 async def test_jobs_and_other_work_stay_on_aiosqlites_thread(db: TortoiseContext) -> None:

@@ -109,7 +109,7 @@ async def test_the_objects_are_those_the_rows_become(db: object) -> None:
 
 async def test_postgres_writes_every_table_in_one_statement(db: object) -> None:
     """The point of the module: on PostgreSQL no ``BEGIN``/``COMMIT`` and no round trip per
-    table; on SQLite one ``executemany`` per table in the caller's transaction."""
+    table; on SQLite one multi-row ``INSERT`` per table in the caller's transaction."""
     conn = Tortoise.get_connection("default")
     runs = ModelRows(JobRun)
     async with all_or_nothing() as writer:
@@ -127,7 +127,10 @@ async def test_postgres_writes_every_table_in_one_statement(db: object) -> None:
 async def test_a_write_too_big_for_one_statement_is_still_whole(
     db: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Past the parameters one statement binds: PostgreSQL writes a table at a time in a
+    transaction, SQLite a table's rows in several ``INSERT``s; either way all or nothing."""
     monkeypatch.setattr("continuity.writes.MAX_PARAMETERS", 10)
+    monkeypatch.setattr("continuity.writes.SQLITE_PARAMETERS", 25)
     async with all_or_nothing() as conn:
         ids = await allocate_ids(conn, {"customer": 5})
         rows = _customers(*zip(ids["customer"], ["D-1", "D-2", "D-3", "D-4", "D-1"], strict=True))
@@ -138,8 +141,16 @@ async def test_a_write_too_big_for_one_statement_is_still_whole(
     async with all_or_nothing() as conn:
         ids = await allocate_ids(conn, {"customer": 4})
         rows = _customers(*zip(ids["customer"], ["D-1", "D-2", "D-3", "D-4"], strict=True))
-        await write_row_sets(conn, rows.sets())
-    assert await Customer.all().count() == 4
+        with capturing(Statements(lambda sql: sql.startswith("INSERT"))) as seen:
+            await write_row_sets(conn, rows.sets())
+    stored = await Customer.all().order_by("id").values_list("id", "account_number")
+    assert stored == list(zip(ids["customer"], ["D-1", "D-2", "D-3", "D-4"], strict=True))
+    if dialect(conn) != "postgres":  # as many rows a statement as bind 25 values at most
+        per = 25 // len(rows.sets()[0].columns)
+        assert 1 <= per < 4
+        assert [sql.count("(?") for sql in seen.sql] == [
+            len(ids["customer"][i : i + per]) for i in range(0, 4, per)
+        ]
 
 
 async def test_a_model_rows_set_keeps_one_shape(db: object) -> None:
