@@ -15,7 +15,7 @@ docs/PERFORMANCE.md). So the rows are built first, with ids allocated beforehand
   them), in the caller's transaction (``all_or_nothing``): its statements cost no round trip.
   One statement, not an ``executemany`` of one-row statements: each execution of an
   ``INSERT`` reads and writes ``AUTOINCREMENT``'s ``sqlite_sequence`` row and restarts its
-  program, ~2.5 µs of a placement's twelve lines each.
+  program, 2.5–4 µs for each of a placement's twelve lines.
 
 A conflict fails the whole write on both (``ON CONFLICT … DO NOTHING`` only where a row
 says so): the caller redraws what collided (an order number) and writes again.
@@ -233,7 +233,7 @@ def _one_statement(shape: tuple[tuple[str, tuple[str, ...], int, str | None], ..
 
 async def execute_row_set(conn: BaseDBAsyncClient, row_set: RowSet) -> None:
     """Insert ``row_set``'s rows with one ``executemany`` (batch jobs' many rows, in their
-    transaction; SQLite's part of ``write_row_sets``)."""
+    transaction; a PostgreSQL write too big for one statement, ``write_row_sets``)."""
     if not row_set.rows:
         return
     postgres = dialect(conn) == "postgres"
