@@ -86,6 +86,9 @@ class ServiceSettings(BaseModel):
     log_level: str | None = None
     log_format: Literal["text", "json"] = "text"
     development: bool = False
+    #: Place orders in a worker process the server supervises (server/placement_worker.py):
+    #: a placement's checks and write on the machine's next core, off the API's event loop.
+    placement_worker: bool = True
 
     @field_validator("database_url")
     @classmethod

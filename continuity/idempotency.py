@@ -13,8 +13,11 @@ answered, the claim is **completed** with the response. Any other request with t
 - after it: gets the stored response, without running anything.
 
 A first request that fails with an exception is **released** (its row deleted): nothing was
-stored, and the key may be retried. Keys are kept ``RETENTION`` (24 h), then swept (``sweep``,
-every ``SWEEP_INTERVAL`` by each server); a key found older than that is free again.
+stored, and the key may be retried; except ``OutcomeUnknown`` (the mutation may have been done,
+e.g. the placement worker died with it in hand): the key stays claimed, so that a retry is
+never run twice (it waits, then gets ``IDEMPOTENCY_KEY_IN_PROGRESS``, until the key expires).
+Keys are kept ``RETENTION`` (24 h), then swept (``sweep``, every ``SWEEP_INTERVAL`` by each
+server); a key found older than that is free again.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ class KeyReused(ContinuityError):
 
 class KeyInProgress(ContinuityError):
     code = ErrorCode.IDEMPOTENCY_KEY_IN_PROGRESS
+
+
+class OutcomeUnknown(Exception):
+    """A mutation failed without knowing whether its work was done: its key is not released."""
 
 
 @dataclass(frozen=True)

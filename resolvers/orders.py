@@ -36,6 +36,7 @@ async def place_sales_order(
         rules=billing_rules(session),
         gateway=session.gateway,
         today=today,
+        write=session.write_sales_order,
     )
 
 

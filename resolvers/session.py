@@ -35,6 +35,12 @@ class Session(Protocol):
     @property
     def gateway(self) -> PaymentGateway: ...
 
+    @property
+    def write_sales_order(self) -> placement.Writer:
+        """Who runs a placement's checks and write (``placement.write_sales_order``, or the
+        server's placement worker)."""
+        ...
+
 
 def billing_rules(session: Session) -> placement.BillingRules:
     params = session.settings.call_center

@@ -21,6 +21,7 @@ from strawberry.types import Info as StrawberryInfo
 from config.settings import Settings
 from continuity.access import Caller
 from continuity.idempotency import Claim, Replay
+from continuity.orders import placement
 from continuity.payments.gateway import PaymentGateway
 from schema.loaders import Loaders
 
@@ -47,6 +48,9 @@ class Context:
     idempotency: dict[str, Claim | Replay] = field(default_factory=dict)
     #: The keys this request used: a key names one mutation, even within a request.
     idempotency_keys: set[str] = field(default_factory=set)
+    #: Who runs a placement's checks and write: the server's placement worker when it has
+    #: one (``server/placement_worker.py``), else this process.
+    write_sales_order: placement.Writer = placement.write_sales_order
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -131,6 +131,8 @@ def idempotent(
                 return failed(payload, [])  # replaced by the stored response
             try:
                 result = await resolver(info, input)
+            except idempotency.OutcomeUnknown:
+                raise  # it may have been done: the key stays claimed, never run twice
             except Exception:
                 await idempotency.release(outcome)
                 raise

@@ -40,6 +40,7 @@ from continuity.db import migrate, tortoise_config
 from continuity.faults import install as install_faults
 from continuity.jobs import JobEnv
 from continuity.notifications.policy import set_policy
+from continuity.orders.placement import Writer, write_sales_order
 from continuity.parameters import save_call_center_parameters
 from continuity.payments.gateway import PaymentGateway
 from continuity.payments.webhooks import WebhookVerifier
@@ -52,6 +53,8 @@ from server.body import RequestRefused, from_query_params, graphql_request, load
 from server.graphql_metrics import GraphQLMetrics
 from server.guard import Guard, caller_for, error_body
 from server.persisted import PersistedQueries, persisted_extension
+from server.placement_worker import PlacementWorker
+from server.placement_worker import enabled as placement_worker_enabled
 from server.probes import RulesState, health, ready
 from server.request_id import RequestIdMiddleware
 from server.sockets import TokenCheckedHandler
@@ -82,6 +85,8 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         self.gateway = gateway
         self.clock = clock
         self.persisted = PersistedQueries()
+        #: The server's placement worker's, once started (``create_app``'s lifespan).
+        self.write_sales_order: Writer = write_sales_order
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry answers its refusals as plain text; ours are JSON errors with a code.
@@ -162,6 +167,7 @@ class ContinuityGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             caller=state.get("caller"),
+            write_sales_order=self.write_sales_order,
         )
         if state.get("request_id"):
             context.request_id = state["request_id"]
@@ -274,6 +280,10 @@ def create_app(
             background = Background(settings, JobEnv(gateway=gateway))
             background.start()
             app.state.background = background
+            worker = PlacementWorker(settings) if placement_worker_enabled(settings) else None
+            if worker is not None:
+                await worker.start()
+                graphql.write_sales_order = worker.write
             # Start-up made every object the process keeps (schema, models, migrations'
             # state, rules): take them out of the collector's view, so that a request's
             # garbage collections walk the request's objects only (~10 % of a list page's
@@ -291,6 +301,9 @@ def create_app(
             finally:
                 gc.set_threshold(*thresholds)
                 gc.unfreeze()
+                if worker is not None:
+                    graphql.write_sales_order = write_sales_order
+                    await worker.stop(settings.service.shutdown_grace_seconds)
                 await background.stop(settings.service.shutdown_grace_seconds)
                 stop_observing()
                 set_policy(previous_policy)

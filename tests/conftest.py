@@ -66,6 +66,9 @@ def make_settings(database_url: str, rules_dir: Path, **service: object) -> Sett
                     "database_url": database_url,
                     "rules_dir": rules_dir,
                     "scheduler_enabled": False,
+                    # placements in the test's own process, where the test can reach them;
+                    # tests/api/test_placement_worker.py runs the worker
+                    "placement_worker": False,
                     **service,
                 }
             ),

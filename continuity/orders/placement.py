@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
@@ -128,6 +128,20 @@ class PlacedOrder:
     sales_order: SalesOrder
     continuity_orders: list[ContinuityOrder]
     payments: list[Payment]
+
+
+class Writer(Protocol):
+    """``write_sales_order``'s signature: what runs a placement's checks and write."""
+
+    async def __call__(
+        self,
+        order: SalesOrderInput,
+        *,
+        order_date: date,
+        actor: str,
+        rules: BillingRules,
+        today: date | None = None,
+    ) -> PlacedOrder: ...
 
 
 def _line_field(index: int, name: str) -> list[str]:
@@ -396,12 +410,32 @@ async def place_sales_order(
     rules: BillingRules,
     gateway: PaymentGateway,
     today: date | None = None,
+    write: Writer | None = None,
 ) -> PlacedOrder:
     """Place the order dated ``order_date``; ``today`` (when it was back-dated) is the day its
-    charges are attempted."""
+    charges are attempted. ``write`` is ``write_sales_order`` or who runs it elsewhere (the
+    server's placement worker)."""
+    placed = await (write or write_sales_order)(
+        order, order_date=order_date, actor=actor, rules=rules, today=today
+    )
+    await charge_placed(placed, gateway, today=today or order_date, rules=rules, actor=actor)
+    return placed
+
+
+async def write_sales_order(
+    order: SalesOrderInput,
+    *,
+    order_date: date,
+    actor: str,
+    rules: BillingRules,
+    today: date | None = None,
+) -> PlacedOrder:
+    """Check the order and write it with everything it makes, its charges pending: the part
+    of a placement that needs only the database (the server's placement worker runs it,
+    ``server/placement_worker.py``); ``charge_placed`` then attempts the charges due now."""
     today = today or order_date
     placed: PlacedOrder | None = None
-    # the read and the write on one connection (the block's default); the charges after it
+    # the read and the write on one connection (the block's default)
     async with one_connection():
         checked = await validate_order(order, order_date=order_date, rules=rules, today=today)
         for _draw in range(NUMBER_DRAWS):
@@ -418,6 +452,14 @@ async def place_sales_order(
                     raise
     if placed is None:
         raise RuntimeError(f"no free order number on {order_date} in {NUMBER_DRAWS} draws")
+    return placed
+
+
+async def charge_placed(
+    placed: PlacedOrder, gateway: PaymentGateway, *, today: date, rules: BillingRules, actor: str
+) -> None:
+    """Attempt the placed order's charges due now, after its write: a gateway failure never
+    loses an order (the payment stays recorded and is retried)."""
     for payment in placed.payments:
         if payment.status is PaymentStatus.PENDING:
             await attempt_payment(
@@ -428,7 +470,6 @@ async def place_sales_order(
                 reauthorization_limit=rules.reauthorization_limit,
                 actor=actor,
             )
-    return placed
 
 
 #: The tables whose rows placement numbers (``new_number``).
