@@ -281,6 +281,7 @@ def create_app(
             background.start()
             app.state.background = background
             worker = PlacementWorker(settings) if placement_worker_enabled(settings) else None
+            app.state.placement_worker = worker
             if worker is not None:
                 await worker.start()
                 graphql.write_sales_order = worker.write

@@ -32,21 +32,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import importlib.util
 import itertools
 import logging
-import multiprocessing
-import os
 import pickle
 import signal
 import socket
 import struct
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 from config.settings import Settings
 from continuity.errors import ContinuityError
@@ -93,57 +93,74 @@ def enabled(settings: Settings) -> bool:
     return settings.service.placement_worker and not url.endswith("://:memory:")
 
 
-class _Channel:
-    """Length-framed pickles over a non-blocking socket."""
+class _Channel(asyncio.Protocol):
+    """Length-framed pickles over a socket, as an asyncio protocol: each message received is
+    handed to ``received`` as it completes; ``ended`` is called once the other end has
+    closed (after every message before it). Writes are the transport's (buffered in order,
+    never interleaved)."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self._sock = sock
-        self._writing = asyncio.Lock()
+    def __init__(self, received: Callable[[Any], None], ended: Callable[[], None]) -> None:
+        self._received = received
+        self._ended = ended
+        self._buffer = bytearray()
+        self._transport: asyncio.WriteTransport | None = None
+        self._open = True
 
-    async def send(self, message: Any) -> None:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.WriteTransport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        start = 0
+        while len(buffer) - start >= _FRAME.size:
+            (size,) = _FRAME.unpack_from(buffer, start)
+            end = start + _FRAME.size + size
+            if end > len(buffer):
+                break
+            message = pickle.loads(memoryview(buffer)[start + _FRAME.size : end])
+            start = end
+            self._received(message)
+        del buffer[:start]
+
+    def eof_received(self) -> bool:
+        self._end()
+        return True  # half-closed: this end may still answer
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        if self._open:
+            self._open = False
+            self._ended()
+
+    def send(self, message: Any) -> None:
+        """Queue ``message`` (the transport writes it as the socket takes it); raises
+        ``ConnectionError`` once the connection is closing."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise ConnectionError("the placement worker's socket is closed")
         data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        async with self._writing:
-            await asyncio.get_running_loop().sock_sendall(self._sock, _FRAME.pack(len(data)) + data)
-
-    async def messages(self) -> AsyncIterator[Any]:
-        """The messages received, until the other end closes."""
-        loop = asyncio.get_running_loop()
-        buffer = bytearray()
-        while True:
-            try:
-                chunk = await loop.sock_recv(self._sock, 1 << 18)
-            except (ConnectionError, OSError):
-                return
-            if not chunk:
-                return
-            buffer += chunk
-            start = 0
-            while len(buffer) - start >= _FRAME.size:
-                (size,) = _FRAME.unpack_from(buffer, start)
-                end = start + _FRAME.size + size
-                if end > len(buffer):
-                    break
-                yield pickle.loads(memoryview(buffer)[start + _FRAME.size : end])
-                start = end
-            del buffer[:start]
+        transport.write(_FRAME.pack(len(data)) + data)
 
     def close_writing(self) -> None:
         """The other end reads the end of the messages; this end still reads its answers."""
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_WR)
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write_eof()
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
+        if self._transport is not None:
+            self._transport.close()
 
 
-def _socket_of(conn: Connection) -> socket.socket:
-    """The socket under a ``multiprocessing`` pipe end (a duplex pipe is a socket pair)."""
-    sock = socket.socket(fileno=os.dup(conn.fileno()))
-    conn.close()
-    return sock
+async def _channel(
+    sock: socket.socket, received: Callable[[Any], None], ended: Callable[[], None]
+) -> _Channel:
+    _transport, channel = await asyncio.get_running_loop().create_unix_connection(
+        lambda: _Channel(received, ended), sock=sock
+    )
+    return channel
 
 
 def _user_error(
@@ -202,8 +219,8 @@ class PlacementWorker:
         self._pending[number] = answer
         try:
             try:
-                await running.channel.send((number, request))
-            except OSError as exc:  # not sent whole: the worker never read it
+                running.channel.send((number, request))
+            except ConnectionError as exc:  # not sent: the worker never read it
                 raise PlacementFailed(f"the placement worker is gone: {exc}") from exc
             try:
                 kind, value = await asyncio.shield(answer)
@@ -248,122 +265,172 @@ class PlacementWorker:
             raise
 
     async def _start(self) -> _Running:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(
-            target=serve, args=(theirs, self._settings), name="continuity-placements", daemon=True
+        ours, theirs = socket.socketpair()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _BOOT.format(path=sys.path),
+            str(theirs.fileno()),
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
         )
-        process.start()
         theirs.close()
-        channel = _Channel(_socket_of(ours))
-        messages = channel.messages()
-        try:
-            first = await asyncio.wait_for(anext(messages, None), START_SECONDS)
-        except TimeoutError:
-            first = None
-        if first != _READY:
-            channel.close()
-            process.kill()
-            process.join()
-            raise PlacementFailed(f"the placement worker did not start: {first!r}")
-        running = _Running(process, channel)
-        running.reader = asyncio.ensure_future(self._read(running, messages))
-        log.info("placement worker %s started", process.pid)
-        return running
+        running = _Running(process)
+        ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
-    async def _read(self, running: _Running, messages: AsyncIterator[Any]) -> None:
-        async for number, kind, value in messages:
+        def received(message: Any) -> None:
+            if not ready.done():
+                ready.set_result(message)
+                return
+            number, kind, value = message
             answer = self._pending.get(number)
             if answer is not None and not answer.done():
                 answer.set_result((kind, value))
+
+        def ended() -> None:
+            if not ready.done():
+                ready.set_result(None)
+            self._lost(running)
+
+        running.channel = await _channel(ours, received, ended)
+        running.channel.send(self._settings)
+        try:
+            first = await asyncio.wait_for(asyncio.shield(ready), START_SECONDS)
+        except TimeoutError as exc:
+            first = exc
+        if first != _READY:
+            running.stopping = True
+            running.channel.close()
+            process.kill()
+            await process.wait()
+            raise PlacementFailed(f"the placement worker did not start: {first!r}")
+        log.info("placement worker %s started", process.pid)
+        return running
+
+    def _lost(self, running: _Running) -> None:
+        """The worker's end closed: the placements in hand are lost with it."""
         running.alive = False  # the next placement starts another worker
         lost = [answer for answer in self._pending.values() if not answer.done()]
         for answer in lost:
             answer.set_exception(
                 PlacementWorkerLost("the placement worker ended: the order may not be placed")
             )
-        if running.stopping:
-            return
-        running.channel.close()
-        await asyncio.get_running_loop().run_in_executor(None, running.process.join, 10)
-        log.error(
-            "the placement worker %s ended (exit code %s) with %d placement(s) in hand",
-            running.process.pid,
-            running.process.exitcode,
-            len(lost),
-        )
+        running.ended.set_result(None)
+        if not running.stopping:
+            running.reaper = asyncio.ensure_future(running.reap(len(lost)))
 
 
 class _Running:
     """A started worker."""
 
-    def __init__(self, process: Any, channel: _Channel) -> None:
+    channel: _Channel
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
-        self.channel = channel
         self.alive = True
         self.stopping = False
-        self.reader: asyncio.Future[None] | None = None
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.reaper: asyncio.Future[None] | None = None
+
+    async def reap(self, lost: int) -> None:
+        """A worker that ended by itself: its exit is waited for and logged."""
+        self.channel.close()
+        await self.process.wait()
+        log.error(
+            "the placement worker %s ended (exit code %s) with %d placement(s) in hand",
+            self.process.pid,
+            self.process.returncode,
+            lost,
+        )
 
     async def stop(self, grace: float) -> None:
         self.stopping = True
         self.channel.close_writing()
-        assert self.reader is not None
         try:
-            await asyncio.wait_for(asyncio.shield(self.reader), grace)
+            await asyncio.wait_for(asyncio.shield(self.ended), grace)
         except TimeoutError:
             log.error("the placement worker %s did not stop: killed", self.process.pid)
             self.process.kill()
-            await self.reader
-        await asyncio.get_running_loop().run_in_executor(None, self.process.join)
         self.channel.close()
+        await self.process.wait()
 
 
 # --- the worker process ------------------------------------------------------------------
 
 
-def serve(conn: Connection, settings: Settings) -> None:
-    """The worker process's main: placements until the server closes the socket."""
+#: The worker's command (``python -c``): the server's import path, then ``main``. Not
+#: ``multiprocessing``'s spawn, which runs the server's main module again in the child (a
+#: script without a ``__main__`` guard would start a second server there).
+_BOOT = "import sys; sys.path[:] = {path!r}; from server.placement_worker import main; main()"
+
+
+def main() -> None:
+    """The worker process: its socket's descriptor is its argument; the settings are the
+    first message; then placements until the server closes its end."""
+    sock = socket.socket(fileno=int(sys.argv[-1]))
     # the server's signals are the server's: the worker ends when its socket closes, after
     # the placements in hand (Ctrl-C in a terminal reaches the whole process group)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from server.logs import configure_logging
-
-    configure_logging(settings.service.log_level or "INFO", settings.service.log_format)
     if importlib.util.find_spec("uvloop"):
         import uvloop
 
-        uvloop.run(_serve(_socket_of(conn), settings))
+        uvloop.run(_serve(sock))
     else:
-        asyncio.run(_serve(_socket_of(conn), settings))
+        asyncio.run(_serve(sock))
 
 
-async def _serve(sock: socket.socket, settings: Settings) -> None:
+async def _serve(sock: socket.socket) -> None:
     from tortoise import Tortoise
 
     from continuity.db import tortoise_config
     from continuity.notifications.policy import set_policy
+    from server.logs import configure_logging
 
-    channel = _Channel(sock)
+    loop = asyncio.get_running_loop()
+    settings_given: asyncio.Future[Any] = loop.create_future()
+    ended: asyncio.Future[None] = loop.create_future()
+    tasks: set[asyncio.Task[None]] = set()
+    #: This coroutine's context once the ORM is open: each placement runs in a copy of it (a
+    #: callback's own context is the transport's, from before ``Tortoise.init``)
+    opened: list[contextvars.Context] = []
+
+    def received(message: Any) -> None:
+        if not settings_given.done():
+            settings_given.set_result(message)
+            return
+        number, request = message
+        task = loop.create_task(_place(channel, number, request), context=opened[0].copy())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def end() -> None:
+        if not settings_given.done():
+            settings_given.set_result(None)
+        if not ended.done():
+            ended.set_result(None)
+
+    channel = await _channel(sock, received, end)
+    settings = await settings_given
+    if not isinstance(settings, Settings):
+        return  # the server went away before it said anything
+    configure_logging(settings.service.log_level or "INFO", settings.service.log_format)
     set_policy(settings.notifications.policy())  # the outbox rows a placement writes
     try:
         await Tortoise.init(config=tortoise_config(settings.database_url))
     except Exception as exc:
-        await channel.send(f"{type(exc).__name__}: {exc}")
+        channel.send(f"{type(exc).__name__}: {exc}")
         raise
-    # as the server does after start-up (server/app.py): a placement's garbage is its own
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, *gc.get_threshold()[1:])
-    await channel.send(_READY)
-    tasks: set[asyncio.Task[None]] = set()
     try:
-        async for number, request in channel.messages():
-            task = asyncio.ensure_future(_place(channel, number, request))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(tasks)
+        # as the server does after start-up (server/app.py): a placement's garbage is its own
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, *gc.get_threshold()[1:])
+        opened.append(contextvars.copy_context())
+        channel.send(_READY)
+        await ended  # the server closed its end: answer the placements in hand, then exit
+        while tasks:
+            await asyncio.wait(set(tasks))
     finally:
         channel.close()
         await Tortoise.close_connections()
@@ -384,9 +451,8 @@ async def _place(channel: _Channel, number: int, request: WriteRequest) -> None:
     except Exception as exc:
         log.exception("a placement failed in the worker")
         answer = (number, _FAILED, f"{type(exc).__name__}: {exc}")
-        del exc
-    with contextlib.suppress(ConnectionError, OSError):
-        await channel.send(answer)
+    with contextlib.suppress(ConnectionError):
+        channel.send(answer)
 
 
 __all__ = [
@@ -395,5 +461,5 @@ __all__ = [
     "PlacementWorkerLost",
     "WriteRequest",
     "enabled",
-    "serve",
+    "main",
 ]

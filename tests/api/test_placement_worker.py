@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import multiprocessing
 import os
 import signal
 import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -52,15 +52,17 @@ def worker_client(worker_settings: Settings, gateway: TestGateway) -> Iterator[T
         yield as_admin(test_client)
 
 
-def _workers() -> list[multiprocessing.process.BaseProcess]:
-    return [p for p in multiprocessing.active_children() if p.name == "continuity-placements"]
+def _worker_pid(client: TestClient) -> int | None:
+    worker: PlacementWorker = client.app.state.placement_worker  # type: ignore[attr-defined]
+    return worker.pid
 
 
 def test_an_order_placed_in_the_worker_is_answered_and_written_as_in_process(
     worker_client: TestClient, gateway: TestGateway
 ) -> None:
-    [worker] = _workers()
-    assert worker.pid != os.getpid()
+    pid = _worker_pid(worker_client)
+    assert pid is not None
+    assert pid != os.getpid()
     ids = make_customer(worker_client)
     payload = post(worker_client, PLACE, {"input": order_input(ids)})["data"]["placeSalesOrder"]
     assert payload["userErrors"] == []
@@ -113,14 +115,18 @@ def test_a_retry_with_its_key_is_answered_once_through_the_worker(
 
 def test_a_dead_worker_is_replaced_at_the_next_placement(worker_client: TestClient) -> None:
     ids = make_customer(worker_client)
-    [first] = _workers()
-    assert first.pid is not None
-    os.kill(first.pid, signal.SIGKILL)
-    first.join(10)
+    first = _worker_pid(worker_client)
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _worker_pid(worker_client) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _worker_pid(worker_client) is None  # seen dead
     payload = post(worker_client, PLACE, {"input": order_input(ids)})["data"]["placeSalesOrder"]
     assert payload["userErrors"] == []
-    [second] = _workers()
-    assert second.pid != first.pid
+    second = _worker_pid(worker_client)
+    assert second is not None
+    assert second != first
     assert count(worker_client, models.SalesOrder) == 1
 
 
@@ -184,14 +190,15 @@ def test_a_worker_killed_with_placements_in_hand_fails_them_as_lost(
     async def scenario() -> BaseException | None:
         worker = PlacementWorker(worker_settings)
         await worker.start()
-        [process] = [p for p in _workers() if p.pid == worker.pid]
+        pid = worker.pid
+        assert pid is not None
         lock = sqlite3.connect(path, timeout=5, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
         try:
             pending = asyncio.ensure_future(_placed_by_worker(worker, order))
             await asyncio.sleep(0.5)  # the worker waits for the lock
             assert not pending.done()
-            os.kill(process.pid or 0, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
             outcome = (await asyncio.gather(pending, return_exceptions=True))[0]
         finally:
             lock.execute("ROLLBACK")
