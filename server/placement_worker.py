@@ -16,16 +16,17 @@ What the hop keeps:
 - **errors**: a ``ContinuityError`` (a user error: its code and field) comes back as itself;
   anything else comes back as ``PlacementFailed`` with the worker's traceback logged;
 - **supervision**: the worker exits when the server's end of the socket closes (shutdown, or
-  the server's death); if the worker dies, the placements in hand fail with
-  ``PlacementWorkerLost`` (each may or may not have been committed, as with a server that
-  dies mid-request: the response is the client's to retry with its idempotency key) and
-  the next placement starts a new worker.
+  the server's death), after answering the placements in hand; if the worker dies, those
+  fail with ``PlacementWorkerLost`` (each may or may not have been committed: an
+  ``OutcomeUnknown``, so its idempotency key stays claimed and a retry never places it
+  twice) and the next placement starts a new worker.
 
 Off (``service.placement_worker: false``, or an in-memory SQLite database, which another
 process cannot open) placements run in the server's own loop, as they did before.
 
-Messages are pickles, each framed by its length, over a Unix socket pair; each side reads in
-one task and writes under one lock, so frames never interleave.
+Messages are pickles, each framed by its length, over a Unix socket pair the server made for
+its child (no other process holds either end, so no pickle comes from anyone else); each
+side is an asyncio protocol, whose transport writes the frames whole and in order.
 """
 
 from __future__ import annotations
@@ -245,8 +246,9 @@ class PlacementWorker:
         started, self._started = self._started, None
         if started is None:
             return
-        if not started.done():
+        if not started.done():  # still starting: that start is abandoned (``_start``)
             started.cancel()
+            await asyncio.wait([started])
         if started.cancelled() or started.exception() is not None:
             return
         await started.result().stop(grace)
@@ -292,18 +294,26 @@ class PlacementWorker:
                 ready.set_result(None)
             self._lost(running)
 
-        running.channel = await _channel(ours, received, ended)
-        running.channel.send(self._settings)
         try:
-            first = await asyncio.wait_for(asyncio.shield(ready), START_SECONDS)
-        except TimeoutError as exc:
-            first = exc
-        if first != _READY:
+            running.channel = await _channel(ours, received, ended)
+            running.channel.send(self._settings)
+            try:
+                first = await asyncio.wait_for(asyncio.shield(ready), START_SECONDS)
+            except TimeoutError:
+                first = f"no answer in {START_SECONDS:.0f} s"
+            if first != _READY:
+                raise PlacementFailed(f"the placement worker did not start: {first}")
+        except BaseException:  # that error, or the server stopping meanwhile: no orphan
             running.stopping = True
-            running.channel.close()
-            process.kill()
+            channel: _Channel | None = getattr(running, "channel", None)
+            if channel is not None:
+                channel.close()  # its transport, and the socket with it
+            else:
+                ours.close()
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
             await process.wait()
-            raise PlacementFailed(f"the placement worker did not start: {first!r}")
+            raise
         log.info("placement worker %s started", process.pid)
         return running
 
@@ -350,7 +360,8 @@ class _Running:
             await asyncio.wait_for(asyncio.shield(self.ended), grace)
         except TimeoutError:
             log.error("the placement worker %s did not stop: killed", self.process.pid)
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
         self.channel.close()
         await self.process.wait()
 

@@ -214,3 +214,38 @@ def test_a_worker_killed_with_placements_in_hand_fails_them_as_lost(
 
 def _db_id(global_id: str) -> int:
     return int(relay.from_base64(global_id)[1])
+
+
+def _our_workers() -> list[int]:
+    """The placement workers this process started and that still run."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except OSError:
+            continue
+        if parent == os.getpid() and b"server.placement_worker import main" in command:
+            found.append(int(entry))
+    return found
+
+
+def test_a_server_stopped_while_its_worker_starts_leaves_no_worker(
+    worker_settings: Settings, worker_client: TestClient
+) -> None:
+    async def scenario() -> tuple[list[int], int | None]:
+        worker = PlacementWorker(worker_settings)
+        starting = asyncio.ensure_future(worker.start())
+        await asyncio.sleep(0.2)  # spawned, not ready yet (its imports take longer)
+        await worker.stop()
+        await asyncio.gather(starting, return_exceptions=True)
+        return _our_workers(), worker.pid
+
+    before = _our_workers()
+    after, pid = worker_client.portal.call(scenario)  # type: ignore[union-attr]
+    assert pid is None
+    assert after == before  # only the app's own worker
