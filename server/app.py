@@ -9,7 +9,6 @@ Shutdown stops starting work and gives the batch in hand ``shutdown_grace_second
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,7 +47,7 @@ from rules.reload import reload_rules
 from scheduler import Background, business_today
 from schema import build_schema
 from schema.context import Clock, Context
-from server import metrics
+from server import heap, metrics
 from server.body import RequestRefused, from_query_params, graphql_request, load_json
 from server.graphql_metrics import GraphQLMetrics
 from server.guard import Guard, caller_for, error_body
@@ -85,7 +84,8 @@ class ContinuityGraphQL(GraphQL[Context, None]):
         self.gateway = gateway
         self.clock = clock
         self.persisted = PersistedQueries()
-        #: The server's placement worker's, once started (``create_app``'s lifespan).
+        #: Who runs a placement's checks and write: this process, or the placement worker
+        #: once started (``create_app``'s lifespan).
         self.write_sales_order: Writer = write_sales_order
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -192,10 +192,6 @@ class ContinuityGraphQL(GraphQL[Context, None]):
 GET_CACHE_CONTROL = "private, max-age=60"
 #: ``extensions.code`` of the HTTP refusals Strawberry raises (anything else: BAD_REQUEST).
 HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
-#: Container objects allocated (net) before the collector walks the young generation; the
-#: default is 700. Cyclic garbage waits a little longer; a request's own objects are freed
-#: by reference counting before the collector would see them.
-GC_YOUNG_THRESHOLD = 10_000
 #: The scope key of an HTTP request's GraphQL context.
 _CONTEXT = "continuity.context"
 
@@ -274,34 +270,24 @@ def create_app(
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             app.state.rules = await prepare_database(settings)
             app.state.gateway_name = gateway.name
+            # first of what runs beside the requests: a worker that cannot start stops the
+            # start with nothing else begun
+            worker = PlacementWorker(settings) if placement_worker_enabled(settings) else None
+            app.state.placement_worker = worker
+            if worker is not None:
+                await worker.start()
+                graphql.write_sales_order = worker.write
             # who is told what (the outbox writer reads it); put back on shutdown
             previous_policy = set_policy(settings.notifications.policy())
             stop_observing = metrics.observe()
             background = Background(settings, JobEnv(gateway=gateway))
             background.start()
             app.state.background = background
-            worker = PlacementWorker(settings) if placement_worker_enabled(settings) else None
-            app.state.placement_worker = worker
-            if worker is not None:
-                await worker.start()
-                graphql.write_sales_order = worker.write
-            # Start-up made every object the process keeps (schema, models, migrations'
-            # state, rules): take them out of the collector's view, so that a request's
-            # garbage collections walk the request's objects only (~10 % of a list page's
-            # CPU went to collections that re-walked them).
-            gc.collect()
-            gc.freeze()
-            # A list request holds ~2,000 container objects at its peak, and freed them all
-            # by reference counting once answered (Loaders.release): with the default
-            # threshold (700) the young generation was collected ~3 times a request, walking
-            # objects that were about to be freed anyway (~0.8 ms of a list request's CPU).
-            thresholds = gc.get_threshold()
-            gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+            thresholds = heap.settle()  # the start-up's objects out of the collector's way
             try:
                 yield
             finally:
-                gc.set_threshold(*thresholds)
-                gc.unfreeze()
+                heap.unsettle(thresholds)
                 if worker is not None:
                     graphql.write_sales_order = write_sales_order
                     await worker.stop(settings.service.shutdown_grace_seconds)

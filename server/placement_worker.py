@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import gc
 import importlib.util
 import itertools
 import logging
@@ -53,6 +52,7 @@ from config.settings import Settings
 from continuity.errors import ContinuityError
 from continuity.idempotency import OutcomeUnknown
 from continuity.orders import placement
+from server import heap
 
 log = logging.getLogger("continuity.placement_worker")
 
@@ -433,10 +433,7 @@ async def _serve(sock: socket.socket) -> None:
         channel.send(f"{type(exc).__name__}: {exc}")
         raise
     try:
-        # as the server does after start-up (server/app.py): a placement's garbage is its own
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(10_000, *gc.get_threshold()[1:])
+        heap.settle()  # as the server does after start-up: a placement's garbage is its own
         opened.append(contextvars.copy_context())
         channel.send(_READY)
         await ended  # the server closed its end: answer the placements in hand, then exit

@@ -31,8 +31,9 @@ from continuity import idempotency, models
 from continuity.enums import PaymentStatus
 from continuity.orders import placement
 from continuity.payments.gateway import TestGateway
+from server import placement_worker
 from server.app import create_app
-from server.placement_worker import PlacementWorker, PlacementWorkerLost
+from server.placement_worker import PlacementFailed, PlacementWorker, PlacementWorkerLost
 from tests.api.customers import PLACE, make_customer
 from tests.api.test_idempotency_api import count, key_rows, order_input, post
 from tests.conftest import API_TODAY, as_admin, make_settings
@@ -249,3 +250,17 @@ def test_a_server_stopped_while_its_worker_starts_leaves_no_worker(
     after, pid = worker_client.portal.call(scenario)  # type: ignore[union-attr]
     assert pid is None
     assert after == before  # only the app's own worker
+
+
+def test_a_worker_that_does_not_start_stops_the_server_start_and_leaves_no_process(
+    worker_settings: Settings, gateway: TestGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(placement_worker, "START_SECONDS", 0.01)  # never ready that soon
+    before = _our_workers()
+    app = create_app(worker_settings, gateway=gateway, clock=lambda: API_TODAY)
+    with (
+        pytest.raises(PlacementFailed, match="did not start: no answer in 0 s"),
+        TestClient(app),
+    ):
+        pass
+    assert _our_workers() == before

@@ -14,7 +14,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from continuity import models
 from schema.orders import ContinuityLine
-from server.app import GC_YOUNG_THRESHOLD
+from server.heap import GC_YOUNG_THRESHOLD
 from tests.api.customers import make_customer, place
 
 pytestmark = pytest.mark.db
