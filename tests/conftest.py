@@ -140,9 +140,26 @@ def as_admin(client: TestClient) -> TestClient:
     return client
 
 
+def admin_client(settings: Settings, gateway: TestGateway) -> Iterator[TestClient]:
+    """The app of ``settings`` over HTTP on ``API_TODAY``, authenticated as ``admin``."""
+    with TestClient(create_app(settings, gateway=gateway, clock=lambda: API_TODAY)) as test_client:
+        yield as_admin(test_client)
+
+
 @pytest.fixture
 def client(settings: Settings, gateway: TestGateway) -> Iterator[TestClient]:
     """The app over HTTP, authenticated as ``admin``; pass other headers per request
     (``bearer(issue_token(client, "agent"))``) to act as another role."""
-    with TestClient(create_app(settings, gateway=gateway, clock=lambda: API_TODAY)) as test_client:
-        yield as_admin(test_client)
+    yield from admin_client(settings, gateway)
+
+
+@pytest.fixture(params=["in process", "placement worker"])
+def placing_client(
+    request: pytest.FixtureRequest, sync_database_url: str, rules_dir: Path, gateway: TestGateway
+) -> Iterator[TestClient]:
+    """``client``, placing orders in the server's own process and, again, in its placement
+    worker (``server/placement_worker.py``): for the tests of what a placement promises."""
+    worker = request.param == "placement worker"
+    yield from admin_client(
+        make_settings(sync_database_url, rules_dir, placement_worker=worker), gateway
+    )

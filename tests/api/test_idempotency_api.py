@@ -73,8 +73,9 @@ def order_input(ids: dict[str, str], sku: str = "BOOK-001", **extra: Any) -> dic
 
 
 def test_ten_concurrent_identical_calls_with_one_key_place_one_order(
-    client: TestClient, gateway: TestGateway
+    placing_client: TestClient, gateway: TestGateway
 ) -> None:
+    client = placing_client
     ids = make_customer(client)
     gateway.latency = 0.3  # every call overlaps the first one's charge
     body = {"query": PLACE, "variables": {"input": order_input(ids)}}
@@ -103,8 +104,9 @@ def test_ten_concurrent_identical_calls_with_one_key_place_one_order(
 
 
 def test_a_retry_with_the_input_field_answers_the_first_response(
-    client: TestClient, gateway: TestGateway
+    placing_client: TestClient, gateway: TestGateway
 ) -> None:
+    client = placing_client
     ids = make_customer(client)
     first = post(client, PLACE, {"input": order_input(ids, idempotencyKey="k-1")})
     again = post(client, PLACE, {"input": order_input(ids, idempotencyKey="k-1")})

@@ -3,7 +3,8 @@
 With ``service.placement_worker`` on (the shipped default) a placement's checks and write
 run in a process the server starts and supervises: the answers are those of a placement in
 the server's own process (the order and its rows, user errors with their code and field,
-idempotency keys, the charges on the server's gateway); a worker that dies is replaced at the
+the charges on the server's gateway; the idempotency keys' tests run through the worker too,
+``tests/api/test_idempotency_api.py``'s ``placing_client``); a worker that dies is replaced at the
 next placement; one that dies with a placement in hand fails it without freeing its
 idempotency key, so that a retry never places the order twice.
 """
@@ -36,7 +37,7 @@ from server.app import create_app
 from server.placement_worker import PlacementFailed, PlacementWorker, PlacementWorkerLost
 from tests.api.customers import PLACE, make_customer
 from tests.api.test_idempotency_api import count, key_rows, order_input, post
-from tests.conftest import API_TODAY, as_admin, make_settings
+from tests.conftest import API_TODAY, admin_client, as_admin, make_settings
 
 pytestmark = pytest.mark.db
 
@@ -48,9 +49,7 @@ def worker_settings(sync_database_url: str, rules_dir: Path) -> Settings:
 
 @pytest.fixture
 def worker_client(worker_settings: Settings, gateway: TestGateway) -> Iterator[TestClient]:
-    app = create_app(worker_settings, gateway=gateway, clock=lambda: API_TODAY)
-    with TestClient(app) as test_client:
-        yield as_admin(test_client)
+    yield from admin_client(worker_settings, gateway)
 
 
 def _worker_pid(client: TestClient) -> int | None:
@@ -100,18 +99,6 @@ def test_user_errors_come_back_from_the_worker_with_their_code_and_field(
     assert (error["code"], error["field"]) == ("UNKNOWN_SKU", ["input", "lines", "1", "sku"])
     assert "NO-SUCH-SKU" in error["message"]
     assert count(worker_client, models.SalesOrder) == 0
-
-
-def test_a_retry_with_its_key_is_answered_once_through_the_worker(
-    worker_client: TestClient, gateway: TestGateway
-) -> None:
-    ids = make_customer(worker_client)
-    first = post(worker_client, PLACE, {"input": order_input(ids, idempotencyKey="w-1")})
-    again = post(worker_client, PLACE, {"input": order_input(ids, idempotencyKey="w-1")})
-    assert again == first
-    assert first["data"]["placeSalesOrder"]["userErrors"] == []
-    assert count(worker_client, models.SalesOrder) == 1
-    assert gateway.moved_minor == 2998
 
 
 def test_a_dead_worker_is_replaced_at_the_next_placement(worker_client: TestClient) -> None:
