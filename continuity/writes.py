@@ -102,8 +102,9 @@ async def one_connection() -> AsyncIterator[BaseDBAsyncClient]:
 
     Each statement on the pool takes a connection and gives it back: ~35 µs of the event
     loop's CPU for the two together (a task for the release, a timeout, a queue), as much as
-    the statement's own round trip costs the driver. A placement's read and its write share
-    one. Inside the block the context's default connection is that one (what
+    the statement's own round trip costs the driver. A placement's checks share one (its
+    write goes to the pool: ``continuity.group_writes``). Inside the block the context's
+    default connection is that one (what
     ``connection()`` and the ORM use), so the code in it needs no argument. The
     block must not wait on anything else (a payment gateway): the connection is held, and the
     pool is small."""

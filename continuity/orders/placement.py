@@ -40,6 +40,7 @@ from continuity.enums import (
     SalesLineKind,
 )
 from continuity.errors import ErrorCode, InvalidInput, NotFound
+from continuity.group_writes import write_together
 from continuity.models import (
     Address,
     ContinuityOrder,
@@ -73,7 +74,6 @@ from continuity.writes import (
     ids_read_with,
     one_connection,
     violates_unique,
-    write_row_sets,
 )
 
 MAX_LINES = 50
@@ -434,22 +434,25 @@ async def write_sales_order(
     of a placement that needs only the database (the server's placement worker runs it,
     ``server/placement_worker.py``); ``charge_placed`` then attempts the charges due now."""
     today = today or order_date
-    placed: PlacedOrder | None = None
-    # the read and the write on one connection (the block's default)
+    # the read's statements on one connection (a program read on a cache miss too)
     async with one_connection():
         checked = await validate_order(order, order_date=order_date, rules=rules, today=today)
-        for _draw in range(NUMBER_DRAWS):
-            try:
-                # a few rows: on SQLite the transaction runs on the event loop's thread
-                with short_writes():
-                    async with all_or_nothing() as conn:
-                        placed = await _write_order(
-                            conn, order, checked, order_date=order_date, actor=actor, today=today
-                        )
-                break
-            except IntegrityError as exc:  # a number drawn was taken: nothing was written
-                if not any(violates_unique(exc, table, "number") for table in _NUMBERED):
-                    raise
+    # the write on the pool, not on the read's connection: joined with other placements'
+    # (``group_writes``), it may wait for a statement in flight, and holding a connection
+    # meanwhile would keep other placements' reads from the pool
+    placed: PlacedOrder | None = None
+    for _draw in range(NUMBER_DRAWS):
+        try:
+            # a few rows: on SQLite the transaction runs on the event loop's thread
+            with short_writes():
+                async with all_or_nothing() as conn:
+                    placed = await _write_order(
+                        conn, order, checked, order_date=order_date, actor=actor, today=today
+                    )
+            break
+        except IntegrityError as exc:  # a number drawn was taken: nothing was written
+            if not any(violates_unique(exc, table, "number") for table in _NUMBERED):
+                raise
     if placed is None:
         raise RuntimeError(f"no free order number on {order_date} in {NUMBER_DRAWS} draws")
     return placed
@@ -576,7 +579,7 @@ async def _write_order(
         ]
     else:
         placed_charges = []
-    await write_row_sets(
+    await write_together(
         conn,
         [
             *sales_orders.sets(),
