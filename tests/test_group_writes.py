@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from tortoise import Tortoise
@@ -76,16 +76,42 @@ async def _settled() -> None:
         await asyncio.sleep(0)
 
 
+Writes = list[asyncio.Future[None]]
+
+
+class _Started(NamedTuple):
+    conn: BaseDBAsyncClient
+    gate: _Gate
+    first: Writes  # in flight, held by the gate
+    waiting: Writes  # queued behind them
+    later: list[list[RowSet]]  # placements not started
+
+
+async def _started(
+    monkeypatch: pytest.MonkeyPatch, accounts: str, *, queued: int, held: int = 0
+) -> _Started:
+    """A customer a placement for each letter of ``accounts``: the first ones' writes in
+    flight (as many as may be, held by the gate with ``held`` more statements after them),
+    then ``queued`` more, which wait behind them."""
+    conn = _postgres()
+    placements = await _customer_sets(*accounts.split())
+    gate = _Gate(monkeypatch, held=group_writes.MAX_IN_FLIGHT + held)
+
+    def start(sets: list[list[RowSet]]) -> Writes:
+        return [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in sets]
+
+    flying = group_writes.MAX_IN_FLIGHT
+    first = start(placements[:flying])
+    await _settled()
+    waiting = start(placements[flying : flying + queued])
+    await _settled()
+    return _Started(conn, gate, first, waiting, placements[flying + queued :])
+
+
 async def test_placements_waiting_are_written_in_one_statement(
     db: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = _postgres()
-    placements = await _customer_sets("A", "B", "C", "D", "E")
-    gate = _Gate(monkeypatch, held=group_writes.MAX_IN_FLIGHT)
-    first = [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[:2]]
-    await _settled()
-    waiting = [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[2:]]
-    await _settled()
+    conn, gate, first, waiting, _ = await _started(monkeypatch, "A B C D E", queued=3)
     assert gate.statements == [1, 1]  # two in flight, three waiting
     assert await Customer.all().count() == 0
     with capturing(Statements(lambda sql: sql.startswith("WITH") or "INSERT" in sql)) as seen:
@@ -105,14 +131,8 @@ async def test_placements_waiting_are_written_in_one_statement(
 async def test_a_failed_joint_statement_fails_only_the_placement_at_fault(
     db: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = _postgres()
-    placements = await _customer_sets("A", "B", "TAKEN", "C", "TAKEN")
-    gate = _Gate(monkeypatch, held=group_writes.MAX_IN_FLIGHT)
-    first = [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[:2]]
-    await _settled()
     # "TAKEN" twice: the joint statement of the three waiting fails on the second
-    waiting = [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[2:]]
-    await _settled()
+    conn, gate, first, waiting, _ = await _started(monkeypatch, "A B TAKEN C TAKEN", queued=3)
     gate.release()
     results: list[Any] = await asyncio.gather(*first, *waiting, return_exceptions=True)
     assert results[:4] == [None, None, None, None]
@@ -129,14 +149,7 @@ async def test_a_failed_joint_statement_fails_only_the_placement_at_fault(
 async def test_a_placement_cancelled_while_waiting_is_not_written(
     db: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = _postgres()
-    placements = await _customer_sets("A", "B", "GONE", "C")
-    gate = _Gate(monkeypatch, held=group_writes.MAX_IN_FLIGHT)
-    first = [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[:2]]
-    await _settled()
-    gone = asyncio.ensure_future(group_writes.write_together(conn, placements[2]))
-    kept = asyncio.ensure_future(group_writes.write_together(conn, placements[3]))
-    await _settled()
+    conn, gate, first, (gone, kept), _ = await _started(monkeypatch, "A B GONE C", queued=2)
     gone.cancel()
     await _settled()
     assert len(group_writes._queue(conn).waiting) == 1
@@ -154,15 +167,9 @@ async def test_a_leader_cancelled_mid_statement_still_settles_the_others(
 ) -> None:
     """The joint statement runs to its end whatever happens to its leader: the placements in
     it learn what became of their rows, and the place in flight goes to the next."""
-    conn = _postgres()
-    placements = await _customer_sets("A", "B", "C", "D", "E")
-    gate = _Gate(monkeypatch, held=group_writes.MAX_IN_FLIGHT + 1)
-    first = [asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[:2]]
-    await _settled()
-    leader, follower = (
-        asyncio.ensure_future(group_writes.write_together(conn, s)) for s in placements[2:4]
+    conn, gate, first, (leader, follower), [last] = await _started(
+        monkeypatch, "A B C D E", queued=2, held=1
     )
-    await _settled()
     gate.release(0, 1)
     await asyncio.gather(*first)
     await _settled()
@@ -175,7 +182,7 @@ async def test_a_leader_cancelled_mid_statement_still_settles_the_others(
     with pytest.raises(asyncio.CancelledError):
         await leader
     await follower
-    await group_writes.write_together(conn, placements[4])
+    await group_writes.write_together(conn, last)
     stored = await Customer.all().order_by("id").values_list("account_number")
     assert [row[0] for row in stored] == ["A", "B", "C", "D", "E"]
     assert group_writes._queue(conn).writing == 0
