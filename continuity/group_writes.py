@@ -1,4 +1,4 @@
-"""Placements' writes on PostgreSQL joined into one statement while one is in flight.
+"""Placements' writes on PostgreSQL joined into one statement while others are in flight.
 
 On PostgreSQL a placement's rows are one statement (``continuity.writes``): one transaction,
 its foreign keys checked at its end. Half of what that statement costs the database does not
@@ -8,18 +8,20 @@ depend on its rows (the round trip, the executor's start and end, the commit: ~1
 part, paid once a placement, was the largest piece of a placement left to save
 (docs/PERFORMANCE.md, the seventeenth session).
 
-So ``write_together`` writes a placement's row sets at once when no such write is in flight
-on this event loop and database, and otherwise queues them: when the write in flight ends, the
-first placement queued writes **every** placement queued, as one statement (each table's rows
-of all of them in one ``INSERT``), on its own connection. What that keeps:
+So ``write_together`` writes a placement's row sets at once while fewer than
+``MAX_IN_FLIGHT`` such statements are in flight on its database, and otherwise queues them:
+when a statement ends, the first placement queued writes the placements queued (up to
+``MAX_MEMBERS``) as one statement, each table's rows of all of them in one ``INSERT``, on a
+connection of the pool. What that keeps:
 
 - **all or nothing**, each placement's rows in the statement that holds them all; nothing is
   acknowledged before that statement has committed;
 - **each its own error**: when a joint statement fails (an order number drawn twice, a row
   another transaction changed), none of it is written, and each of its placements writes
-  its rows again alone, on its own connection: the one at fault gets its error (the caller
-  redraws a number as before), the others are written;
-- **order**: a placement never waits for more than the write in flight and its own.
+  its rows again alone: the one at fault gets its error (the caller redraws a number as
+  before), the others are written;
+- **order**: the first queued leads the next statement; a placement waits for one statement
+  to end before its own (more only when over ``MAX_MEMBERS`` wait).
 
 SQLite needs none of it: its placements share one commit already (``continuity.group_commit``).
 """
@@ -128,11 +130,7 @@ async def _wait(queue: _Queue, me: _Member) -> _Turn:
 async def _lead(queue: _Queue, me: _Member, conn: BaseDBAsyncClient) -> None:
     """Write ``me`` and the placements waiting (as many as fit) in one statement on
     ``conn``, then hand our place in flight to the next one waiting."""
-    try:
-        taken = [me, *_take(queue, me.parameters)]
-    except BaseException:
-        _hand_over(queue)
-        raise
+    taken = [me, *_take(queue, me.parameters)]
     if len(taken) == 1:  # nobody else's rows in it: an ordinary write
         try:
             await write_row_sets(conn, me.sets)
