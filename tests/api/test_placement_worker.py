@@ -229,6 +229,7 @@ def test_a_server_stopped_while_its_worker_starts_leaves_no_worker(
         worker = PlacementWorker(worker_settings)
         starting = asyncio.ensure_future(worker.start())
         await asyncio.sleep(0.2)  # spawned, not ready yet (its imports take longer)
+        assert not starting.done()  # what this test is about: a stop during the start
         await worker.stop()
         await asyncio.gather(starting, return_exceptions=True)
         return _our_workers(), worker.pid
